@@ -1,0 +1,148 @@
+"""The reference architecture as data: profiles, architectures, databases, golden files.
+
+Everything here is read from ``fixtures/`` (YAML, safe loader) so that the architecture lives
+in data a reviewer can read, not in code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness_refarch.errors import RefarchError
+
+PROFILE_ORDER = ("demo", "small", "medium", "large")
+
+
+def load_yaml(path: Path, what: str) -> Any:
+    """Load one YAML file with the C safe loader, turning every failure into a RefarchError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RefarchError(f"Cannot read {what} {path}: {exc.strerror}. Check the path.") from exc
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise RefarchError(f"{what.capitalize()} {path} is not valid YAML: {exc}. Fix the "
+                           "file (a YAML linter such as yamllint points at the line).") from exc
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    users: int
+    parallel_cd: int
+    parallel_ci: int
+    minimum_cpu: float | None = None
+    minimum_memory: str | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseExpectation:
+    """How one database is wired in an architecture."""
+
+    name: str  # mongo, postgres, redis, timescaledb (global.database.<name>)
+    in_cluster: bool
+    hosts: tuple[str, ...] = ()  # configured external hosts, when not in-cluster
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str
+    profiles: tuple[str, ...]
+    ha: bool
+    backup: bool
+    dr: bool
+    databases: Mapping[str, DatabaseExpectation]
+    overlay: Path
+    standby_overlay: Path | None = None
+    description: str = ""
+
+    @property
+    def external(self) -> bool:
+        return any(not db.in_cluster for db in self.databases.values())
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One cell of the conformance matrix; its id names the profile so `-k large` works."""
+
+    profile: Profile
+    architecture: Architecture
+
+    @property
+    def id(self) -> str:
+        return f"{self.profile.name}-{self.architecture.name}"
+
+
+@dataclass
+class Catalog:
+    root: Path
+    profiles: dict[str, Profile]
+    architectures: dict[str, Architecture]
+    base_layers: tuple[Path, ...] = field(default_factory=tuple)
+
+    def pairs(self, profiles: list[str] | None = None,
+              architectures: list[str] | None = None) -> list[Pair]:
+        out = []
+        for arch in self.architectures.values():
+            for pname in arch.profiles:
+                if (profiles and pname not in profiles) or (architectures and arch.name not in architectures):
+                    continue
+                out.append(Pair(self.profiles[pname], arch))
+        return out
+
+    def golden_path(self, pair: Pair) -> Path:
+        return self.root / "golden" / pair.profile.name / f"{pair.architecture.name}.yaml"
+
+
+def _configured_hosts(overlay: Mapping[str, Any], db: str) -> tuple[str, ...]:
+    conf = ((overlay.get("global") or {}).get("database") or {}).get(db) or {}
+    return tuple(str(h) for h in conf.get("hosts") or [])
+
+
+def load_catalog(root: Path) -> Catalog:
+    """Read ``profiles.yaml`` and ``architectures.yaml`` under ``root``."""
+    prof_doc = load_yaml(root / "profiles.yaml", "profile table")
+    profiles = {}
+    for name, p in (prof_doc.get("profiles") or {}).items():
+        minimum = p.get("minimum") or {}
+        profiles[name] = Profile(
+            name=name, users=int(p["users"]),
+            parallel_cd=int(p["parallel_executions"]["cd"]),
+            parallel_ci=int(p["parallel_executions"]["ci"]),
+            minimum_cpu=float(minimum["cpu"]) if "cpu" in minimum else None,
+            minimum_memory=minimum.get("memory"),
+        )
+    arch_doc = load_yaml(root / "architectures.yaml", "architecture catalogue")
+    base = tuple(root / p for p in arch_doc.get("base_layers") or [])
+    architectures = {}
+    for name, a in (arch_doc.get("architectures") or {}).items():
+        overlay = root / a["overlay"]
+        overlay_values = load_yaml(overlay, "architecture overlay") or {}
+        standby = root / a["standby_overlay"] if a.get("standby_overlay") else None
+        dbs = {}
+        for db, mode in (a.get("databases") or {}).items():
+            in_cluster = mode["mode"] == "in-cluster"
+            dbs[db] = DatabaseExpectation(
+                name=db, in_cluster=in_cluster,
+                hosts=() if in_cluster else _configured_hosts(overlay_values, db),
+                tls=bool(mode.get("tls", False)),
+            )
+        unknown = [p for p in a["profiles"] if p not in profiles]
+        if unknown:
+            raise RefarchError(f"Architecture {name} in {root / 'architectures.yaml'} names "
+                               f"unknown profiles {unknown}; known: {sorted(profiles)}.")
+        architectures[name] = Architecture(
+            name=name, title=a.get("title", name), profiles=tuple(a["profiles"]),
+            ha=bool(a.get("ha")), backup=bool(a.get("backup")), dr=bool(a.get("dr")),
+            databases=dbs, overlay=overlay, standby_overlay=standby,
+            description=a.get("description", ""),
+        )
+    return Catalog(root=root, profiles=profiles, architectures=architectures, base_layers=base)

