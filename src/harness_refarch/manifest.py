@@ -77,6 +77,7 @@ class Container:
     resources: Mapping[str, Any]
     env: Mapping[str, EnvVar]
     init: bool = False
+    restart_always: bool = False  # a sidecar init container (restartPolicy: Always)
 
     def request(self, resource: str) -> Any:
         return (self.resources.get("requests") or {}).get(resource)
@@ -268,6 +269,7 @@ class Manifest:
         return Container(
             name=raw.get("name", ""), image=raw.get("image", ""),
             resources=raw.get("resources") or {}, env=env, init=init,
+            restart_always=init and raw.get("restartPolicy") == "Always",
         )
 
 

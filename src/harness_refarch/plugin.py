@@ -53,7 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
-        "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True)")
+        "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
+        "refarch(previous=True)")
     config.stash[_KEY] = None
 
 
@@ -80,22 +81,35 @@ def _options(config: pytest.Config) -> Options:
     )
 
 
-def get_session(config: pytest.Config) -> RefarchSession:
-    """The run's RefarchSession; bad input ends the run with one readable paragraph."""
+def get_session(config: pytest.Config) -> RefarchSession | None:
+    """The run's RefarchSession, or None after bad input (reported once collection ends).
+
+    Exceptions raised while a module is collected become per-module collection errors with
+    tracebacks, so the error is stashed here and the run ends in pytest_collection_finish
+    with one readable paragraph and exit code 4.
+    """
     session = config.stash.get(_KEY, None)
-    if session is None:
+    if session is None and _ERROR not in config.stash:
         try:
             session = RefarchSession(_options(config))
         except RefarchError as exc:
-            pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+            config.stash[_ERROR] = str(exc)
+            return None
         config.stash[_KEY] = session
     return session
 
 
-def _applies(pair: Pair, where: dict[str, Any]) -> bool:
+def _exit_on_error(config: pytest.Config) -> None:
+    if _ERROR in config.stash:
+        pytest.exit(f"harness-refarch: {config.stash[_ERROR]}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _applies(session: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
     for key, want in where.items():
-        if key == "minimum":
-            have: Any = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
+        if key == "previous":
+            have: Any = session.previous(pair) is not None
+        elif key == "minimum":
+            have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
         elif key == "external":
             have = pair.architecture.external
         elif key == "in_cluster":
@@ -109,16 +123,15 @@ def _applies(pair: Pair, where: dict[str, Any]) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
-    if not {"refarch_pair", "refarch_chain"} & set(names):
+    if "refarch_pair" not in names:
         return
     session = get_session(metafunc.config)
+    if session is None:
+        return
     where: dict[str, Any] = {}
     for mark in metafunc.definition.iter_markers("refarch"):
         where.update(mark.kwargs)
-    if "refarch_chain" in names:
-        metafunc.parametrize("refarch_chain", session.chain_architectures())
-        return
-    pairs = [p for p in session.pairs if _applies(p, where)]
+    pairs = [p for p in session.pairs if _applies(session, p, where)]
     if "refarch_workload" in names:
         combos = [(p, w) for p in pairs for w in [*session.recorded_workloads(p), UNRECORDED]]
         metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
@@ -127,18 +140,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("refarch_pair", pairs, ids=[p.id for p in pairs])
 
 
+def _empty_matrix(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "refarch_pair" in params and not isinstance(params["refarch_pair"], Pair)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (never skip-as-pass) tests whose matrix is empty under --profile/--architecture."""
+    empty = [item for item in items if _empty_matrix(item)]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if not _empty_matrix(item)]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every render the selected tests need, concurrently, before the first test runs."""
+    _exit_on_error(session.config)
     rs = session.config.stash.get(_KEY, None)
-    if rs is None:
+    if rs is None or session.config.option.collectonly:
         return
     requests = []
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "refarch_pair" in params:
-            requests += rs.requests_for(params["refarch_pair"])
-        if "refarch_chain" in params:
-            requests += [rs.request(p) for p in rs.chain(params["refarch_chain"])]
+            pair = params["refarch_pair"]
+            requests += rs.requests_for(pair)
+            previous = rs.previous(pair)
+            if "previous_rendered" in getattr(item, "fixturenames", ()) and previous is not None:
+                requests.append(rs.request(previous))
     if requests:
         try:
             rs.prefetch(dict.fromkeys(requests))
@@ -146,28 +175,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    rs = config.stash.get(_KEY, None)
-    if rs is None:
-        return []
-    try:
-        helm = f"{rs.helm.binary} ({rs.helm.version})"
-    except RefarchError as exc:
-        helm = f"unavailable: {exc}"
-    o = rs.options
-    user = ", ".join(str(v) for v in o.values) or "none"
-    return [f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm}",
-            f"harness-refarch: user values {user}; {len(rs.pairs)} (profile, architecture) pairs"]
-
-
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """What was tested: chart, Kubernetes version, helm, user layers, renders, golden files."""
     rs = config.stash.get(_KEY, None)
     if rs is None:
         return
+    o = rs.options
+    write = terminalreporter.write_line
+    helm = f"{rs.helm.binary} ({rs.helm.version})" if rs._cache is not None else "not run"
+    write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm}")
+    write(f"harness-refarch: user values {', '.join(str(v) for v in o.values) or 'none'}; "
+          f"{len(rs.pairs)} (profile, architecture) pair(s)")
     if rs._cache is not None:
-        terminalreporter.write_line(f"harness-refarch: {rs.cache.renders} distinct helm render(s)")
+        write(f"harness-refarch: {rs.cache.renders} distinct helm render(s)")
     for path in rs.golden_written:
-        terminalreporter.write_line(f"harness-refarch: recorded golden file {path}")
+        write(f"harness-refarch: recorded golden file {path}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -180,7 +202,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def refarch(pytestconfig: pytest.Config) -> RefarchSession:
     """The conformance session: catalog, helm, render cache, golden files."""
-    return get_session(pytestconfig)
+    session = get_session(pytestconfig)
+    if session is None:
+        pytest.fail(f"harness-refarch: {pytestconfig.stash[_ERROR]}", pytrace=False)
+    return session
 
 
 def _fail_on_error(fn: Callable[[], Any]) -> Any:
@@ -200,6 +225,16 @@ def rendered(refarch: RefarchSession, refarch_pair: Pair) -> Any:
 def standby(refarch: RefarchSession, refarch_pair: Pair) -> Any:
     """The parsed render of the DR standby cluster of the current pair."""
     return _fail_on_error(lambda: refarch.manifest(refarch_pair, standby=True))
+
+
+@pytest.fixture
+def previous_rendered(refarch: RefarchSession, refarch_pair: Pair) -> Any:
+    """(profile name, parsed render) of the pair one size down, for capacity comparisons."""
+    previous = refarch.previous(refarch_pair)
+    if previous is None:
+        pytest.fail(f"{refarch_pair.id} has no previous profile; mark the test refarch(previous=True)",
+                    pytrace=False)
+    return previous.profile.name, _fail_on_error(lambda: refarch.manifest(previous))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from harness_refarch.catalog import Catalog, Pair, load_catalog, load_yaml
+from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog, load_yaml
 from harness_refarch.checks import golden
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
@@ -130,17 +130,17 @@ class RefarchSession:
             reqs.append(self.request(pair, standby=True))
         return reqs
 
-    def chain(self, architecture: str) -> list[Pair]:
-        """Pairs from the smallest to the largest profile for one architecture, demo first."""
-        arch = self.catalog.architectures[architecture]
-        demo = [p for p in self.catalog.pairs() if p.profile.name == "demo"]
-        return demo[:1] + [Pair(self.catalog.profiles[name], arch) for name in arch.profiles
-                           if name != "demo"]
-
-    def chain_architectures(self) -> list[str]:
-        return [a.name for a in self.catalog.architectures.values()
-                if len([p for p in a.profiles if p != "demo"]) >= 1 and a.name != "demo"
-                and (not self.options.architectures or a.name in self.options.architectures)]
+    def previous(self, pair: Pair) -> Pair | None:
+        """The pair one size down: same architecture, previous profile; demo below small."""
+        order = [p for p in PROFILE_ORDER if p in self.catalog.profiles]
+        index = order.index(pair.profile.name) if pair.profile.name in order else 0
+        for name in reversed(order[:index]):
+            if name in pair.architecture.profiles:
+                return Pair(self.catalog.profiles[name], pair.architecture)
+            candidates = [p for p in self.catalog.pairs() if p.profile.name == name]
+            if candidates:
+                return candidates[0]
+        return None
 
     def prefetch(self, requests: Iterable[RenderRequest]) -> None:
         self.cache.prefetch(requests)

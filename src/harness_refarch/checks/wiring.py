@@ -24,6 +24,7 @@ _CREDENTIAL_NAME = re.compile(
     r"^(MONGO|MONGODB|REDIS|POSTGRES|POSTGRESQL|PG|TIMESCALE|TIMESCALEDB|DB)_?USER(NAME)?$",
     re.IGNORECASE)
 _TLS_QUERY = {"tls": {"true"}, "ssl": {"true"}, "sslmode": {"require", "verify-ca", "verify-full"}}
+_SECRET_PARAMS = ("password", "pwd", "passwd")
 DB_LABELS = {"mongo": ("mongodb", "mongo"), "postgres": ("postgresql", "postgres"),
              "redis": ("redis",), "timescaledb": ("timescaledb", "timescale")}
 
@@ -48,7 +49,7 @@ class ConnectionString:
             name, _, password = self.userinfo.partition(":")
             shown = password if _VAR_REF.match(password or "$(x)") else "****"
             user = f"{name}:{shown}@" if password else f"{name}@"
-        query = "&".join(f"{k}={v}" for k, v in self.query)
+        query = "&".join(f"{k}={_mask_param(k, v)}" for k, v in self.query)
         return f"{self.scheme}://{user}{','.join(self.hosts)}{self.path}" + (f"?{query}" if query else "")
 
     @property
@@ -60,6 +61,12 @@ class ConnectionString:
         if self.scheme in ("mongodb+srv", "rediss"):
             return True
         return any(self.params.get(k) in ok for k, ok in _TLS_QUERY.items())
+
+
+def _mask_param(key: str, value: str) -> str:
+    if key.lower() in _SECRET_PARAMS and not _VAR_REF.match(value):
+        return "****"
+    return value
 
 
 def classify(scheme: str, key: str) -> str:
@@ -143,7 +150,7 @@ def resolvable_hosts(manifest: Manifest) -> set[str]:
 def _credential_findings(uri: ConnectionString) -> list[Finding]:
     out: list[Finding] = []
     if uri.userinfo is not None:
-        for part in uri.userinfo.split(":", 1):
+        for part in filter(None, uri.userinfo.split(":", 1)):
             ref = _VAR_REF.match(part)
             if not ref:
                 out.append(Finding(CHECK, uri.location, "credentials in connection string",
@@ -157,7 +164,7 @@ def _credential_findings(uri: ConnectionString) -> list[Finding]:
                     out.append(Finding(CHECK, f"{w.key} container {c.name}", f"env {ref.group(1)}",
                                        "from a secretKeyRef", f"{got} (used in {uri.location})"))
     for key, _ in uri.query:
-        if key.lower() in ("password", "pwd", "passwd"):
+        if key.lower() in _SECRET_PARAMS:
             out.append(Finding(CHECK, uri.location, f"query parameter {key}",
                                "no credentials in the URI", f"literal credentials in {uri.text}"))
     return out
@@ -226,7 +233,8 @@ def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
                     if members and len(uri.hosts) != data_members:
                         out.append(Finding(CHECK, uri.location, "MongoDB hosts",
                                            f"{data_members} (one per replica-set member)", str(len(uri.hosts))))
-                    replica_sets.setdefault(dict(uri.query).get("replicaSet", "<none>"), []).append(uri.location)
+                    rs_name = next((v for k, v in uri.query if k.lower() == "replicaset"), "<none>")
+                    replica_sets.setdefault(rs_name, []).append(uri.location)
             else:
                 want = sorted(_host_port(h) for h in expectation.hosts)
                 got = sorted(_host_port(h) for h in uri.hosts)

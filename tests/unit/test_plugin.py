@@ -1,0 +1,171 @@
+"""The pytest plugin end to end, against the embedded chart and a real helm (pytester)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness_refarch.errors import HelmNotFound
+from harness_refarch.helm import find_helm
+
+REPO = Path(__file__).resolve().parents[2]
+CONFORMANCE = REPO / "tests" / "conformance"
+CHART = REPO / "charts" / "harness-prod"
+PROFILES = ("demo", "small", "medium", "large")
+
+
+_REAL_HELM: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_helm() -> Path:
+    """Found before pytester replaces HOME (where harness-refarch-install-helm puts helm)."""
+    try:
+        _REAL_HELM[:] = [find_helm()]
+    except HelmNotFound as exc:
+        pytest.fail(f"these tests need a real helm: {exc}", pytrace=False)
+    return _REAL_HELM[0]
+
+
+@pytest.fixture
+def counting_helm(tmp_path: Path, real_helm: Path) -> tuple[Path, Path]:
+    """A --helm wrapper that logs each sub-command, then runs the real helm."""
+    log = tmp_path / "helm-calls.log"
+    wrapper = tmp_path / "counting-helm"
+    wrapper.write_text(
+        f"#!{sys.executable}\nimport os, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n    f.write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"os.execv({str(real_helm)!r}, [{str(real_helm)!r}, *sys.argv[1:]])\n")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return wrapper, log
+
+
+def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run the conformance suite in a subprocess (pytester gives it a fresh HOME)."""
+    helm = [] if "--helm" in args else ["--helm", str(_REAL_HELM[0])]
+    return pytester.runpytest_subprocess(
+        str(CONFORMANCE), "--rootdir", str(REPO), "-p", "no:cacheprovider",
+        "--refarch-fixtures", str(REPO / "fixtures"), *helm, *args)
+
+
+def collected_ids(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if "::" in line]
+
+
+def test_each_distinct_render_runs_once_in_a_full_run(pytester, counting_helm) -> None:
+    wrapper, log = counting_helm
+    result = run_suite(pytester, "--helm", str(wrapper), "-q")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    templates = [line for line in log.read_text().splitlines() if line.startswith("template ")]
+    assert len(templates) == len(set(templates)), "a render ran twice"
+    # 16 (profile, architecture) pairs + 3 disaster-recovery standby renders.
+    assert len(templates) == 19
+    assert "19 distinct helm render(s)" in result.stdout.str()
+
+
+@pytest.mark.parametrize("word", PROFILES, ids=["p1", "p2", "p3", "p4"])
+def test_keyword_selects_only_that_profile(pytester, word: str) -> None:
+    result = run_suite(pytester, "--collect-only", "-q", "-k", word)
+    ids = collected_ids(result)
+    assert ids, result.stdout.str()
+    assert all(f"[{word}-" in i for i in ids), [i for i in ids if f"[{word}-" not in i]
+    others = [w for w in PROFILES if w != word]
+    assert not [i for i in ids if any(f"[{o}-" in i for o in others)]
+
+
+def test_every_conformance_test_names_exactly_one_profile(pytester) -> None:
+    ids = collected_ids(run_suite(pytester, "--collect-only", "-q"))
+    assert len(ids) > 1000
+    for test_id in ids:
+        assert len(re.findall("demo|small|medium|large", test_id.split("::", 1)[1])) in (1, 2), test_id
+        assert re.search(r"\[(demo|small|medium|large)-", test_id), test_id
+
+
+def test_chart_path_points_the_suite_at_a_copy(pytester, tmp_path: Path) -> None:
+    copy = tmp_path / "elsewhere" / "harness-prod"
+    shutil.copytree(CHART, copy)
+    large = copy / "override-large.yaml"
+    text = large.read_text()
+    patched = re.sub(r"(ng-manager:\n(?:    .*\n)*?    autoscaling:\n(?:      .*\n)*?      minReplicas: )\d+",
+                     r"\g<1>1", text, count=1)
+    assert patched != text
+    large.write_text(patched)
+    result = run_suite(pytester, "--chart-path", str(copy), "--profile", "large",
+                       "--architecture", "prod-3-incluster")
+    out = result.stdout.str()
+    assert result.ret == 1, out
+    assert "Deployment/ng-manager" in out
+    failed = {line.split(" ")[1] for line in result.outlines if line.startswith("FAILED ")}
+    assert failed and all("large-prod-3-incluster" in f for f in failed), failed
+    assert {f.split("::")[1].split("[")[0] for f in failed} == {
+        "test_matches_golden", "test_high_availability", "test_capacity_not_below_previous_profile"}
+    assert str(copy) in out  # the header names the chart under test
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--values", "/no/such/file.yaml"], "does not exist"),
+    (["--profile", "huge"], "Unknown --profile huge; choose from demo, small, medium, large"),
+    (["--helm", "/no/such/helm"], "does not exist or is not executable"),
+    (["--chart-path", "/tmp"], "not a Helm chart directory"),
+], ids=["values", "profile", "helm", "chart"])
+def test_bad_input_is_one_paragraph_and_a_usage_exit(pytester, args: list[str], message: str) -> None:
+    result = run_suite(pytester, "-q", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert message in text
+    assert "Traceback" not in text
+
+
+def test_user_values_go_first_and_the_profile_file_wins(pytester, tmp_path: Path, counting_helm) -> None:
+    wrapper, log = counting_helm
+    mine = tmp_path / "your-override.yaml"
+    mine.write_text("platform:\n  ng-manager:\n    resources:\n      requests:\n        cpu: 77m\n")
+    run_suite(pytester, "--helm", str(wrapper), "--values", str(mine), "--profile", "large",
+              "--architecture", "prod-3-incluster", "-q", "-k", "golden")
+    call = next(line for line in log.read_text().splitlines() if line.startswith("template "))
+    files = re.findall(r"--values (\S+)", call)
+    assert files[0] == str(mine) and files[-1].endswith("override-large.yaml")
+
+
+def _mutate_large(copy: Path, mutate) -> None:  # type: ignore[no-untyped-def]
+    path = copy / "override-large.yaml"
+    values = yaml.safe_load(path.read_text())
+    mutate(values)
+    path.write_text(yaml.safe_dump(values))
+
+
+def _drop_min_replicas(v: dict) -> None:
+    v["platform"]["ng-manager"]["autoscaling"]["minReplicas"] = 1
+
+
+def _drop_requests(v: dict) -> None:
+    v["platform"]["pipeline-service"]["resources"]["requests"] = None
+
+
+def _move_mongo(v: dict) -> None:
+    v.setdefault("global", {}).setdefault("database", {}).setdefault("mongo", {})["hosts"] = [
+        "elsewhere.example.com:27017"]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (_drop_min_replicas, {"test_matches_golden", "test_high_availability",
+                          "test_capacity_not_below_previous_profile"}),
+    (_drop_requests, {"test_matches_golden", "test_container_resources",
+                      "test_capacity_not_below_previous_profile"}),
+    (_move_mongo, {"test_database_wiring"}),
+], ids=["min-replicas", "requests", "db-host"])
+def test_breaking_the_profile_file_fails_only_its_tests(pytester, tmp_path: Path, mutate, expected) -> None:
+    copy = tmp_path / "harness-prod"
+    shutil.copytree(CHART, copy)
+    _mutate_large(copy, mutate)
+    result = run_suite(pytester, "--chart-path", str(copy), "-q", "-p", "no:randomly")
+    failed = [line.split(" ")[1] for line in result.outlines if line.startswith("FAILED ")]
+    assert failed, result.stdout.str()[-2000:]
+    assert all("[large-" in f for f in failed), [f for f in failed if "[large-" not in f]
+    assert {f.split("::")[1].split("[")[0] for f in failed} == expected
