@@ -50,6 +50,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="concurrent helm renders (default: CPU count, at most 8)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Undo a wrong rootdir caused by a path-valued option such as ``--chart-path /x/chart``.
+
+    pytest picks the rootdir and config file before plugins register their options, so in
+    ``--chart-path /x/chart`` the value looks like a test path and /x/chart becomes the rootdir:
+    the project's pyproject.toml (testpaths, fixtures) would be ignored. Now that the options
+    are known, the setup is determined again from the real positional arguments.
+    """
+    ns = early_config.known_args_namespace
+    if getattr(ns, "rootdir", None) or getattr(ns, "inifilename", None):
+        return
+    try:
+        import inspect
+
+        from _pytest.config.findpaths import determine_setup
+
+        kwargs: dict[str, Any] = {"inifile": None, "args": list(ns.file_or_dir), "rootdir_cmd_arg": None,
+                                  "invocation_dir": early_config.invocation_params.dir}
+        if "override_ini" in inspect.signature(determine_setup).parameters:
+            kwargs["override_ini"] = ns.override_ini
+        rootpath, inipath, inicfg = determine_setup(**kwargs)[:3]
+        if rootpath == early_config.rootpath:
+            return
+        old_cut = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
+        setattr(early_config, "_rootpath", rootpath)  # noqa: B010 - pytest internals, no public setter
+        setattr(early_config, "_inipath", inipath)  # noqa: B010
+        setattr(early_config, "_inicfg" if hasattr(early_config, "_inicfg") else "inicfg", inicfg)
+        getattr(early_config, "_inicache").clear()  # noqa: B009
+        if ns.confcutdir == old_cut:
+            ns.confcutdir = str(inipath.parent if inipath else rootpath)
+    except (ImportError, AttributeError, TypeError, ValueError):  # pragma: no cover - pytest internals moved
+        return
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -169,3 +170,17 @@ def test_breaking_the_profile_file_fails_only_its_tests(pytester, tmp_path: Path
     assert failed, result.stdout.str()[-2000:]
     assert all("[large-" in f for f in failed), [f for f in failed if "[large-" not in f]
     assert {f.split("::")[1].split("[")[0] for f in failed} == expected
+
+
+def test_chart_path_with_a_space_keeps_the_project_rootdir(tmp_path: Path) -> None:
+    """`--chart-path /x/chart` must not make /x/chart the rootdir (pytest decides it before
+    plugin options exist); testpaths and fixtures still come from the project."""
+    copy = tmp_path / "harness-prod"
+    shutil.copytree(CHART, copy)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--chart-path", str(copy),
+         "--helm", str(_REAL_HELM[0]), "--collect-only", "-q", "-k", "large"],
+        cwd=REPO, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert ids and all(i.startswith("tests/conformance/") and "[large-" in i for i in ids)
