@@ -89,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
-        "refarch(previous=True)")
+        "refarch(previous=True); refarch(workloads='stateless'|'jvm') narrows per-workload tests")
     config.stash[_KEY] = None
 
 
@@ -156,6 +156,13 @@ def _applies(session: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool
     return True
 
 
+def _where(node: Any) -> dict[str, Any]:
+    where: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers("refarch"))):
+        where.update(mark.kwargs)
+    return where
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
     if "refarch_pair" not in names:
@@ -163,12 +170,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = get_session(metafunc.config)
     if session is None:
         return
-    where: dict[str, Any] = {}
-    for mark in metafunc.definition.iter_markers("refarch"):
-        where.update(mark.kwargs)
+    where = _where(metafunc.definition)
+    kind = where.pop("workloads", "all")
     pairs = [p for p in session.pairs if _applies(session, p, where)]
     if "refarch_workload" in names:
-        combos = [(p, w) for p in pairs for w in [*session.recorded_workloads(p), UNRECORDED]]
+        combos = [(p, w) for p in pairs for w in [*session.recorded_workloads(p, kind), UNRECORDED]]
         metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
                              ids=[f"{p.id}-{w}" for p, w in combos])
     else:
@@ -289,7 +295,11 @@ def select_workload(findings: list[Finding], workload: str, recorded: list[str])
 
 @pytest.fixture
 def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -> Iterator[Callable[..., None]]:
-    """Run a check on the current pair (and workload, if parametrised) and fail on findings."""
+    """Run a check on the current pair (and workload, if parametrised) and fail on findings.
+
+    Per-workload tests own the findings about their workload; the ``(unrecorded)`` test of a
+    pair owns the findings about every workload its golden file does not list for that test.
+    """
     def run(check: Callable[..., list[Finding]], *extra: Any) -> None:
         params = request.node.callspec.params
         pair: Pair = params["refarch_pair"]
@@ -297,7 +307,8 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
         found = _fail_on_error(lambda: refarch.findings(check, pair, manifest, *extra))
         context = pair.id
         if "refarch_workload" in params:
-            found = select_workload(found, params["refarch_workload"], refarch.recorded_workloads(pair))
+            kind = _where(request.node).get("workloads", "all")
+            found = select_workload(found, params["refarch_workload"], refarch.recorded_workloads(pair, kind))
             context += f" {params['refarch_workload']}"
         message = report(found, context)
         if message:

@@ -50,6 +50,7 @@ class RefarchSession:
         self._findings: dict[tuple[Any, ...], list[Finding]] = {}
         self._cache: RenderCache | None = None
         self.golden_written: list[Path] = []
+        self._recorded: dict[Path, dict[str, Any]] = {}
         self.validate()
 
     # -- validation: one readable paragraph per problem ------------------------------------
@@ -178,12 +179,14 @@ class RefarchSession:
                             "no file", "run pytest --refarch-update, then review and commit it")]
         return golden.compare(expected, golden.snapshot(manifest))
 
-    def recorded_workloads(self, pair: Pair) -> list[str]:
+    def recorded_workloads(self, pair: Pair, kind: str = "all") -> list[str]:
+        """Workload keys of the pair's golden file that a per-workload test covers."""
         path = self.catalog.golden_path(pair)
-        if not path.is_file():
-            return []
-        doc = load_yaml(path, "golden file") or {}
-        return sorted((doc.get("workloads") or {}).keys())
+        if path not in self._recorded:
+            doc = load_yaml(path, "golden file") if path.is_file() else None
+            self._recorded[path] = (doc or {}).get("workloads") or {}
+        keep = golden.WORKLOAD_FILTERS[kind]
+        return sorted(k for k, entry in self._recorded[path].items() if keep(entry or {}))
 
     def close(self) -> None:
         if self._cache is not None:

@@ -9,7 +9,7 @@ def test_hpa_bounds(refarch_pair, assert_conformant):
     assert_conformant(replicas.hpa_bounds)
 
 
-@pytest.mark.refarch(ha=True)
+@pytest.mark.refarch(ha=True, workloads="stateless")
 def test_high_availability(refarch_pair, refarch_workload, assert_conformant):
     assert_conformant(replicas.high_availability)
 

@@ -10,6 +10,7 @@ def test_container_resources(refarch_pair, refarch_workload, assert_conformant):
     assert_conformant(resources.container_resources)
 
 
+@pytest.mark.refarch(workloads="jvm")
 def test_jvm_heap(refarch_pair, refarch_workload, assert_conformant):
     assert_conformant(resources.jvm_heap)
 

@@ -6,6 +6,7 @@ against the recorded file with deepdiff and phrases every difference as a findin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -14,12 +15,19 @@ from harness_refarch.findings import Finding
 from harness_refarch.manifest import Manifest
 
 CHECK = "golden"
+# Which recorded workloads a per-workload test is about (see the refarch(workloads=...) marker).
+WORKLOAD_FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "all": lambda entry: True,
+    "stateless": lambda entry: not entry.get("stateful") and entry.get("replicas") is not None,
+    "jvm": lambda entry: bool(entry.get("jvm")),
+}
 
 
 def snapshot(manifest: Manifest) -> dict[str, Any]:
     workloads: dict[str, Any] = {}
     for w in sorted(manifest.workloads.values(), key=lambda w: w.key):
-        entry: dict[str, Any] = {"replicas": w.replicas}
+        entry: dict[str, Any] = {"replicas": w.replicas, "stateful": w.stateful,
+                                 "jvm": any("MEMORY" in c.env for c in w.main_containers)}
         if w.hpa is not None:
             entry["hpa"] = {"min": w.hpa.spec.get("minReplicas", 1), "max": w.hpa.spec.get("maxReplicas")}
         entry["containers"] = {

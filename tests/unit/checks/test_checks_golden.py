@@ -23,12 +23,13 @@ def test_snapshot_records_replicas_hpa_resources_storage(k8s, manifest):
     snap = golden.snapshot(_render(k8s, manifest))
     assert list(snap["workloads"]) == ["Deployment/ng-manager", "Deployment/pipeline-service", "StatefulSet/mongodb"]
     assert snap["workloads"]["Deployment/ng-manager"] == {
-        "replicas": 2,
+        "replicas": 2, "stateful": False, "jvm": False,
         "containers": {"ng-manager": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}},
     }
     assert snap["workloads"]["Deployment/pipeline-service"]["hpa"] == {"min": 2, "max": 6}
     assert snap["workloads"]["Deployment/pipeline-service"]["replicas"] == 2
     assert snap["workloads"]["StatefulSet/mongodb"]["storage"] == {"datadir": "10Gi"}
+    assert snap["workloads"]["StatefulSet/mongodb"]["stateful"] is True
 
 
 def test_compare_identical(k8s, manifest):
