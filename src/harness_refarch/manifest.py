@@ -152,9 +152,13 @@ def _iter_documents(text: str, source: str) -> Iterator[dict[str, Any]]:
     try:
         docs = list(yaml.load_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
-        raise ManifestError(f"The rendered output of {source} is not valid YAML: {exc}. "
+        # Only the problem and its line: PyYAML's excerpt of the text could quote Secret data.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ManifestError(f"The rendered output of {source} is not valid YAML ({problem}{where}). "
                             "Run the same `helm template` by hand to see the offending "
-                            "template.") from exc
+                            "template.") from None
     for index, doc in enumerate(docs):
         if doc is None:
             continue

@@ -112,5 +112,6 @@ def test_secret_values_are_never_exposed(manifest) -> None:
 def test_not_a_kubernetes_object_is_a_readable_error() -> None:
     with pytest.raises(ManifestError, match=r"Document #0 of .* not a Kubernetes object"):
         parse_manifest("- just\n- a list\n", namespace="ns")
-    with pytest.raises(ManifestError, match="not valid YAML"):
-        parse_manifest("kind: [unclosed\n", namespace="ns")
+    with pytest.raises(ManifestError, match=r"not valid YAML \(.* at line 3\)") as info:
+        parse_manifest("kind: Secret\ndata: {password: c2VjcmV0, [\n", namespace="ns")
+    assert "c2VjcmV0" not in str(info.value)
