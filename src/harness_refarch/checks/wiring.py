@@ -7,8 +7,8 @@ sourced from a ConfigMap is the ConfigMap's value, so it is read once, where it 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl
 
 from harness_refarch.catalog import Pair
@@ -41,6 +41,7 @@ class ConnectionString:
     query: tuple[tuple[str, str], ...]
     location: str  # e.g. "ConfigMap/ng-manager:MONGO_URI" or "Deployment/x container y env Z"
     consumers: tuple[tuple[Workload, Container], ...]
+    tls_setting: bool = False  # TLS switched on by a sibling key, e.g. TIMESCALEDB_SSL_MODE: require
 
     @property
     def text(self) -> str:
@@ -58,7 +59,7 @@ class ConnectionString:
 
     @property
     def tls(self) -> bool:
-        if self.scheme in ("mongodb+srv", "rediss"):
+        if self.scheme in ("mongodb+srv", "rediss") or self.tls_setting:
             return True
         return any(self.params.get(k) in ok for k, ok in _TLS_QUERY.items())
 
@@ -105,20 +106,38 @@ def _consumers(manifest: Manifest) -> dict[str, list[tuple[Workload, Container]]
     return by_cm
 
 
+_SSL_KEY = {"timescaledb": re.compile(r"TIMESCALE\w*SSL", re.IGNORECASE),
+            "postgres": re.compile(r"(POSTGRES|PG)\w*SSL", re.IGNORECASE)}
+_SSL_ON = {"require", "verify-ca", "verify-full", "true"}
+
+
+def _with_tls_settings(uris: list[ConnectionString], settings: Mapping[str, str | None]) -> list[ConnectionString]:
+    """Mark PostgreSQL/TimescaleDB URIs whose TLS is set by a neighbouring key instead."""
+    out = []
+    for uri in uris:
+        pattern = _SSL_KEY.get(uri.db)
+        on = pattern is not None and any(
+            pattern.search(k) and str(v).strip().lower() in _SSL_ON for k, v in settings.items())
+        out.append(replace(uri, tls_setting=True) if on else uri)
+    return out
+
+
 def connection_strings(manifest: Manifest) -> list[ConnectionString]:
     out: list[ConnectionString] = []
     consumers = _consumers(manifest)
     for cm in manifest.of_kind("ConfigMap"):
         users = tuple(consumers.get(cm.name, ()))
-        for key, value in (cm.body.get("data") or {}).items():
+        data = cm.body.get("data") or {}
+        for key, value in data.items():
             if isinstance(value, str):
-                out += parse_uris(value, key, f"ConfigMap/{cm.name}:{key}", users)
+                out += _with_tls_settings(list(parse_uris(value, key, f"ConfigMap/{cm.name}:{key}", users)), data)
     for w in manifest.workloads.values():
         for c in w.containers:
+            settings = {name: var.value for name, var in c.env.items()}
             for var in c.env.values():
                 if var.source == "value" and var.value:
-                    out += parse_uris(var.value, var.name,
-                                      f"{w.key} container {c.name} env {var.name}", ((w, c),))
+                    found = parse_uris(var.value, var.name, f"{w.key} container {c.name} env {var.name}", ((w, c),))
+                    out += _with_tls_settings(list(found), settings)
     return out
 
 

@@ -307,3 +307,20 @@ def test_wiring_tls_satisfied(make_pair, k8s, manifest, db, key, uri):
     [parsed] = wiring.parse_uris(uri, key, "x")
     dbs = {db: DatabaseExpectation(db, in_cluster=False, hosts=parsed.hosts, tls=True)}
     assert wiring.wiring(make_pair(databases=dbs), _external(k8s, manifest, key, uri)) == []
+
+
+def test_timescaledb_tls_may_be_set_by_a_sibling_ssl_key(make_pair, k8s, manifest):
+    """Charts that keep TLS out of the JDBC URL (TIMESCALEDB_SSL_MODE: require) still pass."""
+    from harness_refarch.catalog import DatabaseExpectation
+
+    pair = make_pair(databases={"timescaledb": DatabaseExpectation(
+        "timescaledb", in_cluster=False, hosts=("tsdb.example.com:5432",), tls=True)})
+
+    def render(mode):
+        return manifest(k8s.configmap("ng-manager", {
+            "TIMESCALEDB_URI": "jdbc:postgresql://tsdb.example.com:5432/harness",
+            "TIMESCALEDB_SSL_MODE": mode}))
+
+    assert wiring.wiring(pair, render("require")) == []
+    [f] = wiring.wiring(pair, render("disable"))
+    assert f.field == "timescaledb TLS" and f.workload == "ConfigMap/ng-manager:TIMESCALEDB_URI"
