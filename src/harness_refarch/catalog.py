@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from harness_refarch.errors import RefarchError
+from harness_refarch.manifest import SAFE_LOADER
 
 PROFILE_ORDER = ("demo", "small", "medium", "large")
 
@@ -25,7 +26,7 @@ def load_yaml(path: Path, what: str) -> Any:
     except OSError as exc:
         raise RefarchError(f"Cannot read {what} {path}: {exc.strerror}. Check the path.") from exc
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise RefarchError(f"{what.capitalize()} {path} is not valid YAML: {exc}. Fix the "
                            "file (a YAML linter such as yamllint points at the line).") from exc

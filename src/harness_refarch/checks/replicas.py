@@ -94,10 +94,15 @@ def _image_has(workload: Workload, word: str) -> bool:
     return any(word in c.image.split("/")[-1] for c in workload.main_containers)
 
 
+def _in_cluster(spec: Pair, db: str) -> bool:
+    expectation = spec.architecture.databases.get(db)
+    return expectation is None or expectation.in_cluster
+
+
 def database_quorum(spec: Pair, manifest: Manifest) -> list[Finding]:
     """In-cluster MongoDB needs an odd replica set of >= 3 voters; Redis >= 3 sentinels."""
     out = []
-    if spec.architecture.databases.get("mongo", None) is None or spec.architecture.databases["mongo"].in_cluster:
+    if _in_cluster(spec, "mongo"):
         mongo = [w for w in manifest.workloads.values()
                  if w.kind == "StatefulSet" and _image_has(w, "mongo")]
         members = sum(w.replicas or 0 for w in mongo)
@@ -107,7 +112,7 @@ def database_quorum(spec: Pair, manifest: Manifest) -> list[Finding]:
             parts = ", ".join(f"{w.key}={w.replicas}" for w in mongo)
             out.append(Finding(CHECK, "MongoDB", "replica-set members",
                                "an odd number >= 3", f"{members} ({parts})"))
-    if spec.architecture.databases.get("redis", None) is None or spec.architecture.databases["redis"].in_cluster:
+    if _in_cluster(spec, "redis"):
         sentinels = [w for w in manifest.workloads.values()
                      if any("sentinel" in c.name or "sentinel" in c.image for c in w.main_containers)]
         count = sum(w.replicas or 0 for w in sentinels)
