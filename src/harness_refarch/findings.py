@@ -16,9 +16,14 @@ class Finding:
     expected: str
     actual: str
     hint: str = ""
+    # Where the failing value was set, e.g. "override-large.yaml:212 platform.ng-manager.replicaCount";
+    # empty when the finding is not about a value from a values layer.
+    source: str = ""
 
     def __str__(self) -> str:
         text = f"{self.workload}: {self.field}: expected {self.expected}, got {self.actual}"
+        if self.source:
+            text += f" [set by {self.source}]"
         return f"{text} ({self.hint})" if self.hint else text
 
 
