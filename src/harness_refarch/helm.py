@@ -1,8 +1,10 @@
 """Locate and run a real helm binary.
 
-Lookup order: ``--helm PATH``, then ``$HELM_BIN``, then ``helm`` on PATH, then the pinned helm
-that ``harness-refarch-install-helm`` put in the user cache. Every call takes an argument list
-(never a shell) and a failure raises :class:`HelmFailed` naming the command and quoting stderr.
+Lookup order: ``--refarch-helm PATH``, then ``$HELM_BIN``, then ``helm`` on PATH, then the pinned
+helm that ``harness-refarch-install-helm`` put in the user cache. Every call takes an argument list
+(never a shell), runs in its own session so that a timeout or Ctrl-C kills helm and every child it
+started, and a failure raises :class:`HelmFailed` naming the command and quoting helm's stderr,
+bounded so that a runaway helm cannot flood the terminal or the JUnit file.
 """
 
 from __future__ import annotations
@@ -10,26 +12,51 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness_refarch import install_helm
 from harness_refarch.errors import HelmFailed, HelmNotFound
+from harness_refarch.redact import mask_set
 
 INSTALL_HINT = (
-    "Install helm (https://helm.sh/docs/intro/install/) and put it on PATH, pass --helm PATH, "
+    "Install helm (https://helm.sh/docs/intro/install/) and put it on PATH, pass --refarch-helm PATH, "
     "set HELM_BIN, or run `harness-refarch-install-helm` to fetch a pinned, checksum-verified "
     "helm into your user cache."
 )
+DEFAULT_TIMEOUT = 120.0
+MIN_VERSION = (3, 8)
+_LINE_CAP = 400  # characters per quoted line: one 20 MB line must not become 20 MB of output
+_RETRIABLE_ERRNO = {14, 11, 4}  # EFAULT, EAGAIN, EINTR: seen as transient when starting helm
+
+
+def bounded(text: str, head: int = 40, tail: int = 40, max_line: int = _LINE_CAP) -> str:
+    """The first ``head`` and last ``tail`` lines of ``text``, each cut to a sane width.
+
+    Used for every quote of helm output: helm's stderr can be megabytes (a template looping over
+    an error), and one root cause must stay one readable message.
+    """
+    lines = text.strip().splitlines()
+
+    def cap(line: str) -> str:
+        return line if len(line) <= max_line else f"{line[:max_line]}... [{len(line) - max_line} characters cut]"
+
+    if len(lines) <= head + tail:
+        return "\n".join(cap(line) for line in lines)
+    omitted = len(lines) - head - tail
+    return "\n".join([*(cap(line) for line in lines[:head]), f"... [{omitted} lines omitted] ...",
+                      *(cap(line) for line in lines[-tail:])])
 
 
 def find_helm(explicit: str | None = None, environ: dict[str, str] | None = None) -> Path:
     """Return the helm binary to use, following the documented lookup order."""
     env = os.environ if environ is None else environ
-    for origin, candidate in (("--helm", explicit), ("HELM_BIN", env.get("HELM_BIN"))):
+    for origin, candidate in (("--refarch-helm", explicit), ("HELM_BIN", env.get("HELM_BIN"))):
         if candidate:
             resolved = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
             if resolved is None or not os.access(resolved, os.X_OK):
@@ -44,9 +71,55 @@ def find_helm(explicit: str | None = None, environ: dict[str, str] | None = None
     for major in (install_helm.DEFAULT_MAJOR, *sorted(install_helm.PINNED)):
         cached = install_helm.installed_path(major)
         if cached.is_file() and os.access(cached, os.X_OK):
+            install_helm.verify_installed(major)
             return cached
-    raise HelmNotFound(f"No helm binary found (looked at --helm, $HELM_BIN, PATH and "
+    raise HelmNotFound(f"No helm binary found (looked at --refarch-helm, $HELM_BIN, PATH and "
                        f"{install_helm.cache_dir()}). {INSTALL_HINT}")
+
+
+class _Running:
+    """The helm processes in flight, so that Ctrl-C can kill every one of them at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.interrupted = False
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        self.interrupted = True
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            kill_group(proc)
+
+
+RUNNING = _Running()
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill helm and everything it started (it runs in its own session, pgid == pid)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def command_text(cmd: Sequence[str]) -> str:
+    """The command as a user could paste it, with Secret-bearing ``--set`` values masked."""
+    shown = []
+    for arg in cmd:
+        if arg.startswith("--set="):
+            arg = "--set=" + mask_set(arg[len("--set="):])
+        shown.append(arg if arg and not any(c in arg for c in " '\"$") else repr(arg))
+    return " ".join(shown)
 
 
 @dataclass(frozen=True)
@@ -54,35 +127,93 @@ class Helm:
     """A helm executable; methods map one-to-one to helm sub-commands."""
 
     binary: Path
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
+    env: tuple[tuple[str, str], ...] | None = field(default=None, compare=False)
+
+    def _start(self, cmd: list[str]) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **dict(self.env)} if self.env is not None else None
+        for attempt in (1, 2):
+            try:
+                return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, start_new_session=True, env=env)
+            except FileNotFoundError as exc:
+                raise HelmNotFound(f"Could not execute {self.binary}: {exc.strerror}. {INSTALL_HINT}") from None
+            except PermissionError as exc:
+                raise HelmNotFound(f"Could not execute {self.binary}: {exc.strerror}. {INSTALL_HINT}") from None
+            except OSError as exc:
+                if attempt == 2 or exc.errno not in _RETRIABLE_ERRNO:
+                    raise HelmFailed(f"Could not start `{command_text(cmd)}`: [Errno {exc.errno}] "
+                                     f"{exc.strerror} (retried once).") from None
+                time.sleep(0.2)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def run(self, args: Sequence[str]) -> str:
         cmd = [str(self.binary), *args]
+        if RUNNING.interrupted:
+            raise HelmFailed(f"`{command_text(cmd)}` not started: the run was interrupted.")
+        proc = self._start(cmd)
+        RUNNING.add(proc)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
-                                  check=False)
-        except FileNotFoundError as exc:
-            raise HelmNotFound(f"Could not execute {self.binary}: {exc}. {INSTALL_HINT}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise HelmFailed(f"`{_quote(cmd)}` did not finish within {self.timeout:.0f}s.") from exc
+            out, err = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.communicate()
+            raise HelmFailed(f"`{command_text(cmd)}` did not finish within {self.timeout:g} s and was "
+                             "killed with every process it started. Raise --refarch-render-timeout if "
+                             "the chart is just slow.") from None
+        finally:
+            RUNNING.discard(proc)
+            if proc.poll() is None:  # interrupted while waiting: leave no orphan behind
+                kill_group(proc)
+        if RUNNING.interrupted and proc.returncode and proc.returncode < 0:
+            raise HelmFailed(f"`{command_text(cmd)}` was stopped: the run was interrupted.")
+        stderr = err.decode("utf-8", "replace")
         if proc.returncode != 0:
-            raise HelmFailed(
-                f"`{_quote(cmd)}` failed with exit code {proc.returncode}. helm said:\n"
-                f"{proc.stderr.strip() or proc.stdout.strip()}"
-            )
-        return proc.stdout
+            said = bounded(stderr or out.decode("utf-8", "replace")) or "(nothing)"
+            raise HelmFailed(f"`{command_text(cmd)}` failed with exit code {proc.returncode}. "
+                             f"helm said:\n{said}")
+        try:
+            return out.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HelmFailed(f"`{command_text(cmd)}` printed output that is not UTF-8 (byte "
+                             f"{exc.start}). Check the chart's templates and files for binary "
+                             "content.") from None
 
-    @cached_property
+    @property
     def version(self) -> str:
-        """helm's semantic version, e.g. ``v4.1.4``."""
-        out = self.run(["version", "--template", "{{ .Version }}"]).strip()
-        match = re.search(r"v\d+\.\d+\.\d+\S*", out)
-        return match.group(0) if match else out
+        """helm's semantic version, e.g. ``v4.1.4`` (asked once per binary and process)."""
+        return _version(self)
 
     @property
     def major(self) -> int:
         return int(self.version.lstrip("v").split(".")[0])
 
+    def check_version(self) -> str:
+        """helm must be v3.8 or newer (OCI and ``--kube-version`` behaviour the suite relies on)."""
+        version = self.version
+        match = re.match(r"v?(\d+)\.(\d+)", version)
+        if match is None:
+            return version or "unknown"  # a wrapper that prints no version: judged by what it renders
+        if (int(match.group(1)), int(match.group(2))) < MIN_VERSION:
+            raise HelmNotFound(f"{self.binary} reports version {version!r}; the suite needs helm "
+                               f"v{MIN_VERSION[0]}.{MIN_VERSION[1]} or newer. {INSTALL_HINT}")
+        return version
 
-def _quote(cmd: Sequence[str]) -> str:
-    return " ".join(c if c and " " not in c else repr(c) for c in cmd)
+
+_VERSIONS: dict[Path, str] = {}
+_VERSIONS_LOCK = threading.Lock()
+
+
+def _version(helm: Helm) -> str:
+    with _VERSIONS_LOCK:
+        if helm.binary not in _VERSIONS:
+            out = Helm(helm.binary, timeout=min(helm.timeout, 30.0), env=helm.env).run(
+                ["version", "--template", "{{ .Version }}"]).strip()
+            match = re.search(r"v\d+\.\d+\.\d+\S*", out)
+            _VERSIONS[helm.binary] = match.group(0) if match else out
+        return _VERSIONS[helm.binary]
+
+
+def known_version(binary: Path) -> str | None:
+    """The version if it was already asked for; never calls helm (for terminal summaries)."""
+    return _VERSIONS.get(binary)

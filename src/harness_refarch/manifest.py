@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from harness_refarch.errors import RefarchError
+from harness_refarch.findings import Finding
+from harness_refarch.shapes import SHAPE, normalise
 
 # libyaml's C loader is ~8x faster (see README benchmarks); pure Python only as a last resort.
 SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -146,7 +148,7 @@ def _secret_safe(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _iter_documents(text: str, source: str) -> Iterator[dict[str, Any]]:
+def _iter_documents(text: str, source: str, problems: list[Finding]) -> Iterator[dict[str, Any]]:
     try:
         docs = list(yaml.load_all(text, Loader=SAFE_LOADER))
     except yaml.YAMLError as exc:
@@ -160,11 +162,23 @@ def _iter_documents(text: str, source: str) -> Iterator[dict[str, Any]]:
     for index, doc in enumerate(docs):
         if doc is None:
             continue
-        if not isinstance(doc, dict) or "kind" not in doc:
-            raise ManifestError(f"Document #{index} of {source} is not a Kubernetes object "
-                                f"(no 'kind'); check the template that produced it.")
-        if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
-            yield from (_secret_safe(item) for item in doc["items"] if isinstance(item, dict))
+        where = f"document #{index}"
+        if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str) or not doc.get("kind"):
+            problems.append(Finding(SHAPE, where, "kind", "a Kubernetes object with a string 'kind'",
+                                    type(doc).__name__ if not isinstance(doc, dict) else "no kind"))
+            continue
+        if doc["kind"].endswith("List") and "items" in doc:
+            items = doc["items"]
+            if not isinstance(items, list):
+                problems.append(Finding(SHAPE, f"{where} ({doc['kind']})", "items", "a list", type(items).__name__))
+                continue
+            for i, item in enumerate(items):
+                if isinstance(item, dict) and isinstance(item.get("kind"), str) and item.get("kind"):
+                    yield _secret_safe(item)
+                else:
+                    problems.append(Finding(SHAPE, f"{where} ({doc['kind']}) item #{i}", "kind",
+                                            "a Kubernetes object with a string 'kind'",
+                                            type(item).__name__ if not isinstance(item, dict) else "no kind"))
         else:
             yield _secret_safe(doc)
 
@@ -174,6 +188,7 @@ class Manifest:
 
     def __init__(self, objects: Iterable[K8sObject], namespace: str, source: str = "render"):
         self.objects: tuple[K8sObject, ...] = tuple(objects)
+        self.problems: list[Finding] = []  # shape findings from parsing (see parse_manifest)
         self.namespace = namespace
         self.source = source
         self._index: dict[tuple[str, str], K8sObject] = {}
@@ -213,8 +228,8 @@ class Manifest:
         if obj.kind in ("DaemonSet", "Job", "CronJob"):
             replicas, source = None, "n/a"
         elif hpa is not None:
-            replicas, source = int(hpa.spec.get("minReplicas", 1)), "hpa"
-        elif "replicas" in obj.spec and obj.spec["replicas"] is not None:
+            replicas, source = int(hpa.spec.get("minReplicas") or 1), "hpa"
+        elif obj.spec.get("replicas") is not None:
             replicas, source = int(obj.spec["replicas"]), "spec.replicas"
         else:
             replicas, source = 1, "default"
@@ -303,14 +318,27 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
 
 
 def parse_manifest(text: str, namespace: str, source: str | None = None) -> Manifest:
-    """Parse a multi-document YAML stream (``helm template`` output) into a :class:`Manifest`."""
+    """Parse a multi-document YAML stream (``helm template`` output) into a :class:`Manifest`.
+
+    Every object is shape-checked on the way in (see :func:`harness_refarch.shapes.normalise`):
+    a field of the wrong type becomes a finding in ``Manifest.problems`` and is dropped, so
+    checks never crash on it and never judge it.
+    """
     label = source or "the rendered chart"
+    problems: list[Finding] = []
     objects = []
-    for doc in _iter_documents(text, label):
+    for doc in _iter_documents(text, label, problems):
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
+        key = f"{doc['kind']}/{meta.get('name', '')}"
+        problems += normalise(doc, key)
         meta = doc.get("metadata") or {}
         objects.append(K8sObject(
             kind=str(doc["kind"]), name=str(meta.get("name", "")),
-            namespace=meta.get("namespace") or namespace,
+            namespace=str(meta.get("namespace") or namespace),
             api_version=str(doc.get("apiVersion", "")), body=doc,
         ))
-    return Manifest(objects, namespace=namespace, source=label)
+    manifest = Manifest(objects, namespace=namespace, source=label)
+    manifest.problems = problems
+    return manifest

@@ -1,14 +1,19 @@
-"""pytest plugin: options, the (profile, architecture) matrix, render prefetch and fixtures.
+"""pytest plugin: options, the (profile, architecture) matrix, renders, fixtures and reporting.
 
 Registered through the ``pytest11`` entry point. Test ids start with the pair id
 (``large-prod-3-incluster``) so ``pytest -k large`` selects exactly the large-profile tests.
-The chart path, Kubernetes version and a user values file reuse pytest-helm-charts' options
-(``--chart-path``/``ATS_CHART_PATH``, ``--cluster-version``, ``--app-config-file-path``).
+Per-workload test ids come from the render itself, so a test is always about something the
+chart renders. Every option of ours starts with ``--refarch-`` (and has a ``REFARCH_*``
+environment variable); the chart path, Kubernetes version and a user values file reuse
+pytest-helm-charts' options (``--chart-path``/``ATS_CHART_PATH``, ``--cluster-version``,
+``--app-config-file-path``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,36 +23,78 @@ import pytest
 from harness_refarch.catalog import Pair
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding, report
-from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
+from harness_refarch.helm import RUNNING, bounded, known_version
+from harness_refarch.manifest import Manifest
+from harness_refarch.redact import mask
+from harness_refarch.render import RenderFailed
+from harness_refarch.session import (
+    DEFAULT_KUBE_VERSION,
+    NO_WORKLOADS,
+    RENDER_FAILED,
+    WORKLOAD_FILTERS,
+    Options,
+    RefarchSession,
+)
 
-UNRECORDED = "(unrecorded)"
 _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
+ROOT_CAUSE = "refarch_root_cause"
+RENDER_CATEGORY = "failed (render)"
+
+# option name -> (dest, environment variable, how the variable is split for repeatable options)
+_ENV: dict[str, tuple[str, str, str | None]] = {}
+
+
+def _add(group: Any, name: str, env_sep: str | None = None, **kwargs: Any) -> None:
+    dest = "refarch_" + name.removeprefix("--refarch-").replace("-", "_")
+    env = "REFARCH_" + name.removeprefix("--refarch-").replace("-", "_").upper()
+    _ENV[name] = (dest, env, env_sep)
+    kwargs["help"] = f"{kwargs['help']} [env {env}]"
+    group.addoption(name, dest=dest, **kwargs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness-refarch", "Harness reference-architecture conformance")
-    group.addoption("--helm", dest="refarch_helm", metavar="PATH",
-                    help="helm binary (default: $HELM_BIN, then helm on PATH, then the pinned "
-                         "helm installed by harness-refarch-install-helm)")
-    group.addoption("--profile", dest="refarch_profiles", action="append", default=[],
-                    metavar="NAME", help="only this size profile (repeatable): demo, small, medium, large")
-    group.addoption("--architecture", dest="refarch_architectures", action="append", default=[],
-                    metavar="NAME", help="only this deployment architecture (repeatable)")
-    group.addoption("--values", dest="refarch_values", action="append", default=[], metavar="FILE",
-                    help="your own values file, layered first like 'your-override.yaml' (repeatable)")
-    group.addoption("--set", dest="refarch_sets", action="append", default=[], metavar="K=V",
-                    help="extra helm --set, applied after every values file (repeatable)")
-    group.addoption("--release-name", dest="refarch_release", default="harness",
-                    help="helm release name (default %(default)s)")
-    group.addoption("--namespace", dest="refarch_namespace", default="harness",
-                    help="release namespace (default %(default)s)")
-    group.addoption("--refarch-update", dest="refarch_update", action="store_true",
-                    help="record golden expectations from the current chart instead of comparing")
-    group.addoption("--refarch-fixtures", dest="refarch_fixtures", metavar="DIR",
-                    help="reference-architecture data directory (default: <rootdir>/fixtures)")
-    group.addoption("--render-workers", dest="refarch_workers", type=int, default=0,
-                    help="concurrent helm renders (default: CPU count, at most 8)")
+    _add(group, "--refarch-profile", ",", action="append", default=[], metavar="NAME",
+         help="only this size profile (repeatable): demo, small, medium, large")
+    _add(group, "--refarch-architecture", ",", action="append", default=[], metavar="NAME",
+         help="only this deployment architecture (repeatable)")
+    _add(group, "--refarch-values", os.pathsep, action="append", default=[], metavar="FILE",
+         help="your own values file ('your-override.yaml'), layered after the architecture overlay "
+              "and before the profile file (repeatable, in order)")
+    _add(group, "--refarch-set", "\n", action="append", default=[], metavar="KEY=VALUE",
+         help="extra helm --set, applied after every values file (repeatable)")
+    _add(group, "--refarch-helm", metavar="PATH",
+         help="helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
+              "by harness-refarch-install-helm)")
+    _add(group, "--refarch-release-name", default=None, metavar="NAME", help="helm release name (default harness)")
+    _add(group, "--refarch-namespace", default=None, metavar="NAME", help="release namespace (default harness)")
+    _add(group, "--refarch-update", action="store_true", default=None,
+         help="record golden expectations from the current chart instead of comparing")
+    _add(group, "--refarch-prune", action="store_true", default=None,
+         help="with --refarch-update: delete golden files that no pair uses any more")
+    _add(group, "--refarch-fixtures", metavar="DIR",
+         help="reference-architecture data directory (default: <rootdir>/fixtures)")
+    _add(group, "--refarch-render-workers", type=int, default=None, metavar="N",
+         help="concurrent helm renders (default: CPU count, at most 8)")
+    _add(group, "--refarch-render-timeout", type=float, default=None, metavar="SECONDS",
+         help="seconds one helm call may take before it is killed (default 120)")
+
+
+def _opt(config: pytest.Config, name: str) -> Any:
+    """An option's value: the command line first, then its REFARCH_* environment variable."""
+    dest, env, sep = _ENV[name]
+    value = config.getoption(dest)
+    if value not in (None, [], False):
+        return value
+    raw = os.environ.get(env)
+    if raw is None or raw == "":
+        return value
+    if sep is not None:
+        return [part.strip() for part in raw.split(sep) if part.strip()]
+    if isinstance(value, bool) or (value is None and name in ("--refarch-update", "--refarch-prune")):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,20 +146,28 @@ def _options(config: pytest.Config) -> Options:
              or str(root / "charts" / "harness-prod"))
     kube = (config.getoption("cluster_version", None) or os.environ.get("ATS_CLUSTER_VERSION")
             or DEFAULT_KUBE_VERSION)
-    values = [Path(v) for v in config.getoption("refarch_values")]
+    values = [Path(v) for v in _opt(config, "--refarch-values")]
     app_values = config.getoption("app_config_file_path", None) or os.environ.get("ATS_APP_CONFIG_FILE_PATH")
     if app_values:
         values.insert(0, Path(app_values))
-    fixtures = config.getoption("refarch_fixtures") or str(root / "fixtures")
+    fixtures = _opt(config, "--refarch-fixtures") or str(root / "fixtures")
+    try:
+        workers = int(_opt(config, "--refarch-render-workers") or 0)
+        timeout = float(_opt(config, "--refarch-render-timeout") or 120)
+    except ValueError as exc:
+        raise RefarchError(f"REFARCH_RENDER_WORKERS / REFARCH_RENDER_TIMEOUT must be numbers ({exc}).") from None
+    chart_path = Path(chart).expanduser()
     return Options(
-        chart=Path(chart).expanduser().resolve(), fixtures=Path(fixtures).resolve(),
-        helm=config.getoption("refarch_helm"),
-        profiles=config.getoption("refarch_profiles"),
-        architectures=config.getoption("refarch_architectures"),
-        values=[v.expanduser().resolve() for v in values], sets=config.getoption("refarch_sets"),
-        release=config.getoption("refarch_release"), namespace=config.getoption("refarch_namespace"),
-        kube_version=kube.lstrip("v"), update_golden=config.getoption("refarch_update"),
-        workers=config.getoption("refarch_workers"),
+        chart=chart_path.resolve() if chart_path.exists() else Path(chart), fixtures=Path(fixtures).resolve(),
+        chart_version=config.getoption("chart_version", None) or os.environ.get("ATS_CHART_VERSION"),
+        helm=_opt(config, "--refarch-helm"),
+        profiles=_opt(config, "--refarch-profile"),
+        architectures=_opt(config, "--refarch-architecture"),
+        values=[v.expanduser().resolve() for v in values], sets=_opt(config, "--refarch-set"),
+        release=_opt(config, "--refarch-release-name") or "harness",
+        namespace=_opt(config, "--refarch-namespace") or "harness",
+        kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
+        prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
     )
 
 
@@ -127,6 +182,7 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
     if session is None and _ERROR not in config.stash:
         try:
             session = RefarchSession(_options(config))
+            session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
             return None
@@ -163,6 +219,59 @@ def _where(node: Any) -> dict[str, Any]:
     return where
 
 
+def _keyword_may_select(metafunc: pytest.Metafunc, pair: Pair) -> bool:
+    """Could ``-k`` select any per-workload test of ``pair``? Decided before rendering it.
+
+    The workload part of an id is unknown until the chart is rendered, so an identifier of the
+    expression that matches neither the pair-level part of the id nor the test's static names
+    is tried both ways; the pair is needed if any assignment selects it. Only the renders that
+    the selected tests need run: a cold ``pytest -k large`` renders only the large pairs.
+    """
+    expression = metafunc.config.option.keyword
+    if not expression:
+        return True
+    try:
+        from _pytest.mark import KeywordMatcher
+        from _pytest.mark.expression import Expression
+
+        compiled = Expression.compile(expression)
+        static = KeywordMatcher.from_item(metafunc.definition)
+    except Exception:  # pragma: no cover - pytest internals moved: render everything
+        return True
+    prefix = f"{metafunc.definition.name}[{pair.id}-".lower()
+    pair_ids = [p.id.lower() for p in _all_pairs(metafunc)]
+
+    def known(name: str, **kwargs: Any) -> bool | None:
+        if kwargs:
+            return None
+        low = name.lower()
+        if static(name) or low in prefix:
+            return True
+        if any(low in pid for pid in pair_ids):
+            return False  # about another pair (a profile or architecture name), not about a workload
+        return None
+
+    idents = re.findall(r"(?:\w|:|\+|-|\.|\[|\]|\\|/)+", expression)
+    unknown = [i for i in dict.fromkeys(idents) if i not in ("and", "or", "not") and known(i) is None]
+    if len(unknown) > 10:
+        return True
+    for values in itertools.product((False, True), repeat=len(unknown)):
+        assignment = dict(zip(unknown, values, strict=True))
+
+        def matcher(name: str, _values: dict[str, bool] = assignment, **kwargs: Any) -> bool:
+            hit = known(name, **kwargs)
+            return _values.get(name, False) if hit is None else hit
+
+        if compiled.evaluate(matcher):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def _all_pairs(metafunc: pytest.Metafunc) -> list[Pair]:
+    session = get_session(metafunc.config)
+    return session.pairs if session is not None else []
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
     if "refarch_pair" not in names:
@@ -173,12 +282,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     where = _where(metafunc.definition)
     kind = where.pop("workloads", "all")
     pairs = [p for p in session.pairs if _applies(session, p, where)]
-    if "refarch_workload" in names:
-        combos = [(p, w) for p in pairs for w in [*session.recorded_workloads(p, kind), UNRECORDED]]
-        metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
-                             ids=[f"{p.id}-{w}" for p, w in combos])
-    else:
+    if "refarch_workload" not in names:
         metafunc.parametrize("refarch_pair", pairs, ids=[p.id for p in pairs])
+        return
+    needed = [p for p in pairs if _keyword_may_select(metafunc, p)]
+    session.prefetch(session.request(p) for p in needed)  # all at once, in parallel
+    combos = [(p, w) for p in needed for w in session.workload_ids(p, kind)]
+    metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
+                         ids=[f"{p.id}-{w}" for p, w in combos])
 
 
 def _empty_matrix(item: pytest.Item) -> bool:
@@ -187,7 +298,7 @@ def _empty_matrix(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (never skip-as-pass) tests whose matrix is empty under --profile/--architecture."""
+    """Deselect (never skip-as-pass) tests whose matrix is empty under --refarch-profile/-architecture."""
     empty = [item for item in items if _empty_matrix(item)]
     if empty:
         config.hook.pytest_deselected(items=empty)
@@ -205,9 +316,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "refarch_pair" in params:
             pair = params["refarch_pair"]
-            requests += rs.requests_for(pair)
+            requests.append(rs.request(pair))
+            marks = _where(item)
+            if marks.get("dr") and pair.architecture.standby_overlay is not None:
+                requests.append(rs.request(pair, standby=True))
             previous = rs.previous(pair)
-            if "previous_rendered" in getattr(item, "fixturenames", ()) and previous is not None:
+            if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
     if requests:
         try:
@@ -216,27 +330,83 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A test that fails only because its render failed is counted apart: its one-line message
+    points at the render failure, which the summary shows once (one root cause, one message)."""
+    if report.when == "call" and report.failed and any(k == ROOT_CAUSE for k, _ in report.user_properties):
+        return RENDER_CATEGORY, "F", "FAILED (render)"
+    return None
+
+
+def _write_render_failures(terminalreporter: Any, rs: RefarchSession) -> None:
+    failures = rs.cache.failures() if rs._cache is not None else []
+    if not failures:
+        return
+    terminalreporter.stats.setdefault("failed", [])  # a failed run stays red
+    dependent = len(terminalreporter.stats.get(RENDER_CATEGORY, []))
+    groups: dict[str, list[str]] = {}
+    for failure in failures:
+        root = failure.message.split("helm said:", 1)[-1].strip()
+        groups.setdefault(root, []).append(failure.label)
+    terminalreporter.section("harness-refarch: render failures", sep="=", red=True)
+    write = terminalreporter.write_line
+    write(f"{len(failures)} render(s) failed; {dependent} test(s) failed because of them "
+          "(each says 'render ... failed, see the render failures section').")
+    for root, labels in groups.items():
+        shown = ", ".join(sorted(labels)[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
+        first = next(f for f in failures if f.label == sorted(labels)[0])
+        command = first.message.split(" helm said:", 1)[0] if "helm said:" in first.message else ""
+        write(f"- {len(labels)} render(s): {shown}")
+        if command:
+            write(f"  first: {bounded(command, 5, 0)}")
+        write("  " + bounded(root).replace("\n", "\n  "))
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """What was tested: chart, Kubernetes version, helm, user layers, renders, golden files."""
+    """What was tested: chart, Kubernetes version, helm, user layers, renders, golden files.
+
+    Never calls helm: the version shown is the one asked for during the run, if any.
+    """
     rs = config.stash.get(_KEY, None)
     if rs is None:
         return
+    _write_render_failures(terminalreporter, rs)
     o = rs.options
     write = terminalreporter.write_line
-    helm = f"{rs.helm.binary} ({rs.helm.version})" if rs._cache is not None else "not run"
-    write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm}")
+    helm = rs.__dict__.get("helm")
+    version = known_version(helm.binary) if helm is not None else None
+    helm_text = f"{helm.binary} ({version or 'version not asked'})" if helm is not None else "not run"
+    write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm_text}")
     write(f"harness-refarch: user values {', '.join(str(v) for v in o.values) or 'none'}; "
           f"{len(rs.pairs)} (profile, architecture) pair(s)")
+    for profile in rs.missing_profiles:
+        write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
+    for path in rs.unknown_override_files:
+        write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
     if rs._cache is not None:
         write(f"harness-refarch: {rs.cache.renders} distinct helm render(s)")
-    for path in rs.golden_written:
-        write(f"harness-refarch: recorded golden file {path}")
+    for path, status in rs.golden_written:
+        write(f"harness-refarch: golden file {path}: {status}")
+    if o.update_golden:
+        for path in rs.unused_golden_files():
+            if o.prune_golden:
+                path.unlink(missing_ok=True)
+                write(f"harness-refarch: golden file {path}: removed (no pair uses it)")
+            else:
+                write(f"harness-refarch: golden file {path}: no pair uses it "
+                      "(remove with --refarch-update --refarch-prune)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: Any) -> None:
+    """Ctrl-C: kill every helm in flight (with its children) and cancel the pending renders."""
+    RUNNING.kill_all()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     rs = config.stash.get(_KEY, None)
     if rs is not None:
-        rs.close()
+        rs.close(wait=not RUNNING.interrupted)
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -249,67 +419,90 @@ def refarch(pytestconfig: pytest.Config) -> RefarchSession:
     return session
 
 
-def _fail_on_error(fn: Callable[[], Any]) -> Any:
+def _fail(request: pytest.FixtureRequest, exc: RefarchError) -> None:
+    if isinstance(exc, RenderFailed):
+        request.node.user_properties.append((ROOT_CAUSE, exc.label))
+        pytest.fail(f"render {exc.label} failed; helm's error is shown once in the "
+                    "'harness-refarch: render failures' section of the summary", pytrace=False)
+    pytest.fail(str(exc), pytrace=False)
+
+
+def _manifest(request: pytest.FixtureRequest, rs: RefarchSession, pair: Pair, standby: bool = False) -> Manifest:
     try:
-        return fn()
+        manifest = rs.manifest(pair, standby)
     except RefarchError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        _fail(request, exc)
+        raise  # pragma: no cover - pytest.fail raised
+    if not manifest.workloads:
+        which = f"{pair.id}{' standby' if standby else ''}"
+        pytest.fail(f"render {which} contains no workload at all ({len(manifest.objects)} object(s)); "
+                    "nothing to check", pytrace=False)
+    return manifest
 
 
 @pytest.fixture
-def rendered(refarch: RefarchSession, refarch_pair: Pair) -> Any:
-    """The parsed render of the current pair (primary cluster for DR)."""
-    return _fail_on_error(lambda: refarch.manifest(refarch_pair))
+def rendered(request: pytest.FixtureRequest, refarch: RefarchSession, refarch_pair: Pair) -> Manifest:
+    """The parsed render of the current pair (primary cluster for DR).
 
-
-@pytest.fixture
-def standby(refarch: RefarchSession, refarch_pair: Pair) -> Any:
-    """The parsed render of the DR standby cluster of the current pair."""
-    return _fail_on_error(lambda: refarch.manifest(refarch_pair, standby=True))
-
-
-@pytest.fixture
-def previous_rendered(refarch: RefarchSession, refarch_pair: Pair) -> Any:
-    """(profile name, parsed render) of the pair one size down, for capacity comparisons."""
-    previous = refarch.previous(refarch_pair)
-    if previous is None:
-        pytest.fail(f"{refarch_pair.id} has no previous profile; mark the test refarch(previous=True)",
-                    pytrace=False)
-    return previous.profile.name, _fail_on_error(lambda: refarch.manifest(previous))
+    Prefer ``assert_conformant``: it fetches renders inside the test call, so a failed or empty
+    render fails the test rather than erroring its setup.
+    """
+    return _manifest(request, refarch, refarch_pair)
 
 
 @pytest.fixture
 def refarch_workload() -> str:
-    """Overridden by parametrisation: the workload key a test is about."""
-    return UNRECORDED
+    """Overridden by parametrisation: the workload identity a test is about."""
+    return ""
 
 
-def select_workload(findings: list[Finding], workload: str, recorded: list[str]) -> list[Finding]:
-    """Findings about one workload, or, for UNRECORDED, about none of the recorded ones."""
-    def owner(f: Finding) -> str | None:
-        return next((k for k in recorded if f.workload == k or f.workload.startswith(k + " ")), None)
-    if workload == UNRECORDED:
-        return [f for f in findings if owner(f) is None]
-    return [f for f in findings if owner(f) == workload]
+def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
+    """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
+    from harness_refarch.checks.golden import identity as normalise
+
+    keys = {w.key for w in manifest.workloads.values() if normalise(w.key) == identity} | {identity}
+    return [f for f in findings if f.workload in keys or any(f.workload.startswith(k + " ") for k in keys)]
 
 
 @pytest.fixture
 def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -> Iterator[Callable[..., None]]:
-    """Run a check on the current pair (and workload, if parametrised) and fail on findings.
-
-    Per-workload tests own the findings about their workload; the ``(unrecorded)`` test of a
-    pair owns the findings about every workload its golden file does not list for that test.
-    """
-    def run(check: Callable[..., list[Finding]], *extra: Any) -> None:
+    """Run a check on the current pair (and workload, if parametrised) and fail on findings."""
+    def run(check: Callable[..., list[Finding]], *extra: Any, standby: bool = False,
+            previous: bool = False) -> None:
+        """``standby=True`` passes the DR standby render after the primary; ``previous=True``
+        passes ``(profile name, render)`` of the pair one size down."""
         params = request.node.callspec.params
         pair: Pair = params["refarch_pair"]
-        manifest = _fail_on_error(lambda: refarch.manifest(pair))
-        found = _fail_on_error(lambda: refarch.findings(check, pair, manifest, *extra))
+        workload = params.get("refarch_workload")
+        manifest = _manifest(request, refarch, pair)
+        if standby:
+            extra = (_manifest(request, refarch, pair, standby=True), *extra)
+        if previous:
+            before = refarch.previous(pair)
+            if before is None:
+                pytest.fail(f"{pair.id} has no previous profile; mark the test refarch(previous=True)",
+                            pytrace=False)
+            extra = ((before.profile.name, _manifest(request, refarch, before)), *extra)
+        if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
+            pytest.fail(f"{pair.id}: {workload}", pytrace=False)
+        try:
+            found = refarch.findings(check, pair, manifest, *extra)
+        except RefarchError as exc:
+            _fail(request, exc)
+        except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
+            name = getattr(check, "__qualname__", repr(check))
+            pytest.fail(f"{pair.id}: check {name} crashed: {type(exc).__name__}: {mask(str(exc))[:300]} "
+                        "(a harness-refarch bug; please report it with the chart that triggers it)",
+                        pytrace=False)
         context = pair.id
-        if "refarch_workload" in params:
+        if workload is not None:
             kind = _where(request.node).get("workloads", "all")
-            found = select_workload(found, params["refarch_workload"], refarch.recorded_workloads(pair, kind))
-            context += f" {params['refarch_workload']}"
+            keep = WORKLOAD_FILTERS[kind]
+            if not any(keep(w) for w in manifest.workloads.values()
+                       if select_workload([Finding("", w.key, "", "", "")], workload, manifest)):
+                pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
+            found = select_workload(found, workload, manifest)
+            context += f" {workload}"
         message = report(found, context)
         if message:
             pytest.fail(message, pytrace=False)

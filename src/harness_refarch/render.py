@@ -1,19 +1,25 @@
 """Render requests and a session render cache: each distinct render runs helm exactly once.
 
 A :class:`RenderRequest` is a pure value: chart, release, namespace, Kubernetes version and the
-ordered ``-f`` layers (user files first, then the architecture overlay, the profile file last,
-as Harness documents ``helm install ... -f your-override.yaml -f override-large.yaml``).
+ordered ``-f`` layers (the architecture overlay, then the user's files, then the profile file,
+then ``--set``, as Harness documents ``helm install ... -f your-override.yaml -f override-large.yaml``).
+
+A failed render is stored as a :class:`RenderFailure` value, not as an exception object: every
+test that needs it gets a fresh one-line error pointing at the one full message, so a broken
+template cannot multiply tracebacks.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness_refarch.helm import Helm
+from harness_refarch.errors import RefarchError
+from harness_refarch.helm import Helm, command_text
 from harness_refarch.manifest import Manifest, parse_manifest
 
 
@@ -30,13 +36,40 @@ class RenderRequest:
     label: str = field(default="", compare=False)
 
     def template_args(self) -> list[str]:
-        args = ["template", self.release, str(self.chart), "--namespace", self.namespace,
-                "--kube-version", self.kube_version]
-        for layer in self.values:
-            args += ["--values", str(layer)]
-        for assignment in self.sets:
-            args += ["--set", assignment]
-        return args
+        """helm arguments; every user-supplied value is glued to its flag or placed after ``--``
+        so that nothing a user passes can be read by helm as a flag of its own."""
+        args = ["template", f"--namespace={self.namespace}", f"--kube-version={self.kube_version}"]
+        args += [f"--values={layer}" for layer in self.values]
+        args += [f"--set={assignment}" for assignment in self.sets]
+        return [*args, "--", self.release, str(self.chart)]
+
+    def describe(self, helm: Helm | None = None) -> str:
+        """The command a user can paste to reproduce this render (Secret ``--set`` values masked)."""
+        return command_text([str(helm.binary) if helm else "helm", *self.template_args()])
+
+
+class RenderFailed(RefarchError):
+    """A render could not be produced; ``root`` is the full (bounded) explanation."""
+
+    def __init__(self, label: str, root: str) -> None:
+        super().__init__(f"render {label} failed: {root}")
+        self.label = label
+        self.root = root
+
+
+@dataclass(frozen=True)
+class RenderFailure:
+    label: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What the cache holds per request: a manifest or a failure, and how long it took."""
+
+    manifest: Manifest | None
+    failure: RenderFailure | None
+    seconds: float
 
 
 def render(helm: Helm, request: RenderRequest) -> Manifest:
@@ -45,21 +78,31 @@ def render(helm: Helm, request: RenderRequest) -> Manifest:
     return parse_manifest(text, namespace=request.namespace, source=request.label or None)
 
 
+def _render_result(helm: Helm, request: RenderRequest) -> RenderResult:
+    start = time.perf_counter()
+    try:
+        manifest = render(helm, request)
+    except RefarchError as exc:
+        return RenderResult(None, RenderFailure(request.label or str(request.chart), str(exc)),
+                            time.perf_counter() - start)
+    return RenderResult(manifest, None, time.perf_counter() - start)
+
+
 class RenderCache:
     """Thread-safe memo of renders; :meth:`prefetch` starts many renders concurrently."""
 
     def __init__(self, helm: Helm, workers: int = 2) -> None:
         self.helm = helm
-        self._futures: dict[RenderRequest, Future[Manifest]] = {}
+        self._futures: dict[RenderRequest, Future[RenderResult]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="helm-render")
 
-    def _future(self, request: RenderRequest) -> Future[Manifest]:
+    def _future(self, request: RenderRequest) -> Future[RenderResult]:
         with self._lock:
             fut = self._futures.get(request)
             if fut is None:
-                fut = self._pool.submit(render, self.helm, request)
+                fut = self._pool.submit(_render_result, self.helm, request)
                 self._futures[request] = fut
             return fut
 
@@ -67,13 +110,32 @@ class RenderCache:
         for request in requests:
             self._future(request)
 
-    def get(self, request: RenderRequest) -> Manifest:
-        """The parsed manifest for ``request``; raises the render's error if helm failed."""
+    def result(self, request: RenderRequest) -> RenderResult:
         return self._future(request).result()
+
+    def get(self, request: RenderRequest) -> Manifest:
+        """The parsed manifest for ``request``; a fresh :class:`RenderFailed` if it failed."""
+        result = self.result(request)
+        if result.failure is not None:
+            raise RenderFailed(result.failure.label, result.failure.message)
+        assert result.manifest is not None
+        return result.manifest
+
+    def failures(self) -> list[RenderFailure]:
+        """Every failed render so far (finished futures only; never waits)."""
+        out = []
+        with self._lock:
+            futures = list(self._futures.values())
+        for fut in futures:
+            if fut.done() and not fut.cancelled():
+                result = fut.result()
+                if result.failure is not None:
+                    out.append(result.failure)
+        return out
 
     @property
     def renders(self) -> int:
         return len(self._futures)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -1,37 +1,43 @@
 """One conformance run: options resolved to paths, the matrix, renders and memoised findings.
 
-Kept free of pytest so that a future CLI (``refarch diff``, reports) can drive the same
+Kept free of pytest so that a CLI (``harness-refarch diff``, reports) can drive the same
 render -> manifest -> checks pipeline.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog, load_yaml
+from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.checks import golden
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
-from harness_refarch.helm import Helm, find_helm
-from harness_refarch.manifest import Manifest
-from harness_refarch.render import RenderCache, RenderRequest
+from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, find_helm
+from harness_refarch.manifest import Manifest, Workload
+from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
 
 DEFAULT_KUBE_VERSION = "1.29.0"
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NO_WORKLOADS = "(no workloads)"
+RENDER_FAILED = "(render failed)"
 
 
 @dataclass
 class Options:
     """What the user asked for, before any validation."""
 
-    chart: Path
+    chart: Path  # what the user passed: a chart directory, a .tgz, or a repo/chart reference
     fixtures: Path
+    chart_version: str | None = None
     helm: str | None = None
     profiles: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
@@ -41,7 +47,21 @@ class Options:
     namespace: str = "harness"
     kube_version: str = DEFAULT_KUBE_VERSION
     update_golden: bool = False
+    prune_golden: bool = False
     workers: int = 0
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def check_name(option: str, value: str, max_len: int) -> None:
+    """Release names and namespaces are DNS-1123 labels; anything else is a usage error.
+
+    This is also what keeps a value such as ``--post-renderer=./x`` from ever reaching helm.
+    """
+    if not _DNS1123.match(value) or len(value) > max_len:
+        raise RefarchError(
+            f"{option} {value!r} is not a valid name: use at most {max_len} lower-case letters, "
+            "digits and '-', starting and ending with a letter or digit (a DNS-1123 label), "
+            "for example 'harness'.")
 
 
 class RefarchSession:
@@ -49,56 +69,90 @@ class RefarchSession:
         self.options = options
         self._findings: dict[tuple[Any, ...], list[Finding]] = {}
         self._cache: RenderCache | None = None
-        self.golden_written: list[Path] = []
-        self._recorded: dict[Path, dict[str, Any]] = {}
+        self.golden_written: list[tuple[Path, str]] = []
+        self._golden_done: set[Path] = set()
+        self._workdir: Path | None = None
+        self.chart: ResolvedChart | None = None
         self.validate()
 
     # -- validation: one readable paragraph per problem ------------------------------------
     def validate(self) -> None:
         o = self.options
-        if not (o.chart / "Chart.yaml").is_file():
-            raise RefarchError(
-                f"The chart under test {o.chart} is not a Helm chart directory (no Chart.yaml). "
-                "Pass --chart-path (or set ATS_CHART_PATH) to an unpacked chart such as "
-                "charts/harness-prod.")
+        check_name("--refarch-release-name", o.release, 53)
+        check_name("--refarch-namespace", o.namespace, 63)
+        o.kube_version = check_kube_version(o.kube_version)
+        if o.timeout <= 0:
+            raise RefarchError(f"--refarch-render-timeout {o.timeout:g} must be a positive number of seconds.")
+        self.resolve_chart()
         for path in o.values:
             if not path.is_file():
-                raise RefarchError(f"The values file {path} given with --values does not exist. "
+                raise RefarchError(f"The values file {path} given with --refarch-values does not exist. "
                                    "Check the path (relative paths start at the current directory).")
             doc = load_yaml(path, "values file")
             if doc is not None and not isinstance(doc, dict):
                 raise RefarchError(f"The values file {path} must hold a YAML mapping at the top "
                                    f"level, not a {type(doc).__name__}. Fix the file.")
         for assignment in o.sets:
-            if "=" not in assignment:
-                raise RefarchError(f"--set {assignment!r} is not of the form path.to.key=value.")
-        for name, known, given in (("--profile", self.catalog.profiles, o.profiles),
-                                   ("--architecture", self.catalog.architectures, o.architectures)):
+            if "=" not in assignment or assignment.startswith("="):
+                raise RefarchError(f"--refarch-set {assignment.split('=', 1)[0]!r}... is not of the form "
+                                   "path.to.key=value.")
+        for name, known, given in (("--refarch-profile", self.catalog.profiles, o.profiles),
+                                   ("--refarch-architecture", self.catalog.architectures, o.architectures)):
             unknown = [g for g in given if g not in known]
             if unknown:
                 raise RefarchError(f"Unknown {name} {', '.join(unknown)}; choose from "
                                    f"{', '.join(known)}.")
-        if not self.pairs:
-            raise RefarchError(f"--profile {o.profiles} and --architecture {o.architectures} select "
-                               "no (profile, architecture) pair of the reference architectures.")
-        for profile in {p.profile.name for p in self.pairs}:
+        for profile in o.profiles:
             if not self.profile_file(profile).is_file():
                 raise RefarchError(
-                    f"The chart {o.chart} has no profile file override-{profile}.yaml. The "
-                    "reference architectures install each profile with "
-                    f"`-f override-{profile}.yaml`; add the file or restrict --profile.")
+                    f"The chart {o.chart} has no profile file override-{profile}.yaml, but "
+                    f"--refarch-profile {profile} asks for it. The reference architectures install each "
+                    f"profile with `-f override-{profile}.yaml`; add the file or drop the option.")
+        if not self.pairs:
+            raise RefarchError(f"--refarch-profile {o.profiles} and --refarch-architecture {o.architectures} "
+                               "select no (profile, architecture) pair that the chart has a profile file for.")
+
+    def resolve_chart(self) -> None:
+        """A directory is used in place; a .tgz is unpacked and a repo/chart reference pulled
+        (once) into this session's work directory, never into the user's files."""
+        o = self.options
+        spec = str(o.chart)
+        local = Path(spec).exists()
+        self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
+        self.chart = resolve_chart(spec, self.helm.binary, self._workdir,
+                                   version=o.chart_version if not local else None, timeout=o.timeout)
+        o.chart = self.chart.dir
 
     @cached_property
     def catalog(self) -> Catalog:
         return load_catalog(self.options.fixtures)
 
     @cached_property
-    def pairs(self) -> list[Pair]:
+    def all_pairs(self) -> list[Pair]:
         return self.catalog.pairs(self.options.profiles or None, self.options.architectures or None)
 
     @cached_property
+    def pairs(self) -> list[Pair]:
+        """The pairs that run: those whose profile file exists beside Chart.yaml."""
+        return [p for p in self.all_pairs if self.profile_file(p.profile.name).is_file()]
+
+    @cached_property
+    def missing_profiles(self) -> list[str]:
+        """Profiles of the catalogue that the chart has no override file for (deselected)."""
+        return sorted({p.profile.name for p in self.all_pairs} - {p.profile.name for p in self.pairs},
+                      key=lambda n: (PROFILE_ORDER.index(n) if n in PROFILE_ORDER else 99, n))
+
+    @cached_property
+    def unknown_override_files(self) -> list[Path]:
+        """``override-*.yaml`` files beside Chart.yaml that no profile of the catalogue knows."""
+        known = {f"override-{p}.yaml" for p in self.catalog.profiles}
+        return sorted(p for p in self.options.chart.glob("override-*.yaml") if p.name not in known)
+
+    @cached_property
     def helm(self) -> Helm:
-        return Helm(find_helm(self.options.helm))
+        helm = Helm(find_helm(self.options.helm), timeout=self.options.timeout)
+        helm.check_version()
+        return helm
 
     @property
     def cache(self) -> RenderCache:
@@ -111,18 +165,22 @@ class RefarchSession:
     def profile_file(self, profile: str) -> Path:
         return self.options.chart / f"override-{profile}.yaml"
 
-    def request(self, pair: Pair, standby: bool = False) -> RenderRequest:
+    def layers(self, pair: Pair, standby: bool = False) -> list[Path]:
+        """The ``-f`` layers in the order Harness documents: architecture defaults, the user's
+        own files (``your-override.yaml``), the profile file; ``--set`` comes after all of them."""
         arch = pair.architecture
-        layers = [*self.options.values, *self.catalog.base_layers, arch.overlay]
+        layers = [*self.catalog.base_layers, arch.overlay]
         if standby:
             if arch.standby_overlay is None:
                 raise RefarchError(f"Architecture {arch.name} has no standby overlay.")
             layers.append(arch.standby_overlay)
-        layers.append(self.profile_file(pair.profile.name))
+        return [*layers, *self.options.values, self.profile_file(pair.profile.name)]
+
+    def request(self, pair: Pair, standby: bool = False) -> RenderRequest:
         return RenderRequest(
             chart=self.options.chart, release=self.options.release,
             namespace=self.options.namespace, kube_version=self.options.kube_version,
-            values=tuple(layers), sets=tuple(self.options.sets),
+            values=tuple(self.layers(pair, standby)), sets=tuple(self.options.sets),
             label=f"{pair.id}{' standby' if standby else ''}")
 
     def requests_for(self, pair: Pair) -> list[RenderRequest]:
@@ -133,7 +191,8 @@ class RefarchSession:
 
     def previous(self, pair: Pair) -> Pair | None:
         """The pair one size down: same architecture, previous profile; demo below small."""
-        order = [p for p in PROFILE_ORDER if p in self.catalog.profiles]
+        available = {p.profile.name for p in self.catalog.pairs() if self.profile_file(p.profile.name).is_file()}
+        order = [p for p in PROFILE_ORDER if p in self.catalog.profiles and p in available]
         index = order.index(pair.profile.name) if pair.profile.name in order else 0
         for name in reversed(order[:index]):
             if name in pair.architecture.profiles:
@@ -149,6 +208,21 @@ class RefarchSession:
     def manifest(self, pair: Pair, standby: bool = False) -> Manifest:
         return self.cache.get(self.request(pair, standby))
 
+    # -- what a pair's tests are about -----------------------------------------------------
+    def workload_ids(self, pair: Pair, kind: str = "all") -> list[str]:
+        """Per-workload test ids of ``pair``, from what its render contains.
+
+        A failed render or one without workloads yields one placeholder id, whose test fails.
+        """
+        try:
+            manifest = self.manifest(pair)
+        except RenderFailed:
+            return [RENDER_FAILED]
+        if not manifest.workloads:
+            return [NO_WORKLOADS]
+        keep = WORKLOAD_FILTERS[kind]
+        return sorted({golden.identity(w.key) for w in manifest.workloads.values() if keep(w)})
+
     # -- findings, golden files ------------------------------------------------------------
     def findings(self, check: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
         key = (check, *[a.id if isinstance(a, Pair) else a for a in args])
@@ -158,17 +232,11 @@ class RefarchSession:
 
     def golden(self, pair: Pair) -> dict[str, Any] | None:
         path = self.catalog.golden_path(pair)
-        if self.options.update_golden and path not in self.golden_written:
-            snap = golden.snapshot(self.manifest(pair))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            header = (f"# Golden expectations for profile {pair.profile.name}, architecture "
-                      f"{pair.architecture.name}.\n# Recorded with --refarch-update; review "
-                      "every change to this file like code.\n")
-            path.write_text(header + yaml.safe_dump(snap, sort_keys=True), encoding="utf-8")
-            self.golden_written.append(path)
-        if not path.is_file():
-            return None
-        return load_yaml(path, "golden file") or {}
+        if self.options.update_golden and path not in self._golden_done:
+            self._golden_done.add(path)
+            status = golden.record(path, pair, golden.snapshot(self.manifest(pair)))
+            self.golden_written.append((path, status))
+        return golden.load(path)
 
     def golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
         """Differences between the render and the recorded golden file of ``pair``."""
@@ -179,15 +247,29 @@ class RefarchSession:
                             "no file", "run pytest --refarch-update, then review and commit it")]
         return golden.compare(expected, golden.snapshot(manifest))
 
-    def recorded_workloads(self, pair: Pair, kind: str = "all") -> list[str]:
-        """Workload keys of the pair's golden file that a per-workload test covers."""
-        path = self.catalog.golden_path(pair)
-        if path not in self._recorded:
-            doc = load_yaml(path, "golden file") if path.is_file() else None
-            self._recorded[path] = (doc or {}).get("workloads") or {}
-        keep = golden.WORKLOAD_FILTERS[kind]
-        return sorted(k for k, entry in self._recorded[path].items() if keep(entry or {}))
+    def unused_golden_files(self) -> list[Path]:
+        """Golden files under fixtures/golden that no pair of the catalogue uses."""
+        used = {self.catalog.golden_path(p) for p in self.catalog.pairs()}
+        root = self.catalog.root / "golden"
+        return sorted(p for p in root.glob("*/*.yaml") if p not in used) if root.is_dir() else []
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._cache is not None:
-            self._cache.close()
+            self._cache.close(wait=wait)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _is_jvm(w: Workload) -> bool:
+    return any("MEMORY" in c.env for c in w.main_containers)
+
+
+def _is_stateless(w: Workload) -> bool:
+    return w.kind in ("Deployment", "ReplicaSet") and not w.stateful
+
+
+WORKLOAD_FILTERS: dict[str, Callable[[Workload], bool]] = {
+    "all": lambda w: True,
+    "stateless": _is_stateless,
+    "jvm": _is_jvm,
+}

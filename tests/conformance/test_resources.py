@@ -3,7 +3,6 @@
 import pytest
 
 from harness_refarch.checks import resources
-from harness_refarch.findings import report
 
 
 def test_container_resources(refarch_pair, refarch_workload, assert_conformant):
@@ -20,10 +19,11 @@ def test_documented_minimum(refarch_pair, assert_conformant):
     assert_conformant(resources.demo_minimum)
 
 
+def _not_below(pair, manifest, previous):
+    return resources.never_shrinks([previous, (pair.profile.name, manifest)])
+
+
 @pytest.mark.refarch(previous=True)
-def test_capacity_not_below_previous_profile(refarch_pair, rendered, previous_rendered):
+def test_capacity_not_below_previous_profile(refarch_pair, assert_conformant):
     """Replicas x requests and storage per workload and in total: demo <= small <= medium <= large."""
-    chain = [previous_rendered, (refarch_pair.profile.name, rendered)]
-    message = report(resources.never_shrinks(chain), f"{refarch_pair.id} vs the {previous_rendered[0]} profile")
-    if message:
-        pytest.fail(message, pytrace=False)
+    assert_conformant(_not_below, previous=True)

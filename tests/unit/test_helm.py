@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness_refarch import install_helm
-from harness_refarch.errors import HelmFailed, HelmNotFound
-from harness_refarch.helm import Helm, find_helm
+from harness_refarch import helm as helm_mod
+from harness_refarch.errors import HelmFailed, HelmNotFound, RefarchError
+from harness_refarch.helm import Helm, bounded, find_helm
 from harness_refarch.render import RenderRequest, render
 
 
@@ -35,7 +40,7 @@ def test_explicit_option_wins_over_env_and_path(tmp_path: Path) -> None:
     assert find_helm(None, {"HELM_BIN": str(b), "PATH": ""}) == b
 
 
-def test_path_then_cache(tmp_path: Path, no_cache: Path) -> None:
+def test_path_then_cache(tmp_path: Path, no_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bindir = tmp_path / "bin"
     bindir.mkdir()
     on_path = _script(bindir / "helm", "")
@@ -43,13 +48,19 @@ def test_path_then_cache(tmp_path: Path, no_cache: Path) -> None:
     cached = install_helm.installed_path()
     cached.parent.mkdir(parents=True)
     _script(cached, "")
+    # The cached binary is not the pinned build: it is refused before it is ever executed.
+    with pytest.raises(RefarchError, match=r"does not match the pinned sha256.*--force"):
+        find_helm(None, {"PATH": str(tmp_path / "nowhere")})
+    pkg = install_helm.PINNED[install_helm.DEFAULT_MAJOR]
+    monkeypatch.setitem(install_helm.PINNED, install_helm.DEFAULT_MAJOR,
+                        dataclasses.replace(pkg, helm_sha256=hashlib.sha256(cached.read_bytes()).hexdigest()))
     assert find_helm(None, {"PATH": str(tmp_path / "nowhere")}) == cached
 
 
 def test_missing_binary_is_one_readable_error(tmp_path: Path, no_cache: Path) -> None:
     with pytest.raises(HelmNotFound, match=r"No helm binary found.*harness-refarch-install-helm"):
         find_helm(None, {"PATH": str(tmp_path)})
-    with pytest.raises(HelmNotFound, match=r"--helm \(.*nope\) does not exist"):
+    with pytest.raises(HelmNotFound, match=r"--refarch-helm \(.*nope\) does not exist"):
         find_helm(str(tmp_path / "nope"), {"PATH": ""})
 
 
@@ -71,10 +82,11 @@ def test_template_arguments_keep_layer_order(tmp_path: Path) -> None:
                         values=layers, sets=("a.b=1",))
     render(Helm(fake), req)
     args = log.read_text().splitlines()
-    assert args[:7] == ["template", "rel", "/c", "--namespace", "ns", "--kube-version", "1.30.0"]
-    files = [args[i + 1] for i, a in enumerate(args) if a == "--values"]
+    assert args[:3] == ["template", "--namespace=ns", "--kube-version=1.30.0"]
+    assert args[-3:] == ["--", "rel", "/c"]  # positional arguments after --: never read as flags
+    files = [a.removeprefix("--values=") for a in args if a.startswith("--values=")]
     assert files == [str(p) for p in layers]
-    assert args.index("--set") > max(i for i, a in enumerate(args) if a == "--values")
+    assert args.index("--set=a.b=1") > max(i for i, a in enumerate(args) if a.startswith("--values="))
 
 
 def test_no_shell_is_involved(tmp_path: Path) -> None:
@@ -90,3 +102,96 @@ def test_no_shell_is_involved(tmp_path: Path) -> None:
 def test_real_helm_reports_its_version() -> None:
     helm = Helm(find_helm())
     assert helm.major in (3, 4)
+
+
+def test_huge_stderr_is_quoted_bounded(tmp_path: Path) -> None:
+    """20 MB of stderr becomes a short message: first and last 40 lines, lines capped."""
+    fake = _script(tmp_path / "helm", "import sys\n"
+                   "sys.stderr.write(''.join(f'line {i} ' + 'x' * 1000 + '\\n' for i in range(20000)))\n"
+                   "sys.exit(1)\n")
+    with pytest.raises(HelmFailed) as info:
+        Helm(fake).run(["template"])
+    text = str(info.value)
+    assert len(text) < 100_000
+    assert "line 0 " in text and "line 19999 " in text and "[19920 lines omitted]" in text
+
+
+def test_bounded_keeps_short_text_whole() -> None:
+    assert bounded("a\nb") == "a\nb"
+    assert "[1 lines omitted]" in bounded("\n".join(map(str, range(81))))
+
+
+def test_a_hanging_helm_is_killed_with_its_children(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    fake = _script(tmp_path / "helm", "import subprocess, sys, time\n"
+                   "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+                   f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+                   "time.sleep(60)\n")
+    start = time.monotonic()
+    with pytest.raises(HelmFailed, match=r"did not finish within 1 s.*--refarch-render-timeout"):
+        Helm(fake, timeout=1).run(["template"])
+    assert time.monotonic() - start < 10
+    child = int(pidfile.read_text())
+    for _ in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child), "helm's child process was left running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
+    return bool(state.strip()) and not state.strip().startswith("Z")
+
+
+def test_a_transient_oserror_when_starting_helm_is_retried_once(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _script(tmp_path / "helm", "print('ok')\n")
+    real_popen = subprocess.Popen
+    calls = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(14, "Bad address")
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(helm_mod.subprocess, "Popen", flaky)
+    assert Helm(fake).run(["x"]).strip() == "ok"
+    assert len(calls) == 2
+
+
+def test_a_persistent_oserror_is_one_readable_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _script(tmp_path / "helm", "print('ok')\n")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError(14, "Bad address")
+
+    monkeypatch.setattr(helm_mod.subprocess, "Popen", broken)
+    with pytest.raises(HelmFailed, match=r"Could not start .*Errno 14.*retried once") as info:
+        Helm(fake).run(["x"])
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_non_utf8_output_is_one_readable_error(tmp_path: Path) -> None:
+    fake = _script(tmp_path / "helm", "import sys\nsys.stdout.buffer.write(b'kind: \\xff\\xfe')\n")
+    with pytest.raises(HelmFailed, match="not UTF-8"):
+        Helm(fake).run(["template"])
+
+
+def test_old_helm_is_refused(tmp_path: Path) -> None:
+    fake = _script(tmp_path / "helm-old", "print('v3.7.2')\n")
+    with pytest.raises(HelmNotFound, match=r"v3.7.2.*needs helm v3.8 or newer"):
+        Helm(fake).check_version()
+
+
+def test_secret_set_values_are_masked_in_commands(tmp_path: Path) -> None:
+    fake = _script(tmp_path / "helm", "import sys\nsys.stderr.write('boom')\nsys.exit(1)\n")
+    req = RenderRequest(chart=Path("/c"), sets=("global.database.mongo.password=hunter2", "a.replicas=3"))
+    with pytest.raises(HelmFailed) as info:
+        render(Helm(fake), req)
+    assert "hunter2" not in str(info.value) and "a.replicas=3" in str(info.value)

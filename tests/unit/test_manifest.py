@@ -109,9 +109,64 @@ def test_secret_values_are_never_exposed(manifest) -> None:
     assert "c3VwZXI" not in repr(manifest.objects) and "plain-token" not in repr(env)
 
 
-def test_not_a_kubernetes_object_is_a_readable_error() -> None:
-    with pytest.raises(ManifestError, match=r"Document #0 of .* not a Kubernetes object"):
-        parse_manifest("- just\n- a list\n", namespace="ns")
+def test_not_a_kubernetes_object_is_a_finding_not_a_crash() -> None:
+    parsed = parse_manifest("- just\n- a list\n---\nkind: ConfigMap\nmetadata: {name: ok}\n", namespace="ns")
+    assert [str(p) for p in parsed.problems] == [
+        "document #0: kind: expected a Kubernetes object with a string 'kind', got list"]
+    assert [o.key for o in parsed.objects] == ["ConfigMap/ok"]
+
+
+MALFORMED = """
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, metadata: {name: no-kind}}
+  - {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {password: aHVudGVyMg==}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stringy}
+spec: "x"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worded}
+spec:
+  replicas: three
+  template:
+    metadata: {labels: {app: w}}
+    spec:
+      containers:
+        - name: c
+          image: x:1
+          env: ["FOO=bar", {name: OK, value: "1"}]
+          resources: "lots"
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: h}
+spec: {scaleTargetRef: {kind: Deployment, name: worded}, minReplicas: "2", maxReplicas: 4}
+"""
+
+
+def test_malformed_objects_become_findings_naming_object_field_and_type() -> None:
+    parsed = parse_manifest(MALFORMED, namespace="ns")
+    problems = {(p.workload, p.field, p.expected) for p in parsed.problems}
+    assert ("document #0 (List) item #0", "kind", "a Kubernetes object with a string 'kind'") in problems
+    assert ("Deployment/stringy", "spec", "a mapping") in problems
+    assert ("Deployment/worded", "spec.replicas", "an integer") in problems
+    assert ("Deployment/worded", "spec.template.spec.containers[0].env[0]", "a mapping") in problems
+    assert ("Deployment/worded", "spec.template.spec.containers[0].resources", "a mapping") in problems
+    assert ("HorizontalPodAutoscaler/h", "spec.minReplicas", "an integer") in problems
+    # The checks see the bad fields as absent, and nothing crashes.
+    worded = parsed.workloads["Deployment/worded"]
+    assert worded.replicas == 1 and worded.replicas_source == "hpa"
+    assert list(worded.containers[0].env) == ["OK"] and worded.containers[0].resources == {}
+    assert parsed.workloads["Deployment/stringy"].containers == ()
+    assert "aHVudGVyMg" not in repr([str(p) for p in parsed.problems])
+
+
+def test_invalid_yaml_is_a_readable_error_without_excerpt() -> None:
     with pytest.raises(ManifestError, match=r"not valid YAML \(.* at line 3\)") as info:
         parse_manifest("kind: Secret\ndata: {password: c2VjcmV0, [\n", namespace="ns")
     assert "c2VjcmV0" not in str(info.value)

@@ -49,7 +49,7 @@ def counting_helm(tmp_path: Path, real_helm: Path) -> tuple[Path, Path]:
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run the conformance suite in a subprocess (pytester gives it a fresh HOME)."""
-    helm = [] if "--helm" in args else ["--helm", str(_REAL_HELM[0])]
+    helm = [] if "--refarch-helm" in args else ["--refarch-helm", str(_REAL_HELM[0])]
     return pytester.runpytest_subprocess(
         str(CONFORMANCE), "--rootdir", str(REPO), "-p", "no:cacheprovider",
         "--refarch-fixtures", str(REPO / "fixtures"), *helm, *args)
@@ -61,7 +61,7 @@ def collected_ids(result: pytest.RunResult) -> list[str]:
 
 def test_each_distinct_render_runs_once_in_a_full_run(pytester, counting_helm) -> None:
     wrapper, log = counting_helm
-    result = run_suite(pytester, "--helm", str(wrapper), "-q")
+    result = run_suite(pytester, "--refarch-helm", str(wrapper), "-q")
     assert result.ret == 0, result.stdout.str()[-3000:]
     templates = [line for line in log.read_text().splitlines() if line.startswith("template ")]
     assert len(templates) == len(set(templates)), "a render ran twice"
@@ -97,8 +97,8 @@ def test_chart_path_points_the_suite_at_a_copy(pytester, tmp_path: Path) -> None
                      r"\g<1>1", text, count=1)
     assert patched != text
     large.write_text(patched)
-    result = run_suite(pytester, "--chart-path", str(copy), "--profile", "large",
-                       "--architecture", "prod-3-incluster")
+    result = run_suite(pytester, "--chart-path", str(copy), "--refarch-profile", "large",
+                       "--refarch-architecture", "prod-3-incluster")
     out = result.stdout.str()
     assert result.ret == 1, out
     assert "Deployment/ng-manager" in out
@@ -110,9 +110,9 @@ def test_chart_path_points_the_suite_at_a_copy(pytester, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--values", "/no/such/file.yaml"], "does not exist"),
-    (["--profile", "huge"], "Unknown --profile huge; choose from demo, small, medium, large"),
-    (["--helm", "/no/such/helm"], "does not exist or is not executable"),
+    (["--refarch-values", "/no/such/file.yaml"], "does not exist"),
+    (["--refarch-profile", "huge"], "Unknown --refarch-profile huge; choose from demo, small, medium, large"),
+    (["--refarch-helm", "/no/such/helm"], "does not exist or is not executable"),
     (["--chart-path", "/tmp"], "not a Helm chart directory"),
 ], ids=["values", "profile", "helm", "chart"])
 def test_bad_input_is_one_paragraph_and_a_usage_exit(pytester, args: list[str], message: str) -> None:
@@ -123,15 +123,19 @@ def test_bad_input_is_one_paragraph_and_a_usage_exit(pytester, args: list[str], 
     assert "Traceback" not in text
 
 
-def test_user_values_go_first_and_the_profile_file_wins(pytester, tmp_path: Path, counting_helm) -> None:
+def test_user_values_follow_the_architecture_and_the_profile_file_wins(pytester, tmp_path: Path,
+                                                                      counting_helm) -> None:
+    """Harness documents `-f your-override.yaml -f override-<profile>.yaml`: the architecture's
+    defaults come first, then the user's file, then the profile file."""
     wrapper, log = counting_helm
     mine = tmp_path / "your-override.yaml"
     mine.write_text("platform:\n  ng-manager:\n    resources:\n      requests:\n        cpu: 77m\n")
-    run_suite(pytester, "--helm", str(wrapper), "--values", str(mine), "--profile", "large",
-              "--architecture", "prod-3-incluster", "-q", "-k", "golden")
+    run_suite(pytester, "--refarch-helm", str(wrapper), "--refarch-values", str(mine), "--refarch-profile", "large",
+              "--refarch-architecture", "prod-3-incluster", "-q", "-k", "golden")
     call = next(line for line in log.read_text().splitlines() if line.startswith("template "))
-    files = re.findall(r"--values (\S+)", call)
-    assert files[0] == str(mine) and files[-1].endswith("override-large.yaml")
+    files = re.findall(r"--values=(\S+)", call)
+    assert files[-1].endswith("override-large.yaml") and files[-2] == str(mine), files
+    assert files[-3].endswith("overlays/prod-3-incluster.yaml"), files
 
 
 def _mutate_large(copy: Path, mutate) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +183,7 @@ def test_chart_path_with_a_space_keeps_the_project_rootdir(tmp_path: Path) -> No
     shutil.copytree(CHART, copy)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--chart-path", str(copy),
-         "--helm", str(_REAL_HELM[0]), "--collect-only", "-q", "-k", "large"],
+         "--refarch-helm", str(_REAL_HELM[0]), "--collect-only", "-q", "-k", "large"],
         cwd=REPO, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ids = [line for line in proc.stdout.splitlines() if "::" in line]

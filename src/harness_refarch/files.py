@@ -1,0 +1,56 @@
+"""Files the suite writes (golden files, waivers baselines): atomically and one writer at a time."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import filelock
+
+from harness_refarch.errors import RefarchError
+
+LOCK_TIMEOUT_S = 60.0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once: readers see the old file or the new, never a torn one.
+
+    The text goes to a temporary file in the same directory (same filesystem, so ``os.replace``
+    is atomic), is fsynced, then renamed over the target, under a lock file (``<name>.lock``, left
+    in place) so that two concurrent writers (xdist workers, parallel CI jobs) do not interleave.
+    Missing parent directories are created, as for any output option.
+    """
+    path = Path(path)
+    directory = path.parent
+    lock_path = path.with_name(f".{path.name}.lock")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
+            _replace(path, directory, text)
+    except filelock.Timeout as exc:
+        raise RefarchError(f"Cannot write {path}: another process has held {lock_path} for more than "
+                           f"{LOCK_TIMEOUT_S:.0f}s. Wait for it to finish, or delete the lock file if no other "
+                           "run is active.") from exc
+    except OSError as exc:
+        raise RefarchError(f"Cannot write {path}: {exc.strerror or exc}. The previous file, if any, is unchanged; "
+                           "check that the directory is writable.") from exc
+
+
+def _replace(path: Path, directory: Path, text: str) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644  # mkstemp creates 0600; a waivers file is meant to be shared and reviewed
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
