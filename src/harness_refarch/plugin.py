@@ -22,6 +22,7 @@ import pytest
 
 from harness_refarch.catalog import Pair
 from harness_refarch.errors import RefarchError
+from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding, report
 from harness_refarch.helm import RUNNING, bounded, known_version
 from harness_refarch.manifest import Manifest
@@ -35,9 +36,13 @@ from harness_refarch.session import (
     Options,
     RefarchSession,
 )
+from harness_refarch.waivers import Waiver, Waivers, baseline, load_waivers
 
 _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
+_WAIVERS = pytest.StashKey[Waivers | None]()
+_WAIVER_PROBLEMS = pytest.StashKey[list[str]]()
+_FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
 ROOT_CAUSE = "refarch_root_cause"
 RENDER_CATEGORY = "failed (render)"
 
@@ -79,6 +84,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
          help="concurrent helm renders (default: CPU count, at most 8)")
     _add(group, "--refarch-render-timeout", type=float, default=None, metavar="SECONDS",
          help="seconds one helm call may take before it is killed (default 120)")
+    _add(group, "--refarch-waivers", metavar="FILE",
+         help="waivers file: known findings reported as xfail with their reason "
+              "(default: <fixtures>/waivers.yaml when it exists)")
+    _add(group, "--refarch-baseline-update", metavar="FILE",
+         help="write one waiver per current finding to FILE, so a chart with known gaps gates on new ones only")
 
 
 def _opt(config: pytest.Config, name: str) -> Any:
@@ -183,11 +193,23 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
         try:
             session = RefarchSession(_options(config))
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
+            config.stash[_WAIVERS] = _load_waivers(config, session)
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
             return None
         config.stash[_KEY] = session
     return session
+
+
+def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | None:
+    given = _opt(config, "--refarch-waivers")
+    path = Path(given).expanduser().resolve() if given else session.options.fixtures / "waivers.yaml"
+    if not path.is_file():
+        if given:
+            raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
+                               "Check the path, or start one with --refarch-baseline-update FILE.")
+        return None
+    return load_waivers(path)
 
 
 def _exit_on_error(config: pytest.Config) -> None:
@@ -385,6 +407,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
     if rs._cache is not None:
         write(f"harness-refarch: {rs.cache.renders} distinct helm render(s)")
+    for problem in config.stash.get(_WAIVER_PROBLEMS, []):
+        write(f"harness-refarch: FAILED {problem}", red=True)
+    target = _opt(config, "--refarch-baseline-update")
+    if target:
+        write(f"harness-refarch: baseline of {len(config.stash.get(_FOUND, {}))} finding(s) written to {target}")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
@@ -395,6 +422,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             else:
                 write(f"harness-refarch: golden file {path}: no pair uses it "
                       "(remove with --refarch-update --refarch-prune)")
+
+
+def _waiver_problems(session: pytest.Session) -> list[str]:
+    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect)."""
+    config = session.config
+    waivers = config.stash.get(_WAIVERS, None)
+    rs = config.stash.get(_KEY, None)
+    if waivers is None or rs is None or config.option.collectonly:
+        return []
+    out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
+           for w in waivers.expired()]
+    filtered = bool(config.option.keyword or config.option.markexpr or config.getoption("deselect", None)
+                    or (session.config.option.file_or_dir and any("::" in a for a in config.option.file_or_dir)))
+    if not filtered and not session.shouldstop and not session.shouldfail:
+        out += [f"stale waiver {w.describe()}: it matches no finding any more; delete it"
+                for w in waivers.stale([p.id for p in rs.pairs])]
+    return out
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    target = _opt(config, "--refarch-baseline-update")
+    if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
+        found = config.stash.get(_FOUND, {})
+        write_atomic(Path(target).expanduser().resolve(), baseline(found))
+    problems = _waiver_problems(session)
+    config.stash[_WAIVER_PROBLEMS] = problems
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -503,7 +559,19 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
+        found_all = request.config.stash.setdefault(_FOUND, {})
+        for finding in found:
+            found_all[(pair.id, finding)] = None
+        waivers = request.config.stash.get(_WAIVERS, None)
+        waived: list[tuple[Finding, Waiver]] = []
+        if waivers is not None:
+            found, waived = waivers.split(found, pair.id)
         message = report(found, context)
         if message:
+            if waived:
+                message += f"\n  ({len(waived)} more finding(s) waived)"
             pytest.fail(message, pytrace=False)
+        if waived:
+            reasons = sorted({f"{w.reason} [{w.describe()}]" for _, w in waived})
+            pytest.xfail(f"{len(waived)} finding(s) waived: " + "; ".join(reasons))
     yield run
