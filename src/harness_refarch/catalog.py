@@ -24,12 +24,19 @@ def load_yaml(path: Path, what: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RefarchError(f"Cannot read {what} {path}: {exc.strerror}. Check the path.") from exc
+        raise RefarchError(f"Cannot read {what} {path}: {exc.strerror}. Check the path.") from None
+    except UnicodeDecodeError as exc:
+        raise RefarchError(f"The {what} {path} is not UTF-8 text (undecodable byte at offset {exc.start}); "
+                           "is it a binary file? Pass a YAML file.") from None
     try:
         return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
-        raise RefarchError(f"{what.capitalize()} {path} is not valid YAML: {exc}. Fix the "
-                           "file (a YAML linter such as yamllint points at the line).") from exc
+        # Only the problem and its line: an excerpt of a values file could quote a credential.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RefarchError(f"The {what} {path} is not valid YAML ({problem}{where}). Fix the "
+                           "file (a YAML linter such as yamllint points at the line).") from None
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,37 @@ def _configured_hosts(overlay: Mapping[str, Any], db: str) -> tuple[str, ...]:
     return tuple(str(h) for h in conf.get("hosts") or [])
 
 
+def _mapping(doc: Any, path: Path, what: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise RefarchError(f"{what} in {path} must be a mapping, not {type(doc).__name__}. Fix the file.")
+    return doc
+
+
 def load_catalog(root: Path) -> Catalog:
-    """Read ``profiles.yaml`` and ``architectures.yaml`` under ``root``."""
-    prof_doc = load_yaml(root / "profiles.yaml", "profile table")
+    """Read ``profiles.yaml`` and ``architectures.yaml`` under ``root``.
+
+    A missing key or a wrong type is one paragraph naming the file and the entry, never a
+    ``KeyError`` from the middle of collection.
+    """
+    try:
+        return _load_catalog(root)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RefarchError(f"The reference-architecture data in {root} is malformed: {type(exc).__name__} "
+                           f"{exc} while reading profiles.yaml / architectures.yaml. Compare the file with the "
+                           "one in the harness-refarch repository (each profile needs users, "
+                           "parallel_executions.cd and .ci; each architecture needs profiles and overlay).") from None
+
+
+def _load_catalog(root: Path) -> Catalog:
+    prof_path = root / "profiles.yaml"
+    prof_doc = _mapping(load_yaml(prof_path, "profile table"), prof_path, "The profile table")
     profiles = {}
-    for name, p in (prof_doc.get("profiles") or {}).items():
+    for name, p in _mapping(prof_doc.get("profiles") or {}, prof_path, "'profiles'").items():
+        p = _mapping(p, prof_path, f"profile {name}")
+        missing = [k for k in ("users", "parallel_executions") if k not in p]
+        if missing:
+            raise RefarchError(f"Profile {name} in {prof_path} lacks {', '.join(missing)}. Add it "
+                               "(see the other profiles of the file).")
         minimum = p.get("minimum") or {}
         profiles[name] = Profile(
             name=name, users=int(p["users"]),
@@ -121,10 +154,16 @@ def load_catalog(root: Path) -> Catalog:
             minimum_cpu=float(minimum["cpu"]) if "cpu" in minimum else None,
             minimum_memory=minimum.get("memory"),
         )
-    arch_doc = load_yaml(root / "architectures.yaml", "architecture catalogue")
+    arch_path = root / "architectures.yaml"
+    arch_doc = _mapping(load_yaml(arch_path, "architecture catalogue"), arch_path, "The architecture catalogue")
     base = tuple(root / p for p in arch_doc.get("base_layers") or [])
     architectures = {}
-    for name, a in (arch_doc.get("architectures") or {}).items():
+    for name, a in _mapping(arch_doc.get("architectures") or {}, arch_path, "'architectures'").items():
+        a = _mapping(a, arch_path, f"architecture {name}")
+        missing = [k for k in ("profiles", "overlay") if k not in a]
+        if missing:
+            raise RefarchError(f"Architecture {name} in {arch_path} lacks {', '.join(missing)}. Add it "
+                               "(see the other architectures of the file).")
         overlay = root / a["overlay"]
         overlay_values = load_yaml(overlay, "architecture overlay") or {}
         standby = root / a["standby_overlay"] if a.get("standby_overlay") else None

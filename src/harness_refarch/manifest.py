@@ -8,6 +8,9 @@ check, diff or report built on this model can print Secret data.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +25,7 @@ from harness_refarch.shapes import SHAPE, normalise
 SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 REDACTED = "<redacted>"
+_DIGESTS = "\0digests"  # transient key on a Secret document while it is parsed
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
 
@@ -140,11 +144,21 @@ class Workload:
         return tuple(c for c in self.containers if not c.init)
 
 
+# Per-process random key for Secret value digests: two renders of one run can tell whether a
+# generated value differs (DR primary vs standby, determinism) without any value being kept.
+_DIGEST_KEY = secrets.token_bytes(32)
+
+
 def _secret_safe(doc: dict[str, Any]) -> dict[str, Any]:
     if doc.get("kind") == "Secret":
+        digests: dict[str, str] = {}
         for section in ("data", "stringData"):
             if isinstance(doc.get(section), dict):
+                for key, value in doc[section].items():
+                    mac = hmac.new(_DIGEST_KEY, str(value).encode(), hashlib.sha256).hexdigest()
+                    digests[str(key)] = f"{section}:{mac}"
                 doc[section] = {k: REDACTED for k in doc[section]}
+        doc[_DIGESTS] = digests
     return doc
 
 
@@ -189,6 +203,8 @@ class Manifest:
     def __init__(self, objects: Iterable[K8sObject], namespace: str, source: str = "render"):
         self.objects: tuple[K8sObject, ...] = tuple(objects)
         self.problems: list[Finding] = []  # shape findings from parsing (see parse_manifest)
+        # (kind, name) -> key -> "section:keyed digest" of each Secret value; never the value
+        self.secret_digests: dict[tuple[str, str], dict[str, str]] = {}
         self.namespace = namespace
         self.source = source
         self._index: dict[tuple[str, str], K8sObject] = {}
@@ -326,12 +342,15 @@ def parse_manifest(text: str, namespace: str, source: str | None = None) -> Mani
     """
     label = source or "the rendered chart"
     problems: list[Finding] = []
+    digests: dict[tuple[str, str], dict[str, str]] = {}
     objects = []
     for doc in _iter_documents(text, label, problems):
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
             meta = {}
         key = f"{doc['kind']}/{meta.get('name', '')}"
+        if _DIGESTS in doc:
+            digests[("Secret", str(meta.get("name", "")))] = doc.pop(_DIGESTS)
         problems += normalise(doc, key)
         meta = doc.get("metadata") or {}
         objects.append(K8sObject(
@@ -341,4 +360,5 @@ def parse_manifest(text: str, namespace: str, source: str | None = None) -> Mani
         ))
     manifest = Manifest(objects, namespace=namespace, source=label)
     manifest.problems = problems
+    manifest.secret_digests = digests
     return manifest

@@ -147,6 +147,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
         "refarch(previous=True); refarch(workloads='stateless'|'jvm') narrows per-workload tests")
+    config.addinivalue_line(
+        "markers", "refarch_once_per_architecture: run only on the representative pair of each "
+        "architecture (the first selected), e.g. the determinism check")
     config.stash[_KEY] = None
 
 
@@ -319,12 +322,39 @@ def _empty_matrix(item: pytest.Item) -> bool:
     return "refarch_pair" in params and not isinstance(params["refarch_pair"], Pair)
 
 
+def _pair_of(item: pytest.Item) -> Pair | None:
+    pair = getattr(getattr(item, "callspec", None), "params", {}).get("refarch_pair")
+    return pair if isinstance(pair, Pair) else None
+
+
+def _select_pairs(rs: RefarchSession, items: list[pytest.Item]) -> None:
+    """Record the pairs of the selected tests, in catalogue order (they pick the representatives)."""
+    ids = {p.id for p in map(_pair_of, items) if p is not None}
+    rs.selected_pairs = [p for p in rs.pairs if p.id in ids]
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect (never skip-as-pass) tests whose matrix is empty under --refarch-profile/-architecture."""
     empty = [item for item in items if _empty_matrix(item)]
     if empty:
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if not _empty_matrix(item)]
+    _keep_representatives(config, items)
+
+
+def _keep_representatives(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The determinism test runs once per architecture, on its representative pair (after -k)."""
+    rs = config.stash.get(_KEY, None)
+    if rs is None:
+        return
+    _select_pairs(rs, items)
+    reps = {rs.representative(p).id for p in rs.selected_pairs}
+    extra = [item for item in items if item.get_closest_marker("refarch_once_per_architecture")
+             and (pair := _pair_of(item)) is not None and pair.id not in reps]
+    if extra:
+        config.hook.pytest_deselected(items=extra)
+        items[:] = [item for item in items if item not in extra]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -334,6 +364,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if rs is None or session.config.option.collectonly:
         return
     requests = []
+    _select_pairs(rs, session.items)
+    for pair in rs.selected_pairs:
+        rep = rs.representative(pair)
+        requests += [rs.request(rep), rs.request(rep, repeat=1)]
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "refarch_pair" in params:
@@ -475,6 +509,20 @@ def refarch(pytestconfig: pytest.Config) -> RefarchSession:
     return session
 
 
+def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pair: Pair,
+               *args: Any) -> tuple[list[Finding], RefarchError | None]:
+    """Run a check; errors come back as values so the test fails outside any ``except`` block
+    (no "During handling of the above exception" chains in the report)."""
+    try:
+        return refarch.findings(check, pair, *args), None
+    except RefarchError as exc:
+        return [], exc
+    except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
+        name = getattr(check, "__qualname__", repr(check))
+        return [], RefarchError(f"{pair.id}: check {name} crashed: {type(exc).__name__}: {mask(str(exc))[:300]} "
+                                "(a harness-refarch bug; please report it with the chart that triggers it)")
+
+
 def _fail(request: pytest.FixtureRequest, exc: RefarchError) -> None:
     if isinstance(exc, RenderFailed):
         request.node.user_properties.append((ROOT_CAUSE, exc.label))
@@ -484,11 +532,13 @@ def _fail(request: pytest.FixtureRequest, exc: RefarchError) -> None:
 
 
 def _manifest(request: pytest.FixtureRequest, rs: RefarchSession, pair: Pair, standby: bool = False) -> Manifest:
+    error: RefarchError | None = None
     try:
         manifest = rs.manifest(pair, standby)
     except RefarchError as exc:
-        _fail(request, exc)
-        raise  # pragma: no cover - pytest.fail raised
+        error = exc
+    if error is not None:
+        _fail(request, error)
     if not manifest.workloads:
         which = f"{pair.id}{' standby' if standby else ''}"
         pytest.fail(f"render {which} contains no workload at all ({len(manifest.objects)} object(s)); "
@@ -541,15 +591,9 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
             extra = ((before.profile.name, _manifest(request, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
-        try:
-            found = refarch.findings(check, pair, manifest, *extra)
-        except RefarchError as exc:
-            _fail(request, exc)
-        except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
-            name = getattr(check, "__qualname__", repr(check))
-            pytest.fail(f"{pair.id}: check {name} crashed: {type(exc).__name__}: {mask(str(exc))[:300]} "
-                        "(a harness-refarch bug; please report it with the chart that triggers it)",
-                        pytrace=False)
+        found, error = _run_check(refarch, check, pair, manifest, *extra)
+        if error is not None:
+            _fail(request, error)
         context = pair.id
         if workload is not None:
             kind = _where(request.node).get("workloads", "all")

@@ -33,6 +33,7 @@ class RenderRequest:
     kube_version: str = "1.29.0"
     values: tuple[Path, ...] = ()
     sets: tuple[str, ...] = ()
+    repeat: int = 0  # a second render of identical inputs (determinism check): same args, own cache slot
     label: str = field(default="", compare=False)
 
     def template_args(self) -> list[str]:

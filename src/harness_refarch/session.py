@@ -22,6 +22,7 @@ from harness_refarch.checks import golden
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, find_helm
+from harness_refarch.identity import Volatility, learn_volatile
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
 
@@ -72,6 +73,8 @@ class RefarchSession:
         self.golden_written: list[tuple[Path, str]] = []
         self._golden_done: set[Path] = set()
         self._workdir: Path | None = None
+        self._volatility: dict[str, Volatility] = {}
+        self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.chart: ResolvedChart | None = None
         self.validate()
 
@@ -176,12 +179,27 @@ class RefarchSession:
             layers.append(arch.standby_overlay)
         return [*layers, *self.options.values, self.profile_file(pair.profile.name)]
 
-    def request(self, pair: Pair, standby: bool = False) -> RenderRequest:
+    def request(self, pair: Pair, standby: bool = False, repeat: int = 0) -> RenderRequest:
         return RenderRequest(
             chart=self.options.chart, release=self.options.release,
             namespace=self.options.namespace, kube_version=self.options.kube_version,
-            values=tuple(self.layers(pair, standby)), sets=tuple(self.options.sets),
-            label=f"{pair.id}{' standby' if standby else ''}")
+            values=tuple(self.layers(pair, standby)), sets=tuple(self.options.sets), repeat=repeat,
+            label=f"{pair.id}{' standby' if standby else ''}{' (second render)' if repeat else ''}")
+
+    # -- determinism: one extra render per architecture ------------------------------------
+    def representative(self, pair: Pair) -> Pair:
+        """The pair whose second render tells what helm generates for ``pair``'s architecture:
+        the first pair of that architecture the run selected (so ``-k large`` renders no small)."""
+        pool = self.selected_pairs or self.pairs
+        return next((p for p in pool if p.architecture.name == pair.architecture.name), pair)
+
+    def volatility(self, pair: Pair) -> Volatility:
+        """What changes between two renders of identical inputs, for ``pair``'s architecture."""
+        rep = self.representative(pair)
+        if rep.architecture.name not in self._volatility:
+            first, second = self.manifest(rep), self.cache.get(self.request(rep, repeat=1))
+            self._volatility[rep.architecture.name] = learn_volatile(first, second)
+        return self._volatility[rep.architecture.name]
 
     def requests_for(self, pair: Pair) -> list[RenderRequest]:
         reqs = [self.request(pair)]
@@ -225,7 +243,7 @@ class RefarchSession:
 
     # -- findings, golden files ------------------------------------------------------------
     def findings(self, check: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
-        key = (check, *[a.id if isinstance(a, Pair) else a for a in args])
+        key = (check, *[a.id if isinstance(a, Pair) else a if _hashable(a) else id(a) for a in args])
         if key not in self._findings:
             self._findings[key] = check(*args)
         return self._findings[key]
@@ -234,7 +252,7 @@ class RefarchSession:
         path = self.catalog.golden_path(pair)
         if self.options.update_golden and path not in self._golden_done:
             self._golden_done.add(path)
-            status = golden.record(path, pair, golden.snapshot(self.manifest(pair)))
+            status = golden.record(path, pair, golden.snapshot(self.manifest(pair), self.volatility(pair)))
             self.golden_written.append((path, status))
         return golden.load(path)
 
@@ -245,7 +263,8 @@ class RefarchSession:
             path = self.catalog.golden_path(pair)
             return [Finding(golden.CHECK, "golden file", str(path), "recorded expectations",
                             "no file", "run pytest --refarch-update, then review and commit it")]
-        return golden.compare(expected, golden.snapshot(manifest))
+        vol = self.volatility(pair)
+        return golden.compare(expected, golden.snapshot(manifest, vol), vol)
 
     def unused_golden_files(self) -> list[Path]:
         """Golden files under fixtures/golden that no pair of the catalogue uses."""
@@ -273,3 +292,11 @@ WORKLOAD_FILTERS: dict[str, Callable[[Workload], bool]] = {
     "stateless": _is_stateless,
     "jvm": _is_jvm,
 }
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

@@ -6,5 +6,5 @@ from harness_refarch.checks import dr
 
 
 @pytest.mark.refarch(dr=True)
-def test_warm_standby(refarch_pair, assert_conformant):
-    assert_conformant(dr.warm_standby, standby=True)
+def test_warm_standby(refarch, refarch_pair, assert_conformant):
+    assert_conformant(dr.warm_standby, refarch.volatility(refarch_pair), standby=True)

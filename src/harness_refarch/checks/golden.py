@@ -19,7 +19,7 @@ from harness_refarch.catalog import Pair
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding
-from harness_refarch.identity import object_identity
+from harness_refarch.identity import Volatility, object_identity
 from harness_refarch.manifest import SAFE_LOADER, Manifest
 
 CHECK = "golden"
@@ -32,7 +32,7 @@ def identity(key: str) -> str:
     return object_identity(kind, name)
 
 
-def snapshot(manifest: Manifest) -> dict[str, Any]:
+def snapshot(manifest: Manifest, volatility: Volatility | None = None) -> dict[str, Any]:
     workloads: dict[str, Any] = {}
     for w in sorted(manifest.workloads.values(), key=lambda w: w.key):
         entry: dict[str, Any] = {"replicas": w.replicas, "stateful": w.stateful,
@@ -50,7 +50,7 @@ def snapshot(manifest: Manifest) -> dict[str, Any]:
             storage[str((vct.get("metadata") or {}).get("name", ""))] = str(size)
         if storage:
             entry["storage"] = storage
-        workloads[identity(w.key)] = entry
+        workloads[volatility.normalise(w.key) if volatility else identity(w.key)] = entry
     return {"workloads": workloads}
 
 
@@ -79,10 +79,16 @@ def compare_workload(key: str, expected: Any, actual: Any) -> list[Finding]:
     return out
 
 
-def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[Finding]:
-    """Every workload recorded but not rendered, rendered but not recorded, and every changed field."""
-    want = expected.get("workloads") or {}
-    have = actual.get("workloads") or {}
+def compare(expected: dict[str, Any], actual: dict[str, Any],
+            volatility: Volatility | None = None) -> list[Finding]:
+    """Every workload recorded but not rendered, rendered but not recorded, and every changed field.
+
+    With ``volatility`` (learned from two renders of identical inputs), recorded keys are
+    normalised too, so a golden file written before a name was known to be random still matches.
+    """
+    norm = volatility.normalise if volatility is not None else (lambda key: key)
+    want = {norm(k): v for k, v in (expected.get("workloads") or {}).items()}
+    have = {norm(k): v for k, v in (actual.get("workloads") or {}).items()}
     out = []
     for key in sorted(set(want) - set(have)):
         out.append(Finding(CHECK, key, "workload", "rendered (recorded in the golden file)",

@@ -50,18 +50,49 @@ def _allowed_disruptions(pdb: Mapping[str, Any], replicas: int) -> int:
     return 0
 
 
-def _spreads(workload: Workload) -> bool:
-    """True when pod anti-affinity or a topology spread constraint keeps replicas apart."""
+def _selector_text(selector: Mapping[str, Any] | None) -> str:
+    """A LabelSelector as people write it: ``app=x, tier In (a, b)``; ``(empty)`` when it has nothing."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        values = expr.get("values") or []
+        listed = f" ({', '.join(map(str, values))})" if values else ""
+        parts.append(f"{expr.get('key')} {expr.get('operator')}{listed}")
+    return ", ".join(parts) or "(empty)"
+
+
+def _spread_problem(workload: Workload) -> str | None:
+    """None when pod anti-affinity or a topology spread constraint keeps replicas apart, else why not.
+
+    Anti-affinity that exists but selects other pods spreads nothing; the reason then names the
+    selector and the pod labels, so the maintainer sees the mismatch rather than "none".
+    """
     pod = workload.pod_spec
     labels = workload.pod_labels
     anti = ((pod.get("affinity") or {}).get("podAntiAffinity")) or {}
     terms = list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
     terms += [t.get("podAffinityTerm") or {}
               for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
-    if any(t.get("topologyKey") and selector_matches(t.get("labelSelector"), labels) for t in terms):
-        return True
-    return any(c.get("topologyKey") and selector_matches(c.get("labelSelector"), labels)
-               for c in pod.get("topologySpreadConstraints") or [])
+    spread = list(pod.get("topologySpreadConstraints") or [])
+    rules = [("pod anti-affinity", t) for t in terms] + [("topology spread", c) for c in spread]
+    if not rules:
+        return "none"
+    if any(r.get("topologyKey") and selector_matches(r.get("labelSelector"), labels) for _, r in rules):
+        return None
+    pod_labels = ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "(none)"
+    reasons = []
+    for what, rule in rules:
+        if not selector_matches(rule.get("labelSelector"), labels):
+            reasons.append(f"{what} selector {_selector_text(rule.get('labelSelector'))} "
+                           f"does not match the pod labels {pod_labels}")
+        else:
+            reasons.append(f"{what} over its own pods without a topologyKey")
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def _spreads(workload: Workload) -> bool:
+    """True when pod anti-affinity or a topology spread constraint keeps replicas apart."""
+    return _spread_problem(workload) is None
 
 
 def high_availability(spec: Pair, manifest: Manifest) -> list[Finding]:
@@ -83,10 +114,11 @@ def high_availability(spec: Pair, manifest: Manifest) -> list[Finding]:
                 names = ", ".join(p.name for p in matching)
                 out.append(Finding(CHECK, w.key, f"disruptions allowed by PDB {names}",
                                    ">= 1", f"{allowed} with {replicas} replica(s)"))
-        if not _spreads(w):
+        problem = _spread_problem(w)
+        if problem is not None:
             out.append(Finding(CHECK, w.key, "spec.template.spec.affinity",
                                "pod anti-affinity or topology spread over its own pods",
-                               "none", "replicas may all land on one node"))
+                               problem, "replicas may all land on one node"))
     return out
 
 

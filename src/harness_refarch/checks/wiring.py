@@ -1,97 +1,81 @@
 """Database wiring: connection strings found by URL scheme, checked against the architecture.
 
 Connection strings are collected from ConfigMap data and literal container env values (env
-sourced from a ConfigMap is the ConfigMap's value, so it is read once, where it is defined).
+sourced from a ConfigMap is the ConfigMap's value, so it is read once, where it is defined)
+and parsed by :mod:`harness_refarch.uris`. Which database a string belongs to is decided by
+where its hosts resolve (the rendered Services and StatefulSet pods of that database, or its
+configured external hosts), then by scheme; the key name only breaks a remaining tie (a
+``postgres://`` URL in a key named ``TIMESCALEDB_URI`` that resolves nowhere). Every finding
+text goes through :func:`harness_refarch.redact.mask`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from urllib.parse import parse_qsl
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 
-from harness_refarch.catalog import Pair
+from harness_refarch import uris
+from harness_refarch.catalog import DatabaseExpectation, Pair
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import Container, Manifest, Workload
+from harness_refarch.redact import mask
+from harness_refarch.uris import ConnectionString
+
+__all__ = ["DB_LABELS", "SCHEMES", "ConnectionString", "classify", "collapse", "connection_strings",
+           "database_hosts", "mask_finding", "parse_uris", "places", "resolvable_hosts", "tls_findings",
+           "wiring"]
 
 CHECK = "wiring"
-SCHEMES = ("mongodb+srv", "mongodb", "rediss", "redis", "jdbc:postgresql", "postgresql", "postgres")
-_URI = re.compile(r"(?<![\w+.-])(" + "|".join(re.escape(s) for s in SCHEMES) + r")://([^\s\"'<>;]*)")
-_VAR_REF = re.compile(r"^\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)$")
+SCHEMES = uris.SCHEMES
 _CREDENTIAL_NAME = re.compile(
     r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|ACCESS_KEY)$|"
     r"^(MONGO|MONGODB|REDIS|POSTGRES|POSTGRESQL|PG|TIMESCALE|TIMESCALEDB|DB)_?USER(NAME)?$",
     re.IGNORECASE)
-_TLS_QUERY = {"tls": {"true"}, "ssl": {"true"}, "sslmode": {"require", "verify-ca", "verify-full"}}
-_SECRET_PARAMS = ("password", "pwd", "passwd")
+# Values that are settings, not secrets, even under a credential-like name (USE_PASSWORD: "no").
+_NOT_A_CREDENTIAL = {"", "no", "false", "true", "yes", "0", "1", "on", "off", "y", "n"}
+_HOST_LIST_NAME = re.compile(r"(^|_)(HOSTS?|HOSTNAMES?|HOST_?LIST|ADDRESS(ES)?|ENDPOINTS?)$", re.IGNORECASE)
 DB_LABELS = {"mongo": ("mongodb", "mongo"), "postgres": ("postgresql", "postgres"),
              "redis": ("redis",), "timescaledb": ("timescaledb", "timescale")}
-
-
-@dataclass(frozen=True)
-class ConnectionString:
-    """One connection string and where it was found; ``text`` masks literal passwords."""
-
-    db: str
-    scheme: str
-    userinfo: str | None
-    hosts: tuple[str, ...]
-    path: str
-    query: tuple[tuple[str, str], ...]
-    location: str  # e.g. "ConfigMap/ng-manager:MONGO_URI" or "Deployment/x container y env Z"
-    consumers: tuple[tuple[Workload, Container], ...]
-    tls_setting: bool = False  # TLS switched on by a sibling key, e.g. TIMESCALEDB_SSL_MODE: require
-
-    @property
-    def text(self) -> str:
-        user = ""
-        if self.userinfo is not None:
-            name, _, password = self.userinfo.partition(":")
-            shown = password if _VAR_REF.match(password or "$(x)") else "****"
-            user = f"{name}:{shown}@" if password else f"{name}@"
-        query = "&".join(f"{k}={_mask_param(k, v)}" for k, v in self.query)
-        return f"{self.scheme}://{user}{','.join(self.hosts)}{self.path}" + (f"?{query}" if query else "")
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {k.lower(): v.lower() for k, v in self.query}
-
-    @property
-    def tls(self) -> bool:
-        if self.scheme in ("mongodb+srv", "rediss") or self.tls_setting:
-            return True
-        return any(self.params.get(k) in ok for k, ok in _TLS_QUERY.items())
-
-
-def _mask_param(key: str, value: str) -> str:
-    if key.lower() in _SECRET_PARAMS and not _VAR_REF.match(value):
-        return "****"
-    return value
+# Which databases a scheme family can be, in the order a remaining tie is broken.
+_FAMILY_DBS = {"mongo": ("mongo",), "redis": ("redis",), "postgres": ("postgres", "timescaledb")}
+_KEY_WORDS = {"mongo": re.compile(r"MONGO", re.I), "redis": re.compile(r"REDIS", re.I),
+              "timescaledb": re.compile(r"TIMESCALE|TSDB", re.I),
+              "postgres": re.compile(r"POSTGRES|(^|_)PG(_|$)", re.I)}
+_KEY_ORDER = ("timescaledb", "postgres", "mongo", "redis")  # most specific name first
+TLS_EXPECTED = "on (mongodb+srv, rediss://, tls=true, ssl=true or sslmode=require)"
+PLACES_SHOWN = 5
 
 
 def classify(scheme: str, key: str) -> str:
-    if scheme.startswith("mongodb"):
-        return "mongo"
-    if scheme.startswith("redis"):
-        return "redis"
-    return "timescaledb" if "TIMESCALE" in key.upper() else "postgres"
+    """The database a scheme and key name suggest: the last resort when no host resolves."""
+    return _by_key(_FAMILY_DBS[uris.FAMILY.get(scheme.lower(), "postgres")], key)
+
+
+def _by_key(candidates: Iterable[str], key: str) -> str:
+    pool = list(candidates)
+    return next((db for db in _KEY_ORDER if db in pool and _KEY_WORDS[db].search(key)), pool[0])
+
+
+def _effective_family(uri: ConnectionString) -> str:
+    return uris.FAMILY[uri.inner_scheme or uri.scheme]
+
+
+def attribute(uri: ConnectionString, db_hosts: Mapping[str, set[str]]) -> str:
+    """Which database ``uri`` belongs to: where its hosts resolve, then scheme, then key name."""
+    candidates = _FAMILY_DBS[_effective_family(uri)]
+    names = {_host_port(h)[0] for h in uri.hosts}
+    by_host = [db for db in candidates if names & db_hosts.get(db, set())]
+    if len(by_host) == 1:
+        return by_host[0]
+    return _by_key(by_host or candidates, uri.key)
 
 
 def parse_uris(value: str, key: str, location: str,
                consumers: tuple[tuple[Workload, Container], ...] = ()) -> Iterator[ConnectionString]:
-    for match in _URI.finditer(value):
-        scheme, rest = match.group(1), match.group(2)
-        rest, _, query = rest.partition("?")
-        authority, slash, path = rest.partition("/")
-        userinfo = None
-        if "@" in authority:
-            userinfo, _, authority = authority.rpartition("@")
-        hosts = tuple(h for h in authority.split(",") if h)
-        yield ConnectionString(
-            db=classify(scheme, key), scheme=scheme, userinfo=userinfo, hosts=hosts,
-            path=slash + path, query=tuple(parse_qsl(query, keep_blank_values=True)),
-            location=location, consumers=consumers)
+    """The connection strings in one value, attributed by scheme and key name only."""
+    for uri in uris.find(value, location=location, key=key, consumers=consumers):
+        yield replace(uri, db=classify(uri.inner_scheme or uri.scheme, key))
 
 
 def _consumers(manifest: Manifest) -> dict[str, list[tuple[Workload, Container]]]:
@@ -106,63 +90,109 @@ def _consumers(manifest: Manifest) -> dict[str, list[tuple[Workload, Container]]
     return by_cm
 
 
-_SSL_KEY = {"timescaledb": re.compile(r"TIMESCALE\w*SSL", re.IGNORECASE),
+_SSL_KEY = {"timescaledb": re.compile(r"(TIMESCALE|TSDB)\w*SSL", re.IGNORECASE),
             "postgres": re.compile(r"(POSTGRES|PG)\w*SSL", re.IGNORECASE)}
 _SSL_ON = {"require", "verify-ca", "verify-full", "true"}
 
 
-def _with_tls_settings(uris: list[ConnectionString], settings: Mapping[str, str | None]) -> list[ConnectionString]:
-    """Mark PostgreSQL/TimescaleDB URIs whose TLS is set by a neighbouring key instead."""
-    out = []
-    for uri in uris:
-        pattern = _SSL_KEY.get(uri.db)
-        on = pattern is not None and any(
-            pattern.search(k) and str(v).strip().lower() in _SSL_ON for k, v in settings.items())
-        out.append(replace(uri, tls_setting=True) if on else uri)
-    return out
+def _with_tls_setting(uri: ConnectionString, settings: Mapping[str, object]) -> ConnectionString:
+    """Mark a PostgreSQL/TimescaleDB URI whose TLS is set by a neighbouring key instead."""
+    pattern = _SSL_KEY.get(uri.db)
+    on = pattern is not None and any(
+        pattern.search(k) and str(v).strip().lower() in _SSL_ON for k, v in settings.items())
+    return replace(uri, tls_setting=True) if on else uri
 
 
-def connection_strings(manifest: Manifest) -> list[ConnectionString]:
-    out: list[ConnectionString] = []
+def _sources(manifest: Manifest) -> Iterator[tuple[str, str, str, tuple[tuple[Workload, Container], ...],
+                                                   Mapping[str, object]]]:
+    """(key, value, location, consumers, sibling settings) of every ConfigMap key and literal env var."""
     consumers = _consumers(manifest)
     for cm in manifest.of_kind("ConfigMap"):
-        users = tuple(consumers.get(cm.name, ()))
         data = cm.body.get("data") or {}
+        users = tuple(consumers.get(cm.name, ()))
         for key, value in data.items():
             if isinstance(value, str):
-                out += _with_tls_settings(list(parse_uris(value, key, f"ConfigMap/{cm.name}:{key}", users)), data)
+                yield key, value, f"ConfigMap/{cm.name}:{key}", users, data
     for w in manifest.workloads.values():
         for c in w.containers:
             settings = {name: var.value for name, var in c.env.items()}
             for var in c.env.values():
-                if var.source == "value" and var.value:
-                    found = parse_uris(var.value, var.name, f"{w.key} container {c.name} env {var.name}", ((w, c),))
-                    out += _with_tls_settings(list(found), settings)
+                if var.source == "value" and var.value is not None:
+                    yield var.name, var.value, f"{w.key} container {c.name} env {var.name}", ((w, c),), settings
+
+
+def _pods(w: Workload) -> list[Mapping[str, str]]:
+    """Labels of each pod; StatefulSet pods also carry the labels the controller adds."""
+    if w.kind != "StatefulSet":
+        return [w.pod_labels]
+    return [{**w.pod_labels, "statefulset.kubernetes.io/pod-name": f"{w.name}-{i}",
+             "apps.kubernetes.io/pod-index": str(i)} for i in range(max(w.replicas or 0, 1))]
+
+
+def _dns_names(base: str, ns: str) -> set[str]:
+    return {base, f"{base}.{ns}", f"{base}.{ns}.svc", f"{base}.{ns}.svc.cluster.local"}
+
+
+def database_hosts(manifest: Manifest, databases: Mapping[str, DatabaseExpectation] | None = None
+                   ) -> dict[str, set[str]]:
+    """Host names (lower case, no port) that belong to each database.
+
+    In-cluster: Services whose selector picks the pods of the database's workloads, and the
+    StatefulSet pods' own DNS names. External: the configured hosts of that database.
+    """
+    ns = manifest.namespace
+    services = [s for s in manifest.of_kind("Service") if (s.namespace or ns) == ns]
+    out: dict[str, set[str]] = {}
+    for db in DB_LABELS:
+        names = out.setdefault(db, set())
+        for w in _in_cluster_workloads(manifest, db):
+            pods = _pods(w)
+            for svc in services:
+                selector = svc.spec.get("selector") or {}
+                if selector and any(all(p.get(k) == v for k, v in selector.items()) for p in pods):
+                    names |= _dns_names(svc.name, ns)
+            governing = w.obj.spec.get("serviceName")
+            if w.kind == "StatefulSet" and governing:
+                for i in range(w.replicas or 0):
+                    names |= _dns_names(f"{w.name}-{i}.{governing}", ns)
+        expectation = (databases or {}).get(db)
+        if expectation is not None:
+            names |= {_host_port(h)[0] for h in expectation.hosts}
+    return out
+
+
+def connection_strings(manifest: Manifest, databases: Mapping[str, DatabaseExpectation] | None = None
+                       ) -> list[ConnectionString]:
+    """Every connection string of the render, attributed to its database (see :func:`attribute`)."""
+    db_hosts = database_hosts(manifest, databases)
+    out: list[ConnectionString] = []
+    for key, value, location, users, settings in _sources(manifest):
+        for uri in uris.find(value, location=location, key=key, consumers=users):
+            out.append(_with_tls_setting(replace(uri, db=attribute(uri, db_hosts)), settings))
     return out
 
 
 def _host_port(host: str) -> tuple[str, str]:
-    host = host.split("://", 1)[-1]
+    host = host.split("://", 1)[-1].strip().lower()
+    if host.startswith("["):
+        name, _, port = host[1:].partition("]")
+        return name, port.lstrip(":")
     name, _, port = host.partition(":")
-    return name.lower(), port
+    return name, port
 
 
 def resolvable_hosts(manifest: Manifest) -> set[str]:
     """DNS names that rendered Services and StatefulSet pods answer to in the release namespace."""
     ns = manifest.namespace
     names: set[str] = set()
-
-    def add(base: str) -> None:
-        names.update({base, f"{base}.{ns}", f"{base}.{ns}.svc", f"{base}.{ns}.svc.cluster.local"})
-
     services = {s.name for s in manifest.of_kind("Service") if (s.namespace or ns) == ns}
     for svc in services:
-        add(svc)
+        names |= _dns_names(svc, ns)
     for w in manifest.workloads.values():
         governing = w.obj.spec.get("serviceName")
         if w.kind == "StatefulSet" and governing in services and (w.obj.namespace or ns) == ns:
             for i in range(w.obj.spec.get("replicas", 1) or 0):
-                add(f"{w.name}-{i}.{governing}")
+                names |= _dns_names(f"{w.name}-{i}.{governing}", ns)
     return names
 
 
@@ -170,39 +200,59 @@ def _credential_findings(uri: ConnectionString) -> list[Finding]:
     out: list[Finding] = []
     if uri.userinfo is not None:
         for part in filter(None, uri.userinfo.split(":", 1)):
-            ref = _VAR_REF.match(part)
-            if not ref:
+            if not uris.is_var_ref(part):
                 out.append(Finding(CHECK, uri.location, "credentials in connection string",
                                    "$(VAR) references to secretKeyRef env vars",
                                    f"literal credentials in {uri.text}"))
                 break
+            name = part[2:-1]
             for w, c in uri.consumers:
-                var = c.env.get(ref.group(1))
+                var = c.env.get(name)
                 if var is None or not var.from_secret:
                     got = "undefined" if var is None else var.describe()
-                    out.append(Finding(CHECK, f"{w.key} container {c.name}", f"env {ref.group(1)}",
+                    out.append(Finding(CHECK, f"{w.key} container {c.name}", f"env {name}",
                                        "from a secretKeyRef", f"{got} (used in {uri.location})"))
-    for key, _ in uri.query:
-        if key.lower() in _SECRET_PARAMS:
+    for key, value in uri.query:
+        if value and uris.secret_name(key):
             out.append(Finding(CHECK, uri.location, f"query parameter {key}",
                                "no credentials in the URI", f"literal credentials in {uri.text}"))
     return out
+
+
+def looks_like_credential(value: object) -> bool:
+    """A value that could be a secret: not empty, not a boolean-like switch, not a ``$(VAR)``."""
+    text = "" if value is None else str(value).strip()
+    return text.lower() not in _NOT_A_CREDENTIAL and not uris.is_var_ref(text)
 
 
 def _literal_credentials(manifest: Manifest) -> list[Finding]:
     out = []
     for cm in manifest.of_kind("ConfigMap"):
         for key, value in (cm.body.get("data") or {}).items():
-            if _CREDENTIAL_NAME.search(key) and value not in (None, "") and not _VAR_REF.match(str(value)):
+            if _CREDENTIAL_NAME.search(key) and looks_like_credential(value):
                 out.append(Finding(CHECK, f"ConfigMap/{cm.name}", f"data.{key}",
                                    "credentials only through secretKeyRef", "a literal value (****)"))
     for w in manifest.workloads.values():
         for c in w.containers:
             for var in c.env.values():
-                if (var.source == "value" and _CREDENTIAL_NAME.search(var.name) and var.value
-                        and not _VAR_REF.match(var.value)):
+                if var.source == "value" and _CREDENTIAL_NAME.search(var.name) and looks_like_credential(var.value):
                     out.append(Finding(CHECK, f"{w.key} container {c.name}", f"env {var.name}",
                                        "credentials only through secretKeyRef", "a literal value (****)"))
+    return out
+
+
+def _empty_host_lists(manifest: Manifest, databases: Mapping[str, DatabaseExpectation]) -> list[Finding]:
+    """``MONGO_HOSTS: ""`` for an external database: the client has nowhere to connect."""
+    out = []
+    for key, value, location, _, _ in _sources(manifest):
+        if not _HOST_LIST_NAME.search(key) or value.strip(" \t\n,[]\"'"):
+            continue
+        db = next((d for d in _KEY_ORDER if _KEY_WORDS[d].search(key)), None)
+        expectation = databases.get(db) if db else None
+        if expectation is not None and not expectation.in_cluster:
+            want = ", ".join(expectation.hosts) or "the external hosts"
+            out.append(Finding(CHECK, location, f"{db} host list", want, "empty",
+                               f"the {db} clients read their hosts from {key}"))
     return out
 
 
@@ -218,18 +268,75 @@ def _in_cluster_workloads(manifest: Manifest, db: str) -> list[Workload]:
     return found
 
 
+def places(items: Iterable[str], limit: int = PLACES_SHOWN) -> str:
+    """``a`` for one place; ``3 places: a, b, c``; at most ``limit`` shown, then ``and N more``."""
+    unique = list(dict.fromkeys(items))
+    if len(unique) == 1:
+        return unique[0]
+    shown = ", ".join(unique[:limit])
+    more = f" and {len(unique) - limit} more" if len(unique) > limit else ""
+    return f"{len(unique)} places: {shown}{more}"
+
+
+def collapse(findings: Iterable[Finding], limit: int = PLACES_SHOWN) -> list[Finding]:
+    """Findings that differ only in where they were found become one, naming the count and places."""
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.check, f.field, f.expected, f.actual, f.hint, f.source), []).append(f)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        out.append(first if len(group) == 1 else replace(first, workload=places((f.workload for f in group), limit)))
+    return out
+
+
+def mask_finding(f: Finding) -> Finding:
+    """The finding with every text field passed through :func:`harness_refarch.redact.mask`."""
+    return Finding(f.check, mask(f.workload), mask(f.field), mask(f.expected), mask(f.actual),
+                   mask(f.hint), mask(f.source))
+
+
+def tls_findings(uris_off: Iterable[tuple[str, ConnectionString]], expected: str = TLS_EXPECTED,
+                 check: str = CHECK) -> list[Finding]:
+    """One finding per database and host set without TLS: one root cause, however many strings.
+
+    ``uris_off`` pairs each connection string with the place to name for it.
+    """
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[str, ConnectionString]]] = {}
+    for place, uri in uris_off:
+        groups.setdefault((uri.db, tuple(sorted(_host_port(h)[0] for h in uri.hosts))), []).append((place, uri))
+    out = []
+    for (db, _), group in groups.items():
+        first = group[0][1]
+        others = len({u.text for _, u in group}) - 1
+        actual = f"off in {first.text}"
+        if others:
+            actual += f" and {others} more connection string(s) to the same host(s)"
+        out.append(Finding(check, places(p for p, _ in group), f"{db} TLS", expected, actual))
+    return out
+
+
+def _double_scheme_hint(uri: ConnectionString) -> str:
+    return (f"a {uri.inner_scheme}:// host entry was prefixed with the chart's own {uri.scheme}://; "
+            "give the hosts without a scheme (TLS is a separate setting)")
+
+
 def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Connection strings match the architecture: hosts, member counts, secrets and TLS."""
-    out = _literal_credentials(manifest)
-    uris = connection_strings(manifest)
+    databases = spec.architecture.databases
+    out = _literal_credentials(manifest) + _empty_host_lists(manifest, databases)
+    found = connection_strings(manifest, databases)
     resolvable = resolvable_hosts(manifest)
     replica_sets: dict[str, list[str]] = {}
-    for db_name, expectation in spec.architecture.databases.items():
-        mine = [u for u in uris if u.db == db_name]
+    tls_off: list[tuple[str, ConnectionString]] = []
+    for db_name, expectation in databases.items():
+        mine = [u for u in found if u.db == db_name]
         if not mine:
             out.append(Finding(CHECK, f"{db_name} wiring", "connection strings",
                                "at least one", "none found in env or ConfigMaps"))
         workloads = _in_cluster_workloads(manifest, db_name)
+        members: list[Workload] = []
+        data_members = 0
         if expectation.in_cluster:
             members = [w for w in workloads if w.kind == "StatefulSet" and "arbiter" not in w.name]
             data_members = sum(w.replicas or 0 for w in members)
@@ -238,6 +345,14 @@ def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
                                "none (external database configured)", "rendered"))
         for uri in mine:
             out += _credential_findings(uri)
+            if uri.inner_scheme:
+                out.append(Finding(CHECK, uri.location, f"{db_name} connection string", "one scheme",
+                                   uri.problem, _double_scheme_hint(uri)))
+                continue
+            if uri.problem:
+                out.append(Finding(CHECK, uri.location, f"{db_name} connection string",
+                                   "a connection string its client can parse", uri.problem))
+                continue
             if not uri.hosts:
                 out.append(Finding(CHECK, uri.location, f"{db_name} connection string",
                                    "a host", f"empty: {uri.text!r}"))
@@ -252,7 +367,8 @@ def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
                     if members and len(uri.hosts) != data_members:
                         out.append(Finding(CHECK, uri.location, "MongoDB hosts",
                                            f"{data_members} (one per replica-set member)", str(len(uri.hosts))))
-                    rs_name = next((v for k, v in uri.query if k.lower() == "replicaset"), "<none>")
+                    rs_name = next((v for k, v in (*uri.query, *uri.options) if k.lower() == "replicaset"),
+                                   "<none>")
                     replica_sets.setdefault(rs_name, []).append(uri.location)
             else:
                 want = sorted(_host_port(h) for h in expectation.hosts)
@@ -262,10 +378,9 @@ def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
                                        ", ".join(f"{h}:{p}" if p else h for h, p in want) or "(none configured)",
                                        ", ".join(f"{h}:{p}" if p else h for h, p in got)))
             if expectation.tls and not uri.tls:
-                out.append(Finding(CHECK, uri.location, f"{db_name} TLS",
-                                   "on (mongodb+srv, rediss://, tls=true, ssl=true or sslmode=require)",
-                                   f"off in {uri.text}"))
+                tls_off.append((uri.location, uri))
+    out += tls_findings(tls_off)
     if len(replica_sets) > 1:
         detail = "; ".join(f"{name}: {locs[0]} (+{len(locs) - 1})" for name, locs in sorted(replica_sets.items()))
         out.append(Finding(CHECK, "MongoDB", "replicaSet name", "one name everywhere", detail))
-    return out
+    return [mask_finding(f) for f in collapse(out)]

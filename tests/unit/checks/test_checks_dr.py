@@ -91,14 +91,86 @@ def test_warm_standby_extra_workload(make_pair, k8s, manifest):
 
 
 def test_warm_standby_non_tls_uri(make_pair, k8s, manifest):
+    """The same host without TLS on both sites is one root cause: one finding naming both places."""
     plain = "mongodb://mongo.example.com:27017/harness"
-    findings = dr.warm_standby(make_pair(dr=True), _site(k8s, manifest, mongo=plain), _site(k8s, manifest, mongo=plain))
-    assert sorted(f.workload for f in findings) == [
-        "primary ConfigMap/ng-manager:MONGO_URI", "standby ConfigMap/ng-manager:MONGO_URI"]
-    for f in findings:
-        assert f.field == "mongo TLS"
-        assert f.expected == "on"
-        assert f.actual == f"off in {plain}"
+    [f] = dr.warm_standby(make_pair(dr=True), _site(k8s, manifest, mongo=plain), _site(k8s, manifest, mongo=plain))
+    assert f.workload == "2 places: primary ConfigMap/ng-manager:MONGO_URI, standby ConfigMap/ng-manager:MONGO_URI"
+    assert f.field == "mongo TLS"
+    assert f.expected == "on"
+    assert f.actual == f"off in {plain}"
+
+
+def test_warm_standby_non_tls_only_on_standby(make_pair, k8s, manifest):
+    plain = "mongodb://cluster0.example.com:27017/harness"
+    findings = dr.warm_standby(make_pair(dr=True), _site(k8s, manifest), _site(k8s, manifest, mongo=plain))
+    tls = [f for f in findings if f.field == "mongo TLS"]
+    assert [(f.workload, f.actual) for f in tls] == [("standby ConfigMap/ng-manager:MONGO_URI", f"off in {plain}")]
+
+
+def _many_services(k8s, count, uri):
+    """``count`` services, each with its own ConfigMap holding a URI to the same database."""
+    return [k8s.configmap(f"svc-{i:02d}", {"MONGO_URI": uri.format(i=i)}) for i in range(count)]
+
+
+def test_warm_standby_repeated_tls_root_cause_reported_once(make_pair, k8s, manifest, text_of):
+    """Twelve connection strings to one host without TLS: one finding, the count, the first five places."""
+    plain = "mongodb://admin:Hunter2Secret@mongo.example.com:27017/db{i}"
+    standby = _site(k8s, manifest, mongo=None, extra=_many_services(k8s, 12, plain))
+    findings = dr.warm_standby(make_pair(dr=True), _site(k8s, manifest), standby)
+    tls = [f for f in findings if f.field == "mongo TLS"]
+    [f] = tls
+    assert f.workload == ("12 places: standby ConfigMap/svc-00:MONGO_URI, standby ConfigMap/svc-01:MONGO_URI, "
+                          "standby ConfigMap/svc-02:MONGO_URI, standby ConfigMap/svc-03:MONGO_URI, "
+                          "standby ConfigMap/svc-04:MONGO_URI and 7 more")
+    assert f.actual == ("off in mongodb://admin:****@mongo.example.com:27017/db0 "
+                        "and 11 more connection string(s) to the same host(s)")
+    assert len(findings) == 2  # plus the host difference; not 13
+    assert "Hunter2Secret" not in text_of(findings)
+
+
+def test_warm_standby_tls_findings_per_host(make_pair, k8s, manifest):
+    """Two hosts without TLS are two root causes."""
+    extra = [k8s.configmap("a", {"MONGO_URI": "mongodb://m1.example.com/x"}),
+             k8s.configmap("b", {"MONGO_URI": "mongodb://m2.example.com/x"}),
+             k8s.configmap("c", {"MONGO_URI": "mongodb://m2.example.com/y"})]
+    site = _site(k8s, manifest, mongo=None, extra=extra)
+    tls = sorted((f.workload, f.actual) for f in dr.warm_standby(make_pair(dr=True), site, site)
+                 if f.field == "mongo TLS")
+    assert tls == [
+        ("2 places: primary ConfigMap/a:MONGO_URI, standby ConfigMap/a:MONGO_URI", "off in mongodb://m1.example.com/x"),
+        ("4 places: primary ConfigMap/b:MONGO_URI, primary ConfigMap/c:MONGO_URI, standby ConfigMap/b:MONGO_URI, "
+         "standby ConfigMap/c:MONGO_URI",
+         "off in mongodb://m2.example.com/x and 1 more connection string(s) to the same host(s)"),
+    ]
+
+
+def _job(name):
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"template": {"spec": {"containers": [{"name": "migrate", "image": "harness/migrate:1"}]}}}}
+
+
+def test_warm_standby_jobs_with_generated_suffixes_are_the_same(make_pair, k8s, manifest):
+    primary = _site(k8s, manifest, extra=[_job("db-migrate-x7k2p"), _job("hook-8f3a9c2d1e")])
+    standby = _site(k8s, manifest, extra=[_job("db-migrate-9fz3q"), _job("hook-0b1c2d3e4f")])
+    assert dr.warm_standby(make_pair(dr=True), primary, standby) == []
+
+
+def test_warm_standby_different_job_still_missing(make_pair, k8s, manifest):
+    primary = _site(k8s, manifest, extra=[_job("db-migrate-x7k2p"), _job("seed-data")])
+    standby = _site(k8s, manifest, extra=[_job("db-migrate-9fz3q")])
+    [f] = dr.warm_standby(make_pair(dr=True), primary, standby)
+    assert (f.workload, f.actual) == ("Job/seed-data", "missing")
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("Job/db-migrate-x7k2p", "Job/db-migrate-*"),
+    ("Job/upgrade-hook-8f3a9c2d", "Job/upgrade-hook-*"),
+    ("Deployment/ng-manager", "Deployment/ng-manager"),
+    ("StatefulSet/redis-sentinel-harness-server", "StatefulSet/redis-sentinel-harness-server"),
+    ("Deployment/pipeline-service", "Deployment/pipeline-service"),
+])
+def test_identity_strips_generated_suffixes_only(key, expected):
+    assert dr.identity(key) == expected
 
 
 def test_warm_standby_non_tls_uri_masks_password(make_pair, k8s, manifest, text_of):

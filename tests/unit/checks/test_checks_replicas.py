@@ -166,10 +166,24 @@ def test_high_availability_missing_anti_affinity(make_pair, k8s, manifest):
 
 
 def test_high_availability_anti_affinity_selecting_other_pods(make_pair, k8s, manifest):
-    """Anti-affinity whose labelSelector does not select the pod's own labels spreads nothing."""
+    """Anti-affinity whose labelSelector does not select the pod's own labels spreads nothing,
+    and the message says so (selector and pod labels), not "none"."""
     m = manifest(*_ha_ok(k8s, affinity=k8s.anti_affinity({"app": "pipeline-service"})))
     [f] = replicas.high_availability(make_pair(), m)
-    assert (f.workload, f.field, f.actual) == ("Deployment/ng-manager", "spec.template.spec.affinity", "none")
+    assert (f.workload, f.field) == ("Deployment/ng-manager", "spec.template.spec.affinity")
+    assert f.actual == ("pod anti-affinity selector app=pipeline-service does not match the pod labels "
+                        "app=ng-manager")
+
+
+def test_high_availability_anti_affinity_expression_selector_named(make_pair, k8s, manifest):
+    affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1,
+                "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {
+                    "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                          "values": ["ng-manager"]}]}}}]}}
+    m = manifest(*_ha_ok(k8s, affinity=affinity))
+    [f] = replicas.high_availability(make_pair(), m)
+    assert f.actual == ("pod anti-affinity selector app.kubernetes.io/name In (ng-manager) does not match "
+                        "the pod labels app=ng-manager")
 
 
 def test_high_availability_anti_affinity_without_topology_key(make_pair, k8s, manifest):
@@ -178,6 +192,7 @@ def test_high_availability_anti_affinity_without_topology_key(make_pair, k8s, ma
     m = manifest(*_ha_ok(k8s, affinity=affinity))
     [f] = replicas.high_availability(make_pair(), m)
     assert f.field == "spec.template.spec.affinity"
+    assert f.actual == "pod anti-affinity over its own pods without a topologyKey"
 
 
 def test_high_availability_preferred_anti_affinity_accepted(make_pair, k8s, manifest):
@@ -198,6 +213,14 @@ def test_high_availability_topology_spread_over_other_pods(make_pair, k8s, manif
     m = manifest(*_ha_ok(k8s, affinity=None, spread=spread))
     [f] = replicas.high_availability(make_pair(), m)
     assert (f.workload, f.field) == ("Deployment/ng-manager", "spec.template.spec.affinity")
+    assert f.actual == "topology spread selector app=other does not match the pod labels app=ng-manager"
+
+
+def test_high_availability_spread_without_selector_named(make_pair, k8s, manifest):
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"}]
+    m = manifest(*_ha_ok(k8s, affinity=None, spread=spread))
+    [f] = replicas.high_availability(make_pair(), m)
+    assert f.actual == "topology spread selector (empty) does not match the pod labels app=ng-manager"
 
 
 def test_high_availability_reports_each_workload(make_pair, k8s, manifest):

@@ -219,11 +219,17 @@ def test_wiring_redis_password_only_userinfo(make_pair, k8s, manifest):
 
 
 def test_wiring_empty_connection_string(make_pair, k8s, manifest):
-    [f] = wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, "mongodb://"))
+    [f] = wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, "mongodb:///ng-harness?replicaSet=rs0"))
     assert f.workload == CM_LOC
     assert f.field == "mongo connection string"
     assert f.expected == "a host"
-    assert f.actual == "empty: 'mongodb://'"
+    assert f.actual == "empty: 'mongodb:///ng-harness?replicaSet=rs0'"
+
+
+def test_wiring_scheme_only_value_is_not_a_connection_string(make_pair, k8s, manifest):
+    """``MONGO_URI: mongodb://`` is a protocol setting: the only finding is that no string is wired."""
+    [f] = wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, "mongodb://"))
+    assert (f.workload, f.field, f.actual) == ("mongo wiring", "connection strings", "none found in env or ConfigMaps")
 
 
 def test_wiring_database_without_connection_string(make_pair, k8s, manifest):
@@ -324,3 +330,217 @@ def test_timescaledb_tls_may_be_set_by_a_sibling_ssl_key(make_pair, k8s, manifes
     assert wiring.wiring(pair, render("require")) == []
     [f] = wiring.wiring(pair, render("disable"))
     assert f.field == "timescaledb TLS" and f.workload == "ConfigMap/ng-manager:TIMESCALEDB_URI"
+
+
+# -- lists of URIs, attribution by where hosts resolve ---------------------------------------
+REDIS_IN = {"redis": DatabaseExpectation("redis", in_cluster=True)}
+
+
+def _sentinels(k8s, manifest, value, *, key="CACHE_REDIS_URL"):
+    """A Redis StatefulSet with one Service per pod (selected by the controller's pod-name label)."""
+    pods = [k8s.service(f"cache-announce-{i}", selector={"statefulset.kubernetes.io/pod-name": f"cache-node-{i}"},
+                        port=26379) for i in range(3)]
+    node = k8s.statefulset("cache-node", replicas=3, image="docker.io/bitnami/redis:7.2", service_name="cache-hl",
+                           labels={"app.kubernetes.io/name": "redis", "app": "cache"})
+    return manifest(k8s.service("cache-hl", selector={"app": "cache"}, headless=True), node, *pods,
+                    k8s.configmap("api", {key: value}))
+
+
+SENTINEL_LIST = "redis://cache-announce-0:26379,redis://cache-announce-1:26379,redis://cache-announce-2:26379"
+
+
+def test_sentinel_uri_list_split_before_parsing(make_pair, k8s, manifest):
+    m = _sentinels(k8s, manifest, SENTINEL_LIST)
+    found = wiring.connection_strings(m)
+    assert [u.hosts for u in found] == [("cache-announce-0:26379",), ("cache-announce-1:26379",),
+                                        ("cache-announce-2:26379",)]
+    assert wiring.wiring(make_pair(databases=REDIS_IN), m) == []
+
+
+def test_sentinel_uri_list_with_one_unknown_host(make_pair, k8s, manifest):
+    m = _sentinels(k8s, manifest, SENTINEL_LIST.replace("cache-announce-2", "cache-announce-9"))
+    [f] = wiring.wiring(make_pair(databases=REDIS_IN), m)
+    assert (f.workload, f.field) == ("ConfigMap/api:CACHE_REDIS_URL", "redis host(s) cache-announce-9:26379")
+
+
+def test_pod_name_selector_service_belongs_to_the_database(k8s, manifest):
+    hosts = wiring.database_hosts(_sentinels(k8s, manifest, SENTINEL_LIST))
+    assert {"cache-announce-0", "cache-announce-2.harness.svc", "cache-node-1.cache-hl"} <= hosts["redis"]
+    assert not hosts["mongo"]
+
+
+def _timescale_and_postgres(k8s, manifest, data):
+    tsdb = k8s.statefulset("events-store", replicas=1, image="timescale/timescaledb-ha:pg14",
+                           labels={"app.kubernetes.io/name": "timescaledb"})
+    pg = k8s.statefulset("pg", replicas=1, image="docker.io/bitnami/postgresql:14",
+                         labels={"app.kubernetes.io/name": "postgresql"})
+    return manifest(tsdb, pg, k8s.service("events-store", selector={"app.kubernetes.io/name": "timescaledb"}),
+                    k8s.service("pg", selector={"app.kubernetes.io/name": "postgresql"}),
+                    k8s.configmap("api", data))
+
+
+SQL_IN = {"postgres": DatabaseExpectation("postgres", in_cluster=True),
+          "timescaledb": DatabaseExpectation("timescaledb", in_cluster=True)}
+
+
+def test_timescaledb_url_in_neutral_key_attributed_by_service(make_pair, k8s, manifest):
+    m = _timescale_and_postgres(k8s, manifest, {"EVENTS_DB_URL": "jdbc:postgresql://events-store:5432/events",
+                                                "APP_DB_URL": "postgres://pg.harness:5432/app"})
+    assert {u.key: u.db for u in wiring.connection_strings(m)} == {"EVENTS_DB_URL": "timescaledb",
+                                                                  "APP_DB_URL": "postgres"}
+    assert wiring.wiring(make_pair(databases=SQL_IN), m) == []
+
+
+def test_hosts_win_over_a_misleading_key_name(k8s, manifest):
+    m = _timescale_and_postgres(k8s, manifest, {"TIMESCALEDB_URI": "postgres://pg:5432/app"})
+    [uri] = wiring.connection_strings(m)
+    assert uri.db == "postgres"
+
+
+def test_timescaledb_url_attributed_by_configured_external_host(k8s, manifest):
+    dbs = {"postgres": DatabaseExpectation("postgres", in_cluster=False, hosts=("pg.example.com:5432",)),
+           "timescaledb": DatabaseExpectation("timescaledb", in_cluster=False, hosts=("tsdb.example.com:5432",))}
+    m = manifest(k8s.configmap("api", {"EVENTS_DB_URL": "postgresql://tsdb.example.com:5432/events",
+                                       "DB_URL": "postgresql://pg.example.com:5432/app"}))
+    assert {u.key: u.db for u in wiring.connection_strings(m, dbs)} == {"EVENTS_DB_URL": "timescaledb",
+                                                                       "DB_URL": "postgres"}
+
+
+def test_key_name_is_the_last_resort(k8s, manifest):
+    m = manifest(k8s.configmap("api", {"TIMESCALEDB_URI": "postgres://nowhere:5432/x", "X_URL": "postgres://n:1/x"}))
+    assert {u.key: u.db for u in wiring.connection_strings(m)} == {"TIMESCALEDB_URI": "timescaledb",
+                                                                  "X_URL": "postgres"}
+
+
+# -- empty host lists, credentials by value --------------------------------------------------
+def test_empty_host_list_in_external_mode(make_pair, k8s, manifest):
+    """The scheme-only protocol key is not a connection string; the empty host list next to it is a finding."""
+    m = manifest(k8s.configmap("ng-manager", {"MONGO_PROTOCOL": "mongodb://", "MONGO_HOSTS": "",
+                                              "MONGO_URI": EXT_URI}))
+    findings = wiring.wiring(make_pair(databases=MONGO_EXT), m)
+    [f] = findings
+    assert f.workload == "ConfigMap/ng-manager:MONGO_HOSTS"
+    assert f.field == "mongo host list"
+    assert f.expected == "mongo-a.example.com:27017, mongo-b.example.com:27017"
+    assert f.actual == "empty"
+
+
+def test_empty_host_list_env_in_external_mode(make_pair, k8s, manifest):
+    app = k8s.container(env=[{"name": "REDIS_SENTINEL_HOSTS", "value": " , "}])
+    dbs = {"redis": DatabaseExpectation("redis", in_cluster=False, hosts=("cache.example.com:6379",))}
+    m = manifest(k8s.configmap("api", {"REDIS_URL": "redis://cache.example.com:6379"}),
+                 k8s.deployment("api", containers=[app]))
+    [f] = wiring.wiring(make_pair(databases=dbs), m)
+    assert (f.workload, f.field, f.actual) == ("Deployment/api container app env REDIS_SENTINEL_HOSTS",
+                                               "redis host list", "empty")
+
+
+def test_empty_host_list_in_cluster_is_not_a_finding(make_pair, k8s, manifest):
+    extra = [k8s.configmap("x", {"MONGO_HOSTS": ""})]
+    assert wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, extra=extra)) == []
+
+
+@pytest.mark.parametrize("value", ["no", "false", "TRUE", "yes", "0", "1", "", "$(MONGO_PASSWORD)"])
+def test_setting_values_under_credential_names_are_not_credentials(make_pair, k8s, manifest, value):
+    extra = [k8s.configmap("flags", {"MONGO_PASSWORD": value, "REDIS_TOKEN": value})]
+    assert wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, extra=extra)) == []
+
+
+def test_setting_values_in_env_are_not_credentials(make_pair, k8s, manifest):
+    env = [k8s.secret_env("MONGO_USER"), k8s.secret_env("MONGO_PASSWORD"),
+           {"name": "AUTH_TOKEN", "value": "false"}, {"name": "DB_PASSWORD", "value": ""}]
+    assert wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, env=env)) == []
+
+
+# -- one root cause, one finding ---------------------------------------------------------------
+REDIS_EXT_TLS = {"redis": DatabaseExpectation("redis", in_cluster=False, hosts=("rediss://cache.example.com:6380",),
+                                              tls=True)}
+
+
+def _double_scheme_render(k8s, manifest, services=4):
+    value = "redis://rediss://cache.example.com:6380"
+    return manifest(*(k8s.configmap(f"svc-{i}", {"EVENTS_REDIS_URL": value, "LOCK_REDIS_URL": value,
+                                                 "CACHE_REDIS_URL": value}) for i in range(services)))
+
+
+def test_double_scheme_reported_once(make_pair, k8s, manifest):
+    findings = wiring.wiring(make_pair(databases=REDIS_EXT_TLS), _double_scheme_render(k8s, manifest))
+    [f] = findings
+    assert f.workload == ("12 places: ConfigMap/svc-0:EVENTS_REDIS_URL, ConfigMap/svc-0:LOCK_REDIS_URL, "
+                          "ConfigMap/svc-0:CACHE_REDIS_URL, ConfigMap/svc-1:EVENTS_REDIS_URL, "
+                          "ConfigMap/svc-1:LOCK_REDIS_URL and 7 more")
+    assert f.field == "redis connection string"
+    assert f.expected == "one scheme"
+    assert f.actual == "double scheme redis://rediss://"
+    assert "prefixed" in f.hint
+
+
+def test_double_scheme_host_is_not_the_inner_scheme(k8s, manifest):
+    [uri, *_] = wiring.connection_strings(_double_scheme_render(k8s, manifest, services=1))
+    assert uri.hosts == ("cache.example.com:6380",)
+    assert uri.problem == "double scheme redis://rediss://"
+
+
+def test_external_hosts_differ_reported_once(make_pair, k8s, manifest):
+    uri = EXT_URI.replace("mongo-b.example.com", "mongo-c.example.com")
+    m = manifest(*(k8s.configmap(f"svc-{i}", {"MONGO_URI": uri}) for i in range(6)))
+    findings = wiring.wiring(make_pair(databases=MONGO_EXT), m)
+    [f] = findings
+    assert f.workload.startswith("6 places: ConfigMap/svc-0:MONGO_URI, ")
+    assert f.workload.endswith(" and 1 more")
+    assert f.field == "mongo hosts"
+
+
+def test_tls_off_for_one_host_reported_once(make_pair, k8s, manifest):
+    dbs = {"mongo": DatabaseExpectation("mongo", in_cluster=False, hosts=("m.example.com",), tls=True)}
+    m = manifest(*(k8s.configmap(f"svc-{i}", {"MONGO_URI": f"mongodb://m.example.com/db{i}"}) for i in range(3)))
+    [f] = wiring.wiring(make_pair(databases=dbs), m)
+    assert f.workload == "3 places: ConfigMap/svc-0:MONGO_URI, ConfigMap/svc-1:MONGO_URI, ConfigMap/svc-2:MONGO_URI"
+    assert f.field == "mongo TLS"
+    assert f.actual == "off in mongodb://m.example.com/db0 and 2 more connection string(s) to the same host(s)"
+
+
+def test_unparsable_connection_string(make_pair, k8s, manifest, text_of):
+    dbs = {"redis": DatabaseExpectation("redis", in_cluster=False, hosts=("cache.example.com:6379",))}
+    m = manifest(k8s.configmap("api", {"REDIS_URL": f"redis://cache.example.com:{SECRET}"}))
+    findings = wiring.wiring(make_pair(databases=dbs), m)
+    [f] = findings
+    assert f.field == "redis connection string"
+    assert f.expected == "a connection string its client can parse"
+    assert f.actual.startswith("not a valid redis:// connection string (Port could not be cast")
+
+
+# -- credentials never printed, whatever they hold ---------------------------------------------
+@pytest.mark.parametrize("uri", [
+    f"mongodb://admin:{SECRET}/x@mongo.example.com:27017/h",
+    f"mongodb://admin:{SECRET}?x@mongo.example.com:27017/h",
+    f"mongodb://admin:{SECRET};x@mongo.example.com:27017/h",
+    f"mongodb://admin:{SECRET} x@mongo.example.com:27017/h",
+    f"mongodb://admin:{SECRET}'x\"@mongo.example.com:27017/h",
+    f"mongodb://admin:{SECRET}@x@mongo.example.com:27017/h",
+    f"redis://{SECRET}@mongo.example.com:27017",
+    f"redis://:{SECRET}@mongo.example.com:27017",
+    f"postgres://u:{SECRET}/?;@mongo.example.com:27017/h",
+    f"postgres://mongo.example.com:27017/h?sslpassword={SECRET}",
+    f"postgres://mongo.example.com:27017/h?token={SECRET}",
+    f"postgres://mongo.example.com:27017/h?access_token={SECRET}&sslmode=disable",
+    f"postgres://mongo.example.com:27017/h?user=x&password={SECRET}",
+    f"redis://rediss://:{SECRET}@mongo.example.com:27017",
+    f"jdbc:postgresql://mongo.example.com:27017/h?apiKey={SECRET}",
+], ids=["slash", "question", "semicolon", "space", "quotes", "at", "redis_lone", "redis_colon", "pg_mixed",
+        "sslpassword", "token", "access_token", "password_param", "double_scheme", "apikey"])
+def test_planted_credentials_never_in_findings(make_pair, k8s, manifest, text_of, uri):
+    dbs = {db: DatabaseExpectation(db, in_cluster=False, hosts=("other.example.com",), tls=True)
+           for db in ("mongo", "redis", "postgres")}
+    m = manifest(k8s.configmap("api", {"DB_URL": uri, "OTHER": f"prefix {uri} suffix"}),
+                 k8s.deployment("api", containers=[k8s.container(env=[{"name": "CONN", "value": uri}])]))
+    findings = wiring.wiring(make_pair(databases=dbs), m)
+    assert findings
+    text = text_of(findings) + repr(findings) + repr(wiring.connection_strings(m))
+    assert SECRET not in text
+
+
+def test_connection_string_repr_hides_the_password():
+    [uri] = wiring.parse_uris(f"mongodb://admin:{SECRET}@h/db?password={SECRET}", "MONGO_URI", "loc")
+    assert SECRET not in repr(uri)
+    assert SECRET not in str(uri)

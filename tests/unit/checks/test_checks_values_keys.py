@@ -1,0 +1,203 @@
+"""Keys that do nothing: every key a values layer sets must be declared or read by the chart."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness_refarch.checks.values_keys import (
+    CHECK,
+    Declared,
+    declared_paths,
+    template_blocks,
+    template_reads,
+    unused_keys,
+)
+from harness_refarch.values import Layer, load_chart, load_layer, sets_layer
+
+ROOT = Path(__file__).resolve().parents[3]
+EMBEDDED = ROOT / "charts" / "harness-prod"
+DATA = ROOT / "tests" / "unit" / "data" / "values"
+EMBEDDED_LAYERS = sorted(EMBEDDED.glob("override-*.yaml")) + sorted((ROOT / "fixtures" / "overlays").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Declared:
+    return declared_paths(EMBEDDED)
+
+
+@pytest.fixture
+def umbrella(tmp_path: Path) -> Path:
+    chart = tmp_path / "umbrella"
+    shutil.copytree(DATA / "umbrella", chart)
+    with tarfile.open(chart / "charts" / "db-0.1.0.tgz", "w:gz") as archive:
+        archive.add(DATA / "db", arcname="db")
+    return chart
+
+
+def layer_of(tmp_path: Path, text: str, name: str = "my-override.yaml") -> Layer:
+    path = tmp_path / name
+    path.write_text(text)
+    return load_layer(path)
+
+
+# -- the embedded chart ----------------------------------------------------------------------------
+def test_embedded_layers_exist() -> None:
+    assert len(EMBEDDED_LAYERS) >= 10  # four profiles and the architecture overlays
+
+
+@pytest.mark.parametrize("path", EMBEDDED_LAYERS, ids=[p.name for p in EMBEDDED_LAYERS])
+def test_every_key_of_our_own_layers_is_used(path: Path, embedded: Declared) -> None:
+    findings = unused_keys(load_layer(path), embedded, path.name)
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_misspelled_service_is_reported_with_line_and_the_key_it_meant(tmp_path: Path,
+                                                                      embedded: Declared) -> None:
+    layer = layer_of(tmp_path, "platform:\n  ng-manager:\n    replicaCount: 2\n  ng-manger:\n    replicaCount: 2\n")
+    [finding] = unused_keys(layer, embedded, "values file my-override.yaml")
+    assert finding.check == CHECK
+    assert finding.workload == "values file my-override.yaml"
+    assert finding.field == "platform.ng-manger"
+    assert finding.source == "my-override.yaml:4 platform.ng-manger"
+    assert finding.hint == "did you mean platform.ng-manager.replicaCount?"
+    assert "never reads" in str(finding)
+
+
+def test_misspelled_global_is_reported(tmp_path: Path, embedded: Declared) -> None:
+    layer = layer_of(tmp_path, "global:\n  databse:\n    mongo:\n      installed: false\n      hosts: [a]\n")
+    [finding] = unused_keys(layer, embedded, "values file my-override.yaml")
+    assert finding.field == "global.databse"
+    assert finding.source == "my-override.yaml:2 global.databse"
+    assert finding.hint == "did you mean global.database.mongo?"
+
+
+@pytest.mark.parametrize(("text", "field", "hint"), [
+    ("global:\n  backup:\n    enabeld: true\n", "global.backup.enabeld", "did you mean global.backup.enabled?"),
+    ("ng-manager:\n  replicaCount: 3\n", "ng-manager", "did you mean platform.ng-manager.replicaCount?"),
+    ("platform:\n  ng-manager:\n    replicas: 3\n", "platform.ng-manager.replicas",
+     "did you mean platform.ng-manager.replicaCount?"),
+    ("ci:\n  global:\n    hha: true\n", "ci.global.hha", "did you mean global.ha?"),
+    ("zzzzzz: 1\n", "zzzzzz", ""),
+])
+def test_more_keys_that_do_nothing(tmp_path: Path, embedded: Declared, text: str, field: str,
+                                   hint: str) -> None:
+    [finding] = unused_keys(layer_of(tmp_path, text), embedded, "values file")
+    assert (finding.field, finding.hint) == (field, hint)
+
+
+def test_set_keys_are_checked_too(embedded: Declared) -> None:
+    findings = unused_keys(sets_layer(["global.ha=true", "platform.ng-manager.replicaCont=2"]), embedded, "--set")
+    assert [(f.field, f.source) for f in findings] == [
+        ("platform.ng-manager.replicaCont", "--set #2 platform.ng-manager.replicaCont")]
+    assert findings[0].hint == "did you mean platform.ng-manager.replicaCount?"
+
+
+def test_subchart_global_is_the_global(embedded: Declared) -> None:
+    assert embedded.covers(("platform", "ng-manager", "global", "ha"))
+    assert not embedded.covers(("platform", "ng-manager", "global", "nope"))
+
+
+def test_template_only_keys_count_as_used(embedded: Declared) -> None:
+    # deploymentName is in no values.yaml: the library reads it with get .Values "deploymentName".
+    assert embedded.covers(("platform", "ng-manager", "deploymentName"))
+    # minio.enabled is read by the umbrella's own helper template.
+    assert embedded.covers(("platform", "bootstrap", "database", "minio", "enabled"))
+    # The library's reads apply to the charts including its templates, not to the module charts.
+    assert not embedded.covers(("platform", "deploymentName"))
+    assert not embedded.covers(("harness-common", "deploymentName"))
+
+
+def test_declared_paths_is_fast(embedded: Declared) -> None:
+    best = min(_timed() for _ in range(5))
+    assert best < 0.1, f"declared_paths on the embedded chart took {best * 1000:.0f} ms (budget 100 ms)"
+
+
+def _timed() -> float:
+    start = time.perf_counter()
+    declared_paths(EMBEDDED)
+    return time.perf_counter() - start
+
+
+# -- a chart with aliases, a library and a packaged subchart --------------------------------------
+def test_alias_library_tags_conditions_and_globals(umbrella: Path, tmp_path: Path) -> None:
+    declared = declared_paths(umbrella)
+    text = (
+        "web:\n  replicas: 3\n  image: {tag: x}\n  deploymentName: w\n  labels: {a: b}\n  resources: {x: 1}\n"
+        "api:\n  enabled: false\n"
+        "app:\n  replicas: 3\n"                      # 9: the chart name, not its alias
+        "db:\n  size: 1Gi\n  sise: 2Gi\n"            # 13: a typo in the packaged subchart
+        "global:\n  appOnly: false\n  api: {enabled: true}\n  db: {port: 1}\n"
+        "tags:\n  storage: false\n"
+        "extras: {anything: {below: 1}}\n"
+        "nothing: {at: all}\n"
+        "feature: {flag: true, other: 1}\n"          # 22: only feature.flag is read
+        "dashed-key: {inner: 1, more: {x: 1}}\n"    # 23: only dashed-key.inner is read
+        "web2: {neverIncluded: 1}\n"
+    )
+    findings = unused_keys(layer_of(tmp_path, text, "u.yaml"), declared, "values file u.yaml")
+    assert [(f.field, f.source.split(" ")[0], f.hint) for f in findings] == [
+        ("app", "u.yaml:9", "did you mean api.replicas?"),
+        ("db.sise", "u.yaml:13", "did you mean db.size?"),
+        ("feature.other", "u.yaml:22", ""),
+        ("dashed-key.more", "u.yaml:23", ""),
+        ("web2", "u.yaml:24", "did you mean web?"),
+    ]
+
+
+def test_library_templates_never_included_read_nothing(umbrella: Path) -> None:
+    declared = declared_paths(umbrella)
+    assert not declared.covers(("web", "neverIncluded"))
+    assert declared.covers(("web", "labels", "any"))  # read whole by common.labels (toYaml)
+    assert not declared.covers(("labels",))  # the umbrella does not include common.pod
+
+
+def test_subchart_key_declared_empty_in_the_parent_does_not_accept_everything(umbrella: Path) -> None:
+    values = umbrella / "values.yaml"
+    values.write_text(values.read_text() + "db: {}\n")
+    assert not declared_paths(umbrella).covers(("db", "typo"))
+
+
+def test_packaged_chart_declares_the_same(umbrella: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "umbrella-0.1.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(umbrella, arcname="umbrella")
+    assert declared_paths(archive) == declared_paths(umbrella)
+    assert declared_paths(load_chart(umbrella)) == declared_paths(umbrella)
+
+
+# -- template reading ------------------------------------------------------------------------------
+def test_template_reads_follow_variables_lookups_and_scopes() -> None:
+    text = (
+        '{{- define "a" -}}\n'
+        "{{- $v := .root.Values -}}\n"
+        '{{ $v.ports.http }} {{ get $v "config" }} {{ get (get $v "java" | default dict) "memory" }}\n'
+        '{{ index .Values "ng-manager" "x" }} {{ hasKey $.Values.global "y" }}\n'
+        "{{ include \"b\" (dict \"values\" $v) }}\n"
+        "{{- end -}}\n"
+        '{{- define "b" -}}\n'
+        "{{- $b := .Values.global.backup -}}{{ if $b.enabled }}{{ $b.schedule.cron }}{{ end }}\n"
+        "{{ $v.notTheSameV }}\n"
+        "{{- range $k, $db := .Values.global.database }}{{ $db.installed }}{{ end }}\n"
+        "{{- $d := .Values.global.dr }}{{ toYaml $d }}\n"
+        "{{- end -}}\n"
+    )
+    assert template_reads(text) == {
+        ("ports", "http"), ("config",), ("java",), ("ng-manager", "x"), ("global",), ("global", "y"),
+        ("global", "backup", "enabled"), ("global", "backup", "schedule", "cron"),
+        ("global", "database"), ("global", "database", "installed"), ("global", "dr"),
+    }
+    names = [(b.name, sorted(b.includes)) for b in template_blocks(text)]
+    assert names == [(None, []), ("a", ["b"]), ("b", [])]
+
+
+def test_dynamic_include_assumes_any_library_template(umbrella: Path) -> None:
+    deploy = umbrella / "charts" / "app" / "templates" / "deploy.yaml"
+    deploy.write_text(deploy.read_text().replace('include "common.pod"', 'include (print "common." "pod")'))
+    declared = declared_paths(umbrella)
+    assert declared.covers(("web", "image", "tag"))
+    assert declared.covers(("web", "neverIncluded"))  # cannot tell: every library template counts
