@@ -22,7 +22,9 @@ class Finding:
 
     def __str__(self) -> str:
         text = f"{self.workload}: {self.field}: expected {self.expected}, got {self.actual}"
-        if self.source:
+        if self.source == "source not traced":
+            text += " [source not traced]"
+        elif self.source:
             text += f" [set by {self.source}]"
         return f"{text} ({self.hint})" if self.hint else text
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from harness_refarch.catalog import Pair
+from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding, report
@@ -591,9 +592,10 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
             extra = ((before.profile.name, _manifest(request, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
-        found, error = _run_check(refarch, check, pair, manifest, *extra)
+        found, error = _run_check(refarch, check, refarch.effective_pair(pair), manifest, *extra)
         if error is not None:
             _fail(request, error)
+        found = with_sources(found, refarch.merged(pair))
         context = pair.id
         if workload is not None:
             kind = _where(request.node).get("workloads", "all")

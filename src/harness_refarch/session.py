@@ -18,13 +18,15 @@ from typing import Any
 
 from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog, load_yaml
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
-from harness_refarch.checks import golden
+from harness_refarch.checks import golden, layering
+from harness_refarch.checks.values_keys import Declared, declared_paths
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, find_helm
 from harness_refarch.identity import Volatility, learn_volatile
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
+from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
 DEFAULT_KUBE_VERSION = "1.29.0"
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -74,6 +76,8 @@ class RefarchSession:
         self._golden_done: set[Path] = set()
         self._workdir: Path | None = None
         self._volatility: dict[str, Volatility] = {}
+        self._layers: dict[Path, Layer] = {}
+        self._merged: dict[tuple[str, bool], Merged] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.chart: ResolvedChart | None = None
         self.validate()
@@ -185,6 +189,57 @@ class RefarchSession:
             namespace=self.options.namespace, kube_version=self.options.kube_version,
             values=tuple(self.layers(pair, standby)), sets=tuple(self.options.sets), repeat=repeat,
             label=f"{pair.id}{' standby' if standby else ''}{' (second render)' if repeat else ''}")
+
+    # -- values: the layers of a render, coalesced as helm does -----------------------------
+    @cached_property
+    def chart_node(self) -> ChartNode:
+        return load_chart(self.options.chart)
+
+    @cached_property
+    def declared(self) -> Declared:
+        """Every key path the chart declares in its values or reads in its templates."""
+        return declared_paths(self.chart_node)
+
+    @cached_property
+    def chart_defaults(self) -> dict[str, Any]:
+        return chart_values(self.chart_node)
+
+    def layer(self, path: Path) -> Layer:
+        if path not in self._layers:
+            fixtures = self.options.fixtures
+            label = str(path.relative_to(fixtures)) if path.is_relative_to(fixtures) else (
+                path.name if path.parent == self.options.chart else str(path))
+            self._layers[path] = load_layer(path, label)
+        return self._layers[path]
+
+    def labelled_layers(self, pair: Pair, standby: bool = False) -> list[tuple[Layer, str, str]]:
+        """(layer, label for messages, role) in render order; role is architecture, user, profile or set."""
+        arch_files = {*self.catalog.base_layers, pair.architecture.overlay}
+        if pair.architecture.standby_overlay is not None:
+            arch_files.add(pair.architecture.standby_overlay)
+        out = []
+        for path in self.layers(pair, standby):
+            layer = self.layer(path)
+            if path in arch_files:
+                out.append((layer, f"architecture {pair.architecture.name} overlay {layer.origin}", "architecture"))
+            elif path == self.profile_file(pair.profile.name):
+                out.append((layer, f"profile file {layer.origin}", "profile"))
+            else:
+                out.append((layer, f"values file {layer.origin}", "user"))
+        if self.options.sets:
+            out.append((sets_layer(self.options.sets), "--refarch-set", "set"))
+        return out
+
+    def merged(self, pair: Pair, standby: bool = False) -> Merged:
+        key = (pair.id, standby)
+        if key not in self._merged:
+            layers = [layer for layer, _, _ in self.labelled_layers(pair, standby)]
+            self._merged[key] = coalesce(layers, base=self.chart_defaults)
+        return self._merged[key]
+
+    def effective_pair(self, pair: Pair) -> Pair:
+        """``pair`` with its expectations read from the merged values (external hosts)."""
+        return layering.effective(pair, self.merged(pair))
 
     # -- determinism: one extra render per architecture ------------------------------------
     def representative(self, pair: Pair) -> Pair:

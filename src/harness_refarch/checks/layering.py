@@ -1,0 +1,114 @@
+"""What the values layers of a render do: keys that do nothing, values that contradict the
+architecture under test, and where a failing value was set.
+
+The layers are those of ``helm template`` (architecture overlay, the user's files, the profile
+file, ``--set``) coalesced the way helm does (see :mod:`harness_refarch.values`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from harness_refarch.catalog import Pair
+from harness_refarch.checks.values_keys import Declared, unused_keys
+from harness_refarch.findings import Finding
+from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
+
+CHECK = "layering"
+
+
+def keys_not_read(layers: Iterable[tuple[Layer, str]], declared: Declared) -> list[Finding]:
+    """Every key a layer sets that the chart neither declares nor reads (with "did you mean")."""
+    out: list[Finding] = []
+    for layer, label in layers:
+        out += unused_keys(layer, declared, label)
+    return out
+
+
+def contradictions(spec: Pair, merged: Merged) -> list[Finding]:
+    """Databases the merged values run in-cluster when the architecture needs them external,
+    or the reverse; the finding names the file, line and key that did it."""
+    out = []
+    for db, expectation in sorted(spec.architecture.databases.items()):
+        found = database_contradiction(merged, db, expectation.in_cluster)
+        if found is not None:
+            mode = "in-cluster" if expectation.in_cluster else "external"
+            out.append(Finding(CHECK, f"{db} database", "global.database." + db + ".installed",
+                               f"{found.expected.split(' ')[0]} ({mode}, as architecture "
+                               f"{spec.architecture.name} needs)", found.actual,
+                               "the values layers make this a different architecture",
+                               source=found.source or "the chart's default"))
+    return out
+
+
+def effective(spec: Pair, merged: Merged) -> Pair:
+    """``spec`` with each external database's expected hosts read from the merged values (the
+    user's own hosts win over the architecture's example hosts), not from fixture constants."""
+    databases = {}
+    for db, expectation in spec.architecture.databases.items():
+        hosts = merged.get(("global", "database", db, "hosts"))
+        if not expectation.in_cluster and isinstance(hosts, list):
+            expectation = dataclasses.replace(expectation, hosts=tuple(str(h) for h in hosts))
+        databases[db] = expectation
+    return dataclasses.replace(spec, architecture=dataclasses.replace(spec.architecture, databases=databases))
+
+
+# -- where a failing value came from -------------------------------------------------------------
+# A finding's field (as the checks phrase it) -> the value key paths (tails) that set it.
+_FIELD_TAILS: tuple[tuple[str, tuple[KeyPath, ...]], ...] = (
+    ("effective replicas (hpa)", (("autoscaling", "minReplicas"),)),
+    ("effective replicas (spec.replicas)", (("replicaCount",), ("replicas",))),
+    ("effective replicas (default)", (("replicaCount",), ("replicas",))),
+    ("hpa.min", (("autoscaling", "minReplicas"),)),
+    ("hpa.max", (("autoscaling", "maxReplicas"),)),
+    ("replicas", (("replicaCount",), ("replicas",), ("autoscaling", "minReplicas"))),
+    ("MEMORY", (("java", "memory"),)),
+)
+
+
+def _tails(field: str) -> tuple[KeyPath, ...]:
+    for prefix, tails in _FIELD_TAILS:
+        if field.startswith(prefix):
+            return tails
+    parts = field.replace("containers.", "").split(".")
+    for marker in ("requests", "limits"):
+        if marker in parts:  # resources.requests.cpu, containers.x.requests.cpu, ...
+            i = parts.index(marker)
+            return (("resources", marker, *parts[i + 1:i + 2]),)
+    return ()
+
+
+def _workload_name(workload: str) -> str:
+    key = workload.split(" ", 1)[0]
+    return key.split("/", 1)[1] if "/" in key else ""
+
+
+def trace(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> str:
+    """``file:line key`` of the layer that set the value a finding is about, generically: a key
+    path a layer set whose segments name the workload and end with the field's value key.
+    ``""`` when the field is not value-driven; ``"source not traced"`` when unsure."""
+    tails = _tails(finding.field)
+    name = _workload_name(finding.workload)
+    if not tails or not name:
+        return ""
+    hits = sorted({p for p in paths for tail in tails
+                   if len(p) > len(tail) and p[-len(tail):] == tail
+                   and any(seg == name or name.startswith(seg + "-") or seg.startswith(name)
+                           for seg in p[:-len(tail)] if len(seg) > 2)})
+    if len(hits) != 1:
+        return NOT_TRACED if hits else ""
+    return merged.source(hits[0])
+
+
+def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:
+    """Findings with their ``source`` filled where a values layer set the failing value."""
+    paths = list(merged.setters)
+    out = []
+    for f in findings:
+        if not f.source:
+            source = trace(f, merged, paths)
+            if source:
+                f = dataclasses.replace(f, source=source)
+        out.append(f)
+    return out
