@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, order=True)
@@ -29,11 +29,43 @@ class Finding:
         return f"{text} ({self.hint})" if self.hint else text
 
 
+PLACES_SHOWN = 5
+
+
+def places(items: Iterable[str], limit: int = PLACES_SHOWN) -> str:
+    """``a`` for one place; ``3 places: a, b, c``; at most ``limit`` shown, then ``and N more``."""
+    unique = list(dict.fromkeys(items))
+    if len(unique) == 1:
+        return unique[0]
+    shown = ", ".join(unique[:limit])
+    more = f" and {len(unique) - limit} more" if len(unique) > limit else ""
+    return f"{len(unique)} places: {shown}{more}"
+
+
+def collapse(findings: Iterable[Finding], limit: int = PLACES_SHOWN) -> list[Finding]:
+    """Findings that differ only in where they were found become one, naming the count and places."""
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.check, f.field, f.expected, f.actual, f.hint, f.source), []).append(f)
+    out = []
+    for group in groups.values():
+        first = group[0]
+        out.append(first if len(group) == 1 else replace(first, workload=places((f.workload for f in group), limit)))
+    return out
+
+
 def report(findings: Iterable[Finding], context: str) -> str:
-    """A readable, multi-line failure message; empty string when there is nothing to report."""
-    items = sorted(set(findings))
-    if not items:
+    """A readable, multi-line failure message; empty string when there is nothing to report.
+
+    Findings that differ only in where they were found are one line with the count and the
+    places (one root cause, one line), and every line passes through the one masking function.
+    """
+    from harness_refarch.redact import mask
+
+    unique = sorted(set(findings))
+    if not unique:
         return ""
-    lines = [f"{len(items)} finding(s) for {context}:"]
-    lines += [f"  - [{f.check}] {f}" for f in items]
+    items = sorted(collapse(unique))
+    lines = [f"{len(unique)} finding(s) for {context}:"]
+    lines += [mask(f"  - [{f.check}] {f}") for f in items]
     return "\n".join(lines)

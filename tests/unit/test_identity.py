@@ -246,11 +246,12 @@ def _flatten(node: Any, prefix: str = "") -> set[str]:
     return {prefix}
 
 
-def test_acme_values_declare_every_overlay_key() -> None:
-    """Every architecture is expressible: the chart declares each key the overlays set."""
+def test_acme_values_declare_every_global_overlay_key() -> None:
+    """Every architecture switch under ``global`` is expressible in the second chart (the overlays'
+    chart-specific keys, such as the model's minio.existingSecret, are the suite's to report)."""
     declared = _flatten(yaml.load((ACME / "values.yaml").read_text(), Loader=SAFE_LOADER))
     for overlay in sorted((FIXTURES / "overlays").glob("*.yaml")):
-        keys = _flatten(yaml.load(overlay.read_text(), Loader=SAFE_LOADER))
+        keys = {k for k in _flatten(yaml.load(overlay.read_text(), Loader=SAFE_LOADER)) if k.startswith("global.")}
         assert keys <= declared, (overlay.name, sorted(keys - declared))
 
 

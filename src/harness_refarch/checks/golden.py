@@ -64,7 +64,8 @@ def _show(value: Any) -> str:
 def compare_workload(key: str, expected: Any, actual: Any) -> list[Finding]:
     """Field-by-field differences of one workload's golden entry."""
     out = []
-    diff = DeepDiff(expected or {}, actual or {}, view="tree", ignore_order=True)
+    # threshold_to_diff_deeper=0: report key by key even when two mappings share nothing
+    diff = DeepDiff(expected or {}, actual or {}, view="tree", ignore_order=True, threshold_to_diff_deeper=0)
     for change_type, items in diff.items():
         for item in items:
             path = item.path(output_format="list")

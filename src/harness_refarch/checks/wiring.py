@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from harness_refarch import uris
 from harness_refarch.catalog import DatabaseExpectation, Pair
-from harness_refarch.findings import Finding
+from harness_refarch.findings import Finding, collapse, places
 from harness_refarch.manifest import Container, Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.uris import ConnectionString
@@ -44,7 +44,6 @@ _KEY_WORDS = {"mongo": re.compile(r"MONGO", re.I), "redis": re.compile(r"REDIS",
               "postgres": re.compile(r"POSTGRES|(^|_)PG(_|$)", re.I)}
 _KEY_ORDER = ("timescaledb", "postgres", "mongo", "redis")  # most specific name first
 TLS_EXPECTED = "on (mongodb+srv, rediss://, tls=true, ssl=true or sslmode=require)"
-PLACES_SHOWN = 5
 
 
 def classify(scheme: str, key: str) -> str:
@@ -266,28 +265,6 @@ def _in_cluster_workloads(manifest: Manifest, db: str) -> list[Workload]:
             if w.kind in ("StatefulSet", "Deployment"):
                 found.append(w)
     return found
-
-
-def places(items: Iterable[str], limit: int = PLACES_SHOWN) -> str:
-    """``a`` for one place; ``3 places: a, b, c``; at most ``limit`` shown, then ``and N more``."""
-    unique = list(dict.fromkeys(items))
-    if len(unique) == 1:
-        return unique[0]
-    shown = ", ".join(unique[:limit])
-    more = f" and {len(unique) - limit} more" if len(unique) > limit else ""
-    return f"{len(unique)} places: {shown}{more}"
-
-
-def collapse(findings: Iterable[Finding], limit: int = PLACES_SHOWN) -> list[Finding]:
-    """Findings that differ only in where they were found become one, naming the count and places."""
-    groups: dict[tuple[str, ...], list[Finding]] = {}
-    for f in findings:
-        groups.setdefault((f.check, f.field, f.expected, f.actual, f.hint, f.source), []).append(f)
-    out = []
-    for group in groups.values():
-        first = group[0]
-        out.append(first if len(group) == 1 else replace(first, workload=places((f.workload for f in group), limit)))
-    return out
 
 
 def mask_finding(f: Finding) -> Finding:
