@@ -1,0 +1,183 @@
+"""`harness-refarch diff OLD NEW` end to end: real helm, copies of the embedded chart in tmp_path.
+
+Each test changes one thing in a copy of charts/harness-prod and restricts the run to the
+large profile and one or two architectures, so a run costs a handful of renders.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness_refarch.cli import EXIT_BLOCKERS, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, main
+from harness_refarch.helm import find_helm
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "harness-prod"
+FIXTURES = ROOT / "fixtures"
+DATABASE_TEMPLATES = Path("charts/platform/charts/bootstrap/charts/database/templates")
+SECRET = "S3cretPw"
+
+
+def run(capsys: pytest.CaptureFixture[str], old: Path | str, new: Path | str, *args: str,
+        architectures: tuple[str, ...] = ("prod-3-incluster",)) -> tuple[int, str, str]:
+    argv = ["diff", str(old), str(new), "--refarch-fixtures", str(FIXTURES), "--refarch-profile", "large",
+            *[a for arch in architectures for a in ("--refarch-architecture", arch)], *args]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def chart_copy(tmp_path: Path) -> Callable[..., Path]:
+    """``chart_copy(edit)``: a copy of the embedded chart, after ``edit(path)`` changed it."""
+    def make(edit: Callable[[Path], None] | None = None, name: str = "new") -> Path:
+        target = tmp_path / name / "harness-prod"
+        shutil.copytree(CHART, target)
+        if edit is not None:
+            edit(target)
+        return target
+    return make
+
+
+def replace_once(path: Path, old: str, new: str, after: str = "") -> None:
+    """Replace the first ``old`` that follows ``after`` in ``path``; fail if there is none."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(after) if after else 0
+    at = text.index(old, start)
+    path.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+
+
+def ng_manager_min_5(chart: Path) -> None:
+    replace_once(chart / "override-large.yaml", "minReplicas: 4", "minReplicas: 5", after="\n  ng-manager:")
+
+
+def test_one_profile_value_prints_exactly_that_change(capsys: pytest.CaptureFixture[str],
+                                                     chart_copy: Callable[..., Path]) -> None:
+    """prod-1 runs without autoscaling, so only the HPA architecture sees the new minimum."""
+    new = chart_copy(ng_manager_min_5)
+    code, out, err = run(capsys, CHART, new, architectures=("prod-1-incluster", "prod-3-incluster"))
+    assert code == EXIT_OK, out + err
+    changed = out.split("large-prod-3-incluster\n", 1)[1].split("\n\n", 1)[0]
+    assert changed.splitlines() == ["  workloads", "    Deployment/ng-manager", "      hpa.min: 4 -> 5",
+                                    "      replicas: 4 -> 5"]
+    assert out.count(" -> ") == 2
+    assert "No changes: large-prod-1-incluster" in out
+    assert "Upgrade blockers (helm upgrade OLD -> NEW fails or loses data): none" in out
+    assert out.rstrip().endswith("(exit 0)")
+
+
+def test_markdown_for_a_pull_request_comment(capsys: pytest.CaptureFixture[str],
+                                            chart_copy: Callable[..., Path], tmp_path: Path) -> None:
+    new = chart_copy(ng_manager_min_5)
+    report = tmp_path / "out" / "diff.md"
+    code, out, _ = run(capsys, CHART, new, "--format", "markdown", "--output", str(report))
+    assert code == EXIT_OK
+    assert "report written to" in out and "(exit 0)" in out
+    md = report.read_text(encoding="utf-8")
+    assert md.startswith("## harness-refarch diff\n")
+    assert "### large-prod-3-incluster" in md
+    assert "| section | object | field | OLD | NEW |" in md
+    assert "| workloads | Deployment/ng-manager | hpa.min | 4 | 5 |" in md
+    assert "| workloads | Deployment/ng-manager | replicas | 4 | 5 |" in md
+    assert "### Upgrade blockers\n\nNone." in md
+
+
+def test_renamed_volume_claim_template_is_an_upgrade_blocker(capsys: pytest.CaptureFixture[str],
+                                                            chart_copy: Callable[..., Path]) -> None:
+    def rename(chart: Path) -> None:
+        mongo = chart / DATABASE_TEMPLATES / "mongodb.yaml"
+        mongo.write_text(mongo.read_text(encoding="utf-8").replace('"datadir"', '"data"'), encoding="utf-8")
+
+    code, out, _ = run(capsys, CHART, chart_copy(rename))
+    assert code == EXIT_BLOCKERS, out
+    assert ("- StatefulSet/mongodb-replicaset-chart: spec.volumeClaimTemplates[datadir]: OLD datadir "
+            "(the PVCs datadir-mongodb-replicaset-chart-N hold the data) -> NEW renamed to data") in out
+    assert "Upgrade blockers (helm upgrade OLD -> NEW fails or loses data): 1" in out
+    assert out.rstrip().endswith("upgrade blockers (exit 3)")
+
+
+def test_shrunk_pvc_is_a_blocker_and_a_regression(capsys: pytest.CaptureFixture[str],
+                                                 chart_copy: Callable[..., Path]) -> None:
+    """Blockers take precedence over regressions in the exit code; both are printed."""
+    def shrink(chart: Path) -> None:
+        replace_once(chart / "override-large.yaml", "size: 10Gi", "size: 5Gi", after="\n      minio:")
+
+    code, out, _ = run(capsys, CHART, chart_copy(shrink))
+    assert code == EXIT_BLOCKERS, out
+    assert "- PersistentVolumeClaim/minio: spec.resources.requests.storage: OLD 10Gi -> NEW 5Gi" in out
+    assert "Deployment/minio\n      PersistentVolumeClaim minio storage: 10Gi -> 5Gi" in out
+    assert "large-prod-3-incluster capacity_not_below_previous_profile" in out
+
+
+def test_workload_kind_change(capsys: pytest.CaptureFixture[str], chart_copy: Callable[..., Path]) -> None:
+    def to_statefulset(chart: Path) -> None:
+        replace_once(chart / DATABASE_TEMPLATES / "minio.yaml", "kind: Deployment", "kind: StatefulSet")
+
+    code, out, _ = run(capsys, CHART, chart_copy(to_statefulset))
+    assert code == EXIT_BLOCKERS, out
+    assert "- Deployment/minio: kind: OLD Deployment -> NEW StatefulSet" in out
+    assert "- Deployment/minio (removed)" in out and "+ StatefulSet/minio (added)" in out
+
+
+def test_packaged_chart_as_old_and_the_module_entry_point(chart_copy: Callable[..., Path], tmp_path: Path) -> None:
+    helm = find_helm()
+    subprocess.run([str(helm), "package", str(CHART), "--destination", str(tmp_path / "pkg")],
+                   check=True, capture_output=True, timeout=60)
+    (package,) = (tmp_path / "pkg").glob("harness-prod-*.tgz")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness_refarch.cli", "diff", str(package), str(chart_copy(ng_manager_min_5)),
+         "--refarch-fixtures", str(FIXTURES), "--refarch-profile", "large", "--refarch-architecture",
+         "prod-3-incluster", "--refarch-helm", str(helm)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    assert f"OLD: {package}" in proc.stdout
+    assert "hpa.min: 4 -> 5" in proc.stdout
+
+
+def test_no_credentials_in_any_format(capsys: pytest.CaptureFixture[str], chart_copy: Callable[..., Path]) -> None:
+    """NEW puts a literal Redis password into every connection string: the wiring diff and the
+    regression (the wiring check rejects literal credentials) show it masked, never in clear."""
+    def plant(chart: Path) -> None:
+        replace_once(chart / "override-large.yaml", "    redis:\n      replicaCount: 3\n",
+                     "    redis:\n      replicaCount: 3\n      hosts:\n"
+                     f"        - redis://default:{SECRET}@redis2.db.example.internal:6379\n")
+
+    new = chart_copy(plant)
+    for fmt in ("text", "markdown"):
+        code, out, err = run(capsys, CHART, new, "--format", fmt, architectures=("prod-3-external-self-managed",))
+        assert code == EXIT_REGRESSION, out + err
+        assert "redis2.db.example.internal:6379" in out
+        assert "redis://default:****@redis2" in out
+        assert SECRET not in out + err
+
+
+def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.CaptureFixture[str],
+                                                             chart_copy: Callable[..., Path]) -> None:
+    secret_set = f"global.database.redis.hosts[0]=redis://default:{SECRET}@r.example.internal:6379"
+    code, out, err = run(capsys, CHART, chart_copy(), "--refarch-set", secret_set,
+                         architectures=("prod-3-external-self-managed",))
+    assert code == EXIT_OK, out + err  # same literal credential on both sides: not a regression
+    assert "No changes: large-prod-3-external-self-managed" in out
+    assert SECRET not in out + err
+
+
+@pytest.mark.parametrize("args", [
+    ["diff", "/nonexistent/old-chart", str(CHART)],
+    ["diff", str(CHART)],
+    ["diff", str(CHART), str(CHART), "--format", "html"],
+    ["diff", str(CHART), str(CHART), "--refarch-profile", "huge"],
+    [],
+])
+def test_bad_input_is_one_paragraph_and_exit_4(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    code = main([*args, "--refarch-fixtures", str(FIXTURES)] if args else args)
+    out, err = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert err.startswith("harness-refarch: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
