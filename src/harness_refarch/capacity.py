@@ -276,7 +276,8 @@ def plan(manifest: Manifest, node: NodeShape, reserve: float = DEFAULT_RESERVE) 
     per_pod = _per_pod(manifest)
     pods, daemons = _pods(manifest, per_pod)
     unschedulable: list[Finding] = []
-    ds_cpu, ds_mem, ds_names = 0.0, 0, []
+    ds_cpu, ds_mem = 0.0, 0
+    ds_names: list[str] = []
     for d in daemons:
         if ds_cpu + d.cpu > cpu + _EPS or ds_mem + d.memory > memory or len(ds_names) >= node.max_pods:
             unschedulable.append(_too_big(d, 1, node, cpu - ds_cpu, memory - ds_mem, reserve, True))
@@ -310,8 +311,10 @@ def plan(manifest: Manifest, node: NodeShape, reserve: float = DEFAULT_RESERVE) 
     }
     clique, clique_of = _largest_clique(fitting, rules)
     lower = max(1 if fitting else 0, clique, *bounds.values())
+    placed: list[list[_Pod]]
     if not fitting:
-        n, placed = (1 if ds_names else 0), [[] for _ in range(1 if ds_names else 0)]
+        n = 1 if ds_names else 0
+        placed = [[] for _ in range(n)]
     else:
         n, placed = _fewest(fitting, lower, room_cpu, room_mem, room_pods, rules, spread=True)
     binding, detail = _binding(fitting, n, lower, bounds, clique, clique_of, room_cpu, room_mem, room_pods,

@@ -177,7 +177,7 @@ def summaries(manifest: Manifest, databases: Mapping[str, DatabaseExpectation] |
 
 def _field(path: Sequence[Any]) -> str:
     """``['containers', 'ng-manager', 'requests', 'cpu']`` -> ``container ng-manager requests.cpu``."""
-    parts = [str(p) for p in path]
+    parts = [str(p) for p in path if not isinstance(p, int)]  # list positions carry no meaning here
     if len(parts) >= 2 and parts[0] == "containers":
         rest = ".".join(parts[2:])
         return f"container {parts[1]}" + (f" {rest}" if rest else "")
@@ -199,12 +199,10 @@ def _same_quantity(path: Sequence[Any], old: Any, new: Any) -> bool:
 def compare_entries(section: str, obj: str, old: Any, new: Any) -> list[Change]:
     """Field-by-field changes of one object's summary, found by deepdiff."""
     out: list[Change] = []
-    diff = DeepDiff(old or {}, new or {}, view="tree", ignore_order=True)
+    diff = DeepDiff(old or {}, new or {}, view="tree", ignore_order=True, threshold_to_diff_deeper=0)
     for change_type, items in diff.items():
         for item in items:
             path = item.path(output_format="list")
-            if change_type.startswith("iterable_item"):  # a host added to or removed from a list
-                path = path[:-1]
             if change_type.endswith("_added"):
                 before, after = ABSENT, show(item.t2)
             elif change_type.endswith("_removed"):
@@ -250,7 +248,7 @@ def _by_name(manifest: Manifest, *kinds: str) -> dict[tuple[str, str, str], K8sO
 
 
 def _blocker(obj: K8sObject, field: str, old: Any, new: Any, hint: str = _IMMUTABLE_HINT) -> Finding:
-    return Finding(CHECK, obj.key, field, f"unchanged: {show(old)}", show(new), hint)
+    return Finding(CHECK, obj.key, field, show(old), show(new), hint)
 
 
 def _storage(spec: Mapping[str, Any] | None) -> Decimal | None:
@@ -271,10 +269,11 @@ def _claim_spec_changes(obj: K8sObject, where: str, old: Mapping[str, Any], new:
     out = []
     old_size, new_size = _storage(old), _storage(new)
     if old_size is not None and new_size is not None and new_size < old_size:
-        out.append(Finding(CHECK, obj.key, f"{where}.resources.requests.storage",
-                           f"at least {_claim_size(old)} (volumes cannot shrink)", show(_claim_size(new)),
-                           "Kubernetes rejects a smaller claim and the data does not fit; keep the old size"))
-    elif storage_immutable and _claim_size(old) != _claim_size(new) and old_size != new_size:
+        out.append(_blocker(obj, f"{where}.resources.requests.storage", _claim_size(old), _claim_size(new),
+                            "a volume cannot shrink: Kubernetes rejects the smaller claim and `helm upgrade` "
+                            "fails; keep the old size"))
+    elif storage_immutable and (old_size != new_size if old_size is not None and new_size is not None
+                                else _claim_size(old) != _claim_size(new)):
         out.append(_blocker(obj, f"{where}.resources.requests.storage", _claim_size(old), _claim_size(new),
                             "volumeClaimTemplates are immutable: `helm upgrade` fails; resize the existing "
                             "PVCs by hand and orphan-delete the StatefulSet, then upgrade"))
@@ -296,7 +295,7 @@ def _volume_claim_templates(old: K8sObject, new: K8sObject) -> list[Finding]:
         renamed = sorted(set(after) - set(before))
         now = f"renamed to {', '.join(renamed)}" if renamed else ABSENT
         out.append(Finding(CHECK, old.key, f"spec.volumeClaimTemplates[{name}]",
-                           f"kept (the PVCs {name}-{old.name}-N hold the data)", now,
+                           f"{name} (the PVCs {name}-{old.name}-N hold the data)", now,
                            f"volumeClaimTemplates are immutable, and {_DATA_HINT}: keep the template name"))
     for name in sorted(set(after) - set(before)):
         if not set(before) - set(after):
@@ -329,7 +328,7 @@ def _workload_fields(old: K8sObject, new: K8sObject) -> list[Finding]:
         paths = sorted({".".join(str(p) for p in i.path(output_format="list")) for items in diff.values()
                         for i in items})
         shown = ", ".join(f"spec.template.{p}" for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
-        out.append(Finding(CHECK, old.key, "spec.template", "unchanged (a Job's pod template is immutable)",
+        out.append(Finding(CHECK, old.key, "spec.template", "the OLD pod template (immutable in a Job)",
                            f"changed: {mask(shown)}",
                            "`helm upgrade` fails on a changed Job; make it a hook "
                            "(helm.sh/hook with before-hook-creation) or give it a new name per release"))
@@ -361,7 +360,7 @@ def _pvcs(old: Manifest, new: Manifest) -> list[Finding]:
         obj = before[key]
         if not _kept(obj):
             out.append(Finding(CHECK, obj.key, "PersistentVolumeClaim",
-                               f"kept ({_claim_size(obj.spec)} of data)", "removed",
+                               f"{_claim_size(obj.spec)} claim", "removed",
                                f"`helm upgrade` deletes a claim that leaves the chart, and its volume with it "
                                f"(unless annotated {KEEP_POLICY}: keep); keep the claim or migrate the data"))
     for key in sorted(set(before) & set(after)):

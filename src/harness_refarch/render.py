@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from harness_refarch.errors import RefarchError
 from harness_refarch.helm import Helm, command_text
 from harness_refarch.manifest import Manifest, parse_manifest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class RenderRequest:
         args += [f"--values={layer}" for layer in self.values]
         args += [f"--set={assignment}" for assignment in self.sets]
         return [*args, "--", self.release, str(self.chart)]
+
+    def lint_args(self) -> list[str]:
+        """``helm lint --strict`` of the same values stack (same layers, same --set)."""
+        args = ["lint", "--strict", f"--namespace={self.namespace}", f"--kube-version={self.kube_version}"]
+        args += [f"--values={layer}" for layer in self.values]
+        args += [f"--set={assignment}" for assignment in self.sets]
+        return [*args, "--", str(self.chart)]
 
     def describe(self, helm: Helm | None = None) -> str:
         """The command a user can paste to reproduce this render (Secret ``--set`` values masked)."""
@@ -95,6 +105,7 @@ class RenderCache:
     def __init__(self, helm: Helm, workers: int = 2) -> None:
         self.helm = helm
         self._futures: dict[RenderRequest, Future[RenderResult]] = {}
+        self._others: dict[object, Future[Any]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="helm-render")
@@ -105,6 +116,15 @@ class RenderCache:
             if fut is None:
                 fut = self._pool.submit(_render_result, self.helm, request)
                 self._futures[request] = fut
+            return fut
+
+    def submit(self, key: object, fn: Callable[[], T]) -> Future[T]:
+        """Run any other helm job (``helm lint``) on the same pool, memoised by ``key``."""
+        with self._lock:
+            fut = self._others.get(key)
+            if fut is None:
+                fut = self._pool.submit(fn)
+                self._others[key] = fut
             return fut
 
     def prefetch(self, requests: Iterable[RenderRequest]) -> None:

@@ -20,11 +20,12 @@ from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog, 
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.checks import golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
-from harness_refarch.errors import RefarchError
+from harness_refarch.errors import HelmFailed, RefarchError
 from harness_refarch.findings import Finding
-from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, find_helm
+from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, bounded, find_helm
 from harness_refarch.identity import Volatility, learn_volatile
 from harness_refarch.manifest import Manifest, Workload
+from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
@@ -189,6 +190,17 @@ class RefarchSession:
             namespace=self.options.namespace, kube_version=self.options.kube_version,
             values=tuple(self.layers(pair, standby)), sets=tuple(self.options.sets), repeat=repeat,
             label=f"{pair.id}{' standby' if standby else ''}{' (second render)' if repeat else ''}")
+
+    # -- helm lint: once per distinct values stack ---------------------------------------------
+    def lint(self, pair: Pair, standby: bool = False) -> list[Finding]:
+        """``helm lint --strict`` of the pair's values stack; its messages as findings (bounded)."""
+        request = self.request(pair, standby)
+        return self.cache.submit(("lint", request), lambda: _lint(self.helm, request)).result()
+
+    def prefetch_lint(self, pairs: Iterable[Pair]) -> None:
+        for pair in pairs:
+            request = self.request(pair)
+            self.cache.submit(("lint", request), lambda r=request: _lint(self.helm, r))  # type: ignore[misc]
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property
@@ -355,3 +367,24 @@ def _hashable(value: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+_LINT_LINE = re.compile(r"^\[(ERROR|WARNING)\]\s*(.*)$")
+
+
+def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
+    try:
+        helm.run(request.lint_args())
+    except HelmFailed as exc:
+        text = str(exc)
+        found = [m for m in map(_LINT_LINE.match, text.splitlines()) if m]
+        if not found:
+            return [Finding("helm-lint", "chart", "helm lint --strict", "passes", bounded(text, 20, 20))]
+        out = []
+        for match in found[:80]:
+            level, message = match.group(1), match.group(2)
+            where, _, said = message.partition(": ")
+            out.append(Finding("helm-lint", where or "chart", level.lower(), "no lint message",
+                               mask(said or message)[:400]))
+        return out
+    return []

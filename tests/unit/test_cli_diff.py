@@ -14,7 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.cli import EXIT_BLOCKERS, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, main
+from harness_refarch.cli import (
+    EXIT_BLOCKERS,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    DiffReport,
+    PairReport,
+    format_markdown,
+    format_text,
+    main,
+)
+from harness_refarch.diff import WIRING, Change, PairDiff, Regression
+from harness_refarch.findings import Finding
 from harness_refarch.helm import find_helm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +78,7 @@ def test_one_profile_value_prints_exactly_that_change(capsys: pytest.CaptureFixt
     changed = out.split("large-prod-3-incluster\n", 1)[1].split("\n\n", 1)[0]
     assert changed.splitlines() == ["  workloads", "    Deployment/ng-manager", "      hpa.min: 4 -> 5",
                                     "      replicas: 4 -> 5"]
-    assert out.count(" -> ") == 2
+    assert [line for line in out.splitlines() if line.startswith("      ")] == changed.splitlines()[2:]
     assert "No changes: large-prod-1-incluster" in out
     assert "Upgrade blockers (helm upgrade OLD -> NEW fails or loses data): none" in out
     assert out.rstrip().endswith("(exit 0)")
@@ -165,6 +177,51 @@ def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.Cap
     assert code == EXIT_OK, out + err  # same literal credential on both sides: not a regression
     assert "No changes: large-prod-3-external-self-managed" in out
     assert SECRET not in out + err
+
+
+def test_new_render_failure_is_a_regression(capsys: pytest.CaptureFixture[str],
+                                            chart_copy: Callable[..., Path]) -> None:
+    def break_template(chart: Path) -> None:
+        with (chart / "templates" / "backup.yaml").open("a", encoding="utf-8") as fh:
+            fh.write('\n{{ fail "broken on purpose" }}\n')
+
+    code, out, _ = run(capsys, CHART, chart_copy(break_template))
+    assert code == EXIT_REGRESSION, out
+    assert "  not compared: NEW render failed: render large-prod-3-incluster failed" in out
+    assert "broken on purpose" in out
+    assert "large-prod-3-incluster render: 1 finding(s)" in out
+
+
+def planted_report() -> DiffReport:
+    """A report whose values still hold a credential, as if a caller forgot to mask them."""
+    uri = f"postgres://app:{SECRET}@db.example.internal:5432/harness"
+    diff = PairDiff((Change(WIRING, "postgres", "url", "postgres://db-old:5432/harness", uri),
+                     Change(WIRING, "redis | cache", "hosts", "a", "b")))
+    blocker = Finding("upgrade", "StatefulSet/pg", "spec.serviceName", "pg", f"DB_PASSWORD={SECRET}", "keep it")
+    regression = Regression("large-x", "database_wiring",
+                            (Finding("wiring", "ConfigMap/x:URL", "credentials", "none", uri),))
+    return DiffReport("old (harness-prod 1)", "new (harness-prod 2)",
+                      [PairReport("large-x", diff, [blocker])], [regression])
+
+
+@pytest.mark.parametrize("formatter", [format_text, format_markdown])
+def test_formatters_mask_whatever_they_are_given(formatter: Callable[[DiffReport], str]) -> None:
+    out = formatter(planted_report())
+    assert SECRET not in out
+    assert "postgres://app:****@db.example.internal:5432/harness" in out
+    assert "DB_PASSWORD=****" in out
+    assert "(exit 3)" in out
+
+
+def test_markdown_cells_escape_table_syntax() -> None:
+    md = format_markdown(planted_report())
+    assert "| database wiring | redis \\| cache | hosts | a | b |" in md
+    assert "| StatefulSet/pg | spec.serviceName | pg | DB_PASSWORD=**** | keep it | large-x |" in md
+
+
+def test_help_returns_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--help"]) == EXIT_OK
+    assert "3: upgrade blockers" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args", [

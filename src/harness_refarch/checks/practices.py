@@ -107,6 +107,13 @@ def no_host_namespaces(spec: Pair, manifest: Manifest) -> list[Finding]:
     return out
 
 
+def _text(value: Any, unset: str) -> str:
+    """A securityContext value as written in YAML (``false``, not Python's ``False``)."""
+    if value is None:
+        return unset
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def run_as_non_root(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Where the chart sets a securityContext (pod or container level), the container cannot run
     as root: runAsNonRoot true or a runAsUser other than 0. Pods without any securityContext are
@@ -126,8 +133,8 @@ def run_as_non_root(spec: Pair, manifest: Manifest) -> list[Finding]:
                                    "a non-zero user (runAsNonRoot is true)", "0",
                                    "the kubelet refuses to start this container"))
             elif non_root is not True and (user is None or user == 0):
-                actual = f"runAsNonRoot {non_root if non_root is not None else 'unset'}, " \
-                         f"runAsUser {user if user is not None else 'unset (the image decides)'}"
+                actual = (f"runAsNonRoot {_text(non_root, 'unset')}, "
+                          f"runAsUser {_text(user, 'unset (the image decides)')}")
                 out.append(Finding(rule, w.key, f"{where} securityContext",
                                    "runAsNonRoot: true or runAsUser other than 0", actual))
     return out

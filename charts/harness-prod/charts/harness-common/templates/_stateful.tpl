@@ -9,7 +9,7 @@ A database container. (dict "root" $ "name" <container> "image" <image values>
   "resources" <resources> "ports" (list (dict "name" "port")) "probePort" <port name>
   optional: "args" (list) "command" (list) "env" <env YAML string> "mounts" (list (dict "name" "path")))
 The readiness probe only opens the port: it says "accepting connections", which is what the
-Services in front of the databases need.
+Services in front of the databases need; the liveness probe checks the same, more patiently.
 */}}
 {{- define "harness-common.db.container" -}}
 - name: {{ .name }}
@@ -42,6 +42,14 @@ Services in front of the databases need.
       port: {{ .probePort }}
     initialDelaySeconds: 10
     periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 6
+  livenessProbe:
+    # restarts a database that stopped accepting connections; generous, so recovery is not cut short
+    tcpSocket:
+      port: {{ .probePort }}
+    initialDelaySeconds: 60
+    periodSeconds: 20
     timeoutSeconds: 5
     failureThreshold: 6
   {{- with get . "mounts" }}

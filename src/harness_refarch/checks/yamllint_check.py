@@ -1,0 +1,169 @@
+"""yamllint on values files: the chart's ``override-*.yaml`` and the user's ``--values`` files.
+
+A values file can be valid YAML and still wrong in a way no render shows: the same key twice in
+one mapping is legal YAML 1.1, and every parser (helm's included) silently keeps the last one, so
+the first setting is lost without a word. yamllint (the well-kept linter chart maintainers
+already use, with the configuration kept in the repository as ``.yamllint.yaml``) finds that and
+the usual style problems; this module turns its problems into findings. For a duplicate key it
+also names the line of the first occurrence, which yamllint does not report.
+
+Findings quote yamllint's description, the key and line numbers, never a value: a values file
+may hold credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from yamllint import linter  # type: ignore[import-untyped]
+from yamllint.config import YamlLintConfig, YamlLintConfigError  # type: ignore[import-untyped]
+
+from harness_refarch.errors import RefarchError
+from harness_refarch.findings import Finding
+from harness_refarch.manifest import SAFE_LOADER
+
+CHECK = "yamllint"
+DUPLICATES = "key-duplicates"
+
+# What each common rule wants, phrased as the finding's "expected"; other rules fall back to
+# "passes yamllint rule <id>".
+EXPECTATIONS = {
+    "truthy": "true or false (yes/no/on/off mean different things to different YAML parsers)",
+    "trailing-spaces": "no trailing spaces",
+    "indentation": "consistent indentation",
+    "new-line-at-end-of-file": "a newline at the end of the file",
+    "new-lines": "unix line endings",
+    "empty-lines": "at most the allowed number of blank lines",
+    "colons": "one space after a colon, none before",
+    "commas": "one space after a comma, none before",
+    "hyphens": "one space after a list hyphen",
+    "braces": "the allowed spacing inside braces",
+    "brackets": "the allowed spacing inside brackets",
+    "comments": "a comment separated from content",
+    "document-end": "the configured document end",
+    "document-start": "the configured document start",
+    "empty-values": "a value for every key",
+    "line-length": "lines within the configured length",
+    "octal-values": "no implicit octal values",
+    "anchors": "anchors declared before use and used",
+}
+
+
+class YamllintError(RefarchError):
+    """The yamllint configuration or a values file cannot be read."""
+
+
+@dataclass(frozen=True)
+class _Duplicate:
+    key: str
+    path: str  # dotted key path of the duplicate, e.g. "platform.ng-manager.replicaCount"
+    first_line: int
+
+
+@lru_cache(maxsize=8)
+def _config(config: Path, mtime_ns: int) -> YamlLintConfig:
+    """Parse the config once per file version (``mtime_ns`` is part of the cache key)."""
+    try:
+        return YamlLintConfig(file=str(config))
+    except YamlLintConfigError as exc:
+        raise YamllintError(f"The yamllint configuration {config} is invalid: {exc}. Fix it (see "
+                            "https://yamllint.readthedocs.io/en/stable/configuration.html).") from None
+
+
+def load_config(config: Path) -> YamlLintConfig:
+    """The yamllint configuration kept in the repository (``.yamllint.yaml``)."""
+    try:
+        mtime = config.stat().st_mtime_ns
+    except OSError as exc:
+        raise YamllintError(f"Cannot read the yamllint configuration {config}: {exc.strerror}. It is "
+                            "kept in the repository root as .yamllint.yaml; check the path.") from None
+    return _config(config, mtime)
+
+
+def _key_text(node: yaml.Node) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else f"<{node.tag.rsplit(':', 1)[-1]}>"
+
+
+def duplicate_keys(text: str) -> dict[tuple[int, int], _Duplicate]:
+    """(line, column) of every repeated key (1-based, as yamllint reports it) -> the key, its
+    dotted path and the line of its first occurrence in the same mapping. Empty when the text is
+    not valid YAML (yamllint reports the syntax error itself)."""
+    try:
+        documents = list(yaml.compose_all(text, Loader=SAFE_LOADER))
+    except yaml.YAMLError:
+        return {}
+    found: dict[tuple[int, int], _Duplicate] = {}
+    visited: set[int] = set()
+
+    def walk(node: yaml.Node | None, path: str) -> None:
+        if node is None or id(node) in visited:
+            return
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = _key_text(key)
+                here = f"{path}.{name}" if path else name
+                mark = key.start_mark
+                if name in first and name != "<<":
+                    found[(mark.line + 1, mark.column + 1)] = _Duplicate(name, here, first[name])
+                else:
+                    first.setdefault(name, mark.line + 1)
+                walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, f"{path}[{index}]")
+
+    for document in documents:
+        walk(document, "")
+    return found
+
+
+def _findings(path: Path, problems: Iterable[linter.LintProblem],
+              duplicates: dict[tuple[int, int], _Duplicate]) -> list[Finding]:
+    out = []
+    for problem in problems:
+        line, column, rule = problem.line, problem.column, problem.rule
+        source = f"{path}:{line}"
+        level = "" if problem.level == "error" else f", level {problem.level}"
+        if rule is None:  # a syntax error: the file is not YAML at all
+            out.append(Finding(CHECK, path.name, f"line {line}", "valid YAML",
+                               f"'{problem.desc}' at column {column}",
+                               "helm cannot read this file either", source))
+            continue
+        if rule == DUPLICATES:
+            dup = duplicates.get((line, column))
+            if dup is not None:
+                out.append(Finding(
+                    CHECK, path.name, dup.path, f"key {dup.key} once in its mapping",
+                    f"{dup.key} at lines {dup.first_line} and {line}; YAML keeps line {line} and "
+                    f"silently drops line {dup.first_line}",
+                    f"yamllint rule {DUPLICATES}{level}: delete or merge one of the two", source))
+                continue
+        out.append(Finding(CHECK, path.name, f"line {line}",
+                           EXPECTATIONS.get(rule, f"passes yamllint rule {rule}"),
+                           f"'{problem.desc}' at column {column}", f"yamllint rule {rule}{level}", source))
+    return out
+
+
+def lint_values_file(path: Path, config: Path) -> list[Finding]:
+    """yamllint findings for one values file under the repository's configuration.
+
+    Every problem yamllint reports at the configured level (error or warning) is a finding; rules
+    the configuration disables, and files its ``ignore`` patterns match, report nothing.
+    """
+    conf = load_config(config)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise YamllintError(f"Cannot read values file {path}: {exc.strerror}. Check the path.") from None
+    except UnicodeDecodeError as exc:
+        raise YamllintError(f"Values file {path} is not UTF-8 text (invalid byte at offset {exc.start}); "
+                            "helm values files are YAML. Pass the YAML file or convert it to UTF-8.") from None
+    problems = list(linter.run(text, conf, str(path)))
+    duplicates = duplicate_keys(text) if any(p.rule == DUPLICATES for p in problems) else {}
+    return _findings(path, problems, duplicates)

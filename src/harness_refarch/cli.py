@@ -1,0 +1,464 @@
+"""The ``harness-refarch`` command.
+
+``harness-refarch diff OLD NEW`` renders two versions of the chart (directories, ``.tgz``
+packages or repo/chart references) for each selected (profile, architecture) pair, with the
+same fixtures, values and ``--set`` on both sides, and prints per pair what changed, the
+changes that would block ``helm upgrade`` from OLD to NEW, and the checks NEW fails that
+OLD passed.
+
+Exit codes of ``diff`` (a blocker takes precedence: a failing upgrade stops a release before
+any conformance question does; both are always printed):
+
+* 0: no upgrade blocker and no regression;
+* 1: NEW fails a check that OLD passed (for some pair);
+* 3: at least one upgrade blocker (whether or not there are regressions);
+* 4: bad input (one paragraph, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness_refarch.catalog import Pair
+from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
+from harness_refarch.diff import (
+    ABSENT,
+    SECTIONS,
+    Change,
+    PairDiff,
+    Regression,
+    all_masked,
+    diff_pair,
+    regressions,
+    upgrade_blockers,
+)
+from harness_refarch.errors import RefarchError
+from harness_refarch.files import write_atomic
+from harness_refarch.findings import Finding
+from harness_refarch.helm import RUNNING, bounded
+from harness_refarch.manifest import Manifest
+from harness_refarch.redact import mask
+from harness_refarch.render import RenderRequest
+from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
+
+PROG = "harness-refarch"
+EXIT_OK, EXIT_REGRESSION, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 3, 4
+RENDER = "render"
+_RESULT = {EXIT_OK: "no upgrade blocker, no regression", EXIT_REGRESSION: "NEW fails checks that OLD passed",
+           EXIT_BLOCKERS: "upgrade blockers"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments; here bad input is exit 4, one paragraph, like every
+    other usage error of the suite."""
+
+    def error(self, message: str) -> NoReturn:
+        raise RefarchError(f"{message}. Run `{self.prog} --help` for the options.")
+
+
+# -- the checks the diff compares (mirrors tests/conformance; golden and determinism excluded:
+#    golden files record the OLD chart, so every intended change would look like a regression,
+#    and determinism needs a second render of each side) --------------------------------------
+SideCheck = Callable[[RefarchSession, Pair, Manifest], list[Finding]]
+
+
+def _previous(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
+    before = rs.previous(pair)
+    if before is None:
+        return []
+    return resources.never_shrinks([(before.profile.name, rs.manifest(before)), (pair.profile.name, manifest)])
+
+
+def _standby(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return dr.warm_standby(pair, manifest, rs.manifest(pair, standby=True))
+
+
+# (conformance test name, where it applies: the test's refarch(...) marker, the check)
+CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
+    ("objects_well_formed", {}, lambda rs, p, m: shape.problems(p, m)),
+    ("hpa_bounds", {}, lambda rs, p, m: replicas.hpa_bounds(p, m)),
+    ("high_availability", {"ha": True}, lambda rs, p, m: replicas.high_availability(p, m)),
+    ("database_quorum", {"ha": True, "in_cluster": True}, lambda rs, p, m: replicas.database_quorum(p, m)),
+    ("container_resources", {}, lambda rs, p, m: resources.container_resources(p, m)),
+    ("jvm_heap", {}, lambda rs, p, m: resources.jvm_heap(p, m)),
+    ("documented_minimum", {"minimum": True}, lambda rs, p, m: resources.demo_minimum(p, m)),
+    ("capacity_not_below_previous_profile", {"previous": True}, _previous),
+    ("database_wiring", {}, lambda rs, p, m: wiring.wiring(p, m)),
+    ("velero_backup", {"backup": True}, lambda rs, p, m: backup.backup(p, m)),
+    ("warm_standby", {"dr": True}, _standby),
+)
+
+
+def applies(rs: RefarchSession, pair: Pair, where: dict[str, bool]) -> bool:
+    """Whether a check marked ``refarch(**where)`` runs on ``pair`` (as the pytest plugin decides)."""
+    for key, want in where.items():
+        if key == "previous":
+            have: Any = rs.previous(pair) is not None
+        elif key == "minimum":
+            have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
+        elif key == "external":
+            have = pair.architecture.external
+        elif key == "in_cluster":
+            have = not pair.architecture.external
+        else:
+            have = getattr(pair.architecture, key)
+        if bool(have) != bool(want):
+            return False
+    return True
+
+
+def requests_for(rs: RefarchSession, pair: Pair) -> list[RenderRequest]:
+    """Every render the pair's diff and checks need on one side."""
+    out = [rs.request(pair)]
+    if pair.architecture.standby_overlay is not None:
+        out.append(rs.request(pair, standby=True))
+    before = rs.previous(pair)
+    if before is not None:
+        out.append(rs.request(before))
+    return out
+
+
+def run_checks(rs: RefarchSession, pair: Pair, manifest: Manifest) -> dict[str, list[Finding]]:
+    """Findings per applicable check; a check that cannot run (a render it needs failed) fails."""
+    out: dict[str, list[Finding]] = {}
+    for name, where, check in CHECKS:
+        if not applies(rs, pair, where):
+            continue
+        try:
+            out[name] = all_masked(check(rs, pair, manifest))
+        except RefarchError as exc:
+            out[name] = [Finding(name, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return bounded(str(exc), 3, 0)
+
+
+# -- one side of one pair --------------------------------------------------------------------------
+@dataclass
+class Side:
+    manifest: Manifest | None
+    error: str = ""
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+
+
+def render_side(rs: RefarchSession, pair: Pair) -> Side:
+    try:
+        manifest = rs.manifest(pair)
+    except RefarchError as exc:
+        message = mask(bounded(str(exc), 10, 5))
+        return Side(None, message, {RENDER: [Finding(RENDER, pair.id, RENDER, "a render",
+                                                     "failed (helm's error is shown under the pair)")]})
+    return Side(manifest, "", {RENDER: [], **run_checks(rs, pair, manifest)})
+
+
+# -- the report ------------------------------------------------------------------------------------
+@dataclass
+class PairReport:
+    pair: str
+    diff: PairDiff | None
+    blockers: list[Finding]
+    note: str = ""  # why the pair was not compared (a render failed)
+
+
+@dataclass
+class DiffReport:
+    old: str
+    new: str
+    pairs: list[PairReport]
+    regressions: list[Regression]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def blockers(self) -> dict[Finding, list[str]]:
+        """Each distinct blocker with the pairs it occurs in (usually all pairs that render it)."""
+        out: dict[Finding, list[str]] = {}
+        for p in self.pairs:
+            for finding in p.blockers:
+                out.setdefault(finding, []).append(p.pair)
+        return out
+
+    @property
+    def exit_code(self) -> int:
+        if any(p.blockers for p in self.pairs):
+            return EXIT_BLOCKERS
+        return EXIT_REGRESSION if self.regressions else EXIT_OK
+
+
+def compare(old: RefarchSession, new: RefarchSession, pairs: Sequence[Pair]) -> DiffReport:
+    """Render both sides of every pair (all renders started up front, in parallel) and compare."""
+    for rs in (old, new):
+        rs.prefetch(dict.fromkeys(r for p in pairs for r in requests_for(rs, p)))
+    report = DiffReport(_describe(old), _describe(new), [], [])
+    old_findings: dict[tuple[str, str], list[Finding]] = {}
+    new_findings: dict[tuple[str, str], list[Finding]] = {}
+    for pair in pairs:
+        a, b = render_side(old, pair), render_side(new, pair)
+        old_findings.update({(pair.id, k): v for k, v in a.findings.items()})
+        new_findings.update({(pair.id, k): v for k, v in b.findings.items()})
+        if a.manifest is None or b.manifest is None:
+            note = "; ".join(f"{side} render failed: {s.error}" for side, s in (("OLD", a), ("NEW", b)) if s.error)
+            report.pairs.append(PairReport(pair.id, None, [], note))
+            continue
+        report.pairs.append(PairReport(pair.id, diff_pair(a.manifest, b.manifest, pair.architecture.databases),
+                                       all_masked(upgrade_blockers(a.manifest, b.manifest))))
+    report.regressions = regressions(old_findings, new_findings)
+    return report
+
+
+def _describe(rs: RefarchSession) -> str:
+    chart = rs.chart
+    if chart is None:  # pragma: no cover - validate() always resolves it
+        return str(rs.options.chart)
+    return f"{chart.origin} ({chart.name} {chart.version})"
+
+
+# -- formats ---------------------------------------------------------------------------------------
+def _change_line(c: Change) -> str:
+    if not c.field:
+        return "added" if c.old == ABSENT else "removed"
+    return f"{c.field}: {c.old} -> {c.new}"
+
+
+def _grouped(changes: Iterable[Change]) -> dict[str, dict[str, list[Change]]]:
+    out: dict[str, dict[str, list[Change]]] = {}
+    for c in changes:
+        out.setdefault(c.section, {}).setdefault(c.object, []).append(c)
+    return out
+
+
+def _result_line(report: DiffReport) -> str:
+    code = report.exit_code
+    return f"Result: {_RESULT[code]} (exit {code})"
+
+
+def format_text(report: DiffReport) -> str:
+    """Readable, indented plain text for a terminal or a CI log. Every line is masked."""
+    lines = [f"{PROG} diff", f"OLD: {report.old}", f"NEW: {report.new}", *report.notes]
+    unchanged = []
+    for p in report.pairs:
+        if p.diff is None:
+            lines += ["", p.pair, "  not compared: " + p.note.replace("\n", "\n    ")]
+            continue
+        if p.diff.empty:
+            unchanged.append(p.pair)
+            continue
+        lines += ["", p.pair]
+        for section, objects in _grouped(p.diff.changes).items():
+            lines.append(f"  {section}")
+            for obj, changes in objects.items():
+                whole = [c for c in changes if not c.field]
+                if whole:
+                    c = whole[0]
+                    sign = "+" if c.old == ABSENT else "-"
+                    detail = c.new if c.old == ABSENT else c.old
+                    lines.append(f"    {sign} {obj} ({_change_line(c)})"
+                                 + (f": {detail}" if detail not in ("rendered", ABSENT) else ""))
+                    continue
+                lines.append(f"    {obj}")
+                lines += [f"      {_change_line(c)}" for c in changes]
+    if unchanged:
+        lines += ["", f"No changes: {', '.join(unchanged)}"]
+    blockers = report.blockers
+    lines += ["", f"Upgrade blockers (helm upgrade OLD -> NEW fails or loses data): {len(blockers) or 'none'}"]
+    for f, pairs in blockers.items():
+        lines.append(f"  - {f.workload}: {f.field}: OLD {f.expected} -> NEW {f.actual}")
+        lines.append(f"    {f.hint}")
+        lines.append(f"    pairs: {', '.join(pairs)}")
+    lines += ["", f"Regressions (checks NEW fails that OLD passed): {len(report.regressions) or 'none'}"]
+    for r in report.regressions:
+        lines.append(f"  {r.pair} {r.check}: {len(r.findings)} finding(s)")
+        lines += [f"    - {f}" for f in r.findings]
+    lines += ["", _result_line(report)]
+    return "\n".join(mask(line) for line in lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return mask(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>") or " "
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def format_markdown(report: DiffReport) -> str:
+    """GitHub-flavoured Markdown for a pull-request comment: a heading per pair, tables."""
+    lines = [f"## {PROG} diff", "", f"- OLD: {_cell(report.old)}", f"- NEW: {_cell(report.new)}",
+             *(f"- {_cell(n)}" for n in report.notes), "", f"**{_cell(_result_line(report))}**"]
+    unchanged = []
+    for p in report.pairs:
+        if p.diff is None:
+            lines += ["", f"### {p.pair}", "", f"Not compared: {_cell(p.note)}"]
+            continue
+        if p.diff.empty:
+            unchanged.append(p.pair)
+            continue
+        lines += ["", f"### {p.pair}", "", _row("section", "object", "field", "OLD", "NEW"),
+                  "|---|---|---|---|---|"]
+        for c in p.diff.changes:
+            field_text = c.field or ("workload added" if c.old == ABSENT else "workload removed")
+            lines.append(_row(c.section, c.object, field_text, c.old, c.new))
+    if unchanged:
+        lines += ["", f"No changes: {_cell(', '.join(unchanged))}"]
+    blockers = report.blockers
+    lines += ["", "### Upgrade blockers", ""]
+    if blockers:
+        lines += [_row("object", "field", "OLD", "NEW", "why", "pairs"), "|---|---|---|---|---|---|"]
+        lines += [_row(f.workload, f.field, f.expected, f.actual, f.hint, ", ".join(pairs))
+                  for f, pairs in blockers.items()]
+    else:
+        lines.append("None.")
+    lines += ["", "### Regressions (checks NEW fails that OLD passed)", ""]
+    if report.regressions:
+        lines += [_row("pair", "check", "findings"), "|---|---|---|"]
+        lines += [_row(r.pair, r.check, "\n".join(str(f) for f in r.findings)) for r in report.regressions]
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+FORMATS: dict[str, Callable[[DiffReport], str]] = {"text": format_text, "markdown": format_markdown}
+
+
+# -- command line ----------------------------------------------------------------------------------
+def default_fixtures() -> Path:
+    """``./fixtures`` when run from a checkout, else the data next to the installed package."""
+    for candidate in (Path.cwd() / "fixtures", Path(__file__).resolve().parents[2] / "fixtures",
+                      Path(__file__).resolve().parent / "fixtures"):
+        if (candidate / "architectures.yaml").is_file():
+            return candidate
+    raise RefarchError("No reference-architecture data found (looked for fixtures/architectures.yaml in the "
+                       "current directory and beside the installed package). Pass --refarch-fixtures DIR.")
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--refarch-profile", action="append", default=[], metavar="NAME",
+                   help="only this size profile (repeatable)")
+    p.add_argument("--refarch-architecture", action="append", default=[], metavar="NAME",
+                   help="only this deployment architecture (repeatable)")
+    p.add_argument("--refarch-values", action="append", default=[], metavar="FILE",
+                   help="your own values file, layered before the profile file on both sides (repeatable)")
+    p.add_argument("--refarch-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra helm --set on both sides (repeatable)")
+    p.add_argument("--refarch-fixtures", metavar="DIR", help="reference-architecture data (default: ./fixtures)")
+    p.add_argument("--refarch-helm", metavar="PATH", help="helm binary (default: $HELM_BIN, PATH, pinned helm)")
+    p.add_argument("--refarch-release-name", default="harness", metavar="NAME", help="release name")
+    p.add_argument("--refarch-namespace", default="harness", metavar="NAME", help="release namespace")
+    p.add_argument("--cluster-version", default=os.environ.get("ATS_CLUSTER_VERSION") or DEFAULT_KUBE_VERSION,
+                   metavar="V",
+                   help="Kubernetes version for helm template --kube-version (default %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Harness reference-architecture conformance tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    diff = sub.add_parser(
+        "diff", help="what changes between two chart versions, upgrade blockers, regressions",
+        description="Render OLD and NEW for each (profile, architecture) pair and print what changed, the "
+                    "changes that block `helm upgrade` OLD -> NEW, and the checks NEW fails that OLD passed. "
+                    "Exit 0: nothing blocking, no regression; 1: regressions; 3: upgrade blockers (takes "
+                    "precedence over 1); 4: bad input.")
+    diff.add_argument("old", metavar="OLD", help="chart directory, .tgz or repo/chart of the current version")
+    diff.add_argument("new", metavar="NEW", help="chart directory, .tgz or repo/chart of the candidate version")
+    _add_render_options(diff)
+    diff.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format (default text)")
+    diff.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
+    diff.set_defaults(handler=run_diff)
+    # The `check CHART [pytest args]` sub-command is added here by the lead:
+    #   check = sub.add_parser("check", ...); check.set_defaults(handler=run_check)
+    return parser
+
+
+def _chart(spec: str) -> Path:
+    path = Path(spec).expanduser()
+    return path.resolve() if path.exists() else Path(spec)
+
+
+def options_for(chart: str, args: argparse.Namespace) -> Options:
+    """Session options for one side; both sides get the same everything but the chart."""
+    fixtures = Path(args.refarch_fixtures).expanduser().resolve() if args.refarch_fixtures else default_fixtures()
+    return Options(
+        chart=_chart(chart), fixtures=fixtures, helm=args.refarch_helm,
+        profiles=list(args.refarch_profile), architectures=list(args.refarch_architecture),
+        values=[Path(v).expanduser().resolve() for v in args.refarch_values], sets=list(args.refarch_set),
+        release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version)
+
+
+def common_pairs(old: RefarchSession, new: RefarchSession) -> tuple[list[Pair], list[str]]:
+    """Pairs both charts have a profile file for, and notes on those only one side has."""
+    new_ids = {p.id for p in new.pairs}
+    old_ids = {p.id for p in old.pairs}
+    notes = [f"{p.id}: only OLD has override-{p.profile.name}.yaml (not compared)"
+             for p in old.pairs if p.id not in new_ids]
+    notes += [f"{p.id}: only NEW has override-{p.profile.name}.yaml (not compared)"
+              for p in new.pairs if p.id not in old_ids]
+    return [p for p in old.pairs if p.id in new_ids], notes
+
+
+def _session(side: str, chart: str, args: argparse.Namespace) -> RefarchSession:
+    """One side's session; a problem with the chart says which side it is about."""
+    try:
+        return RefarchSession(options_for(chart, args))
+    except RefarchError as exc:
+        message = str(exc)
+        if "--chart-path" in message or chart in message:
+            raise RefarchError(f"{side} chart {chart}: {message.replace('--chart-path ', '')}") from None
+        raise
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    sessions: list[RefarchSession] = []
+    try:
+        old = _session("OLD", args.old, args)
+        sessions.append(old)
+        new = _session("NEW", args.new, args)
+        sessions.append(new)
+        pairs, notes = common_pairs(old, new)
+        if not pairs:
+            raise RefarchError(f"OLD ({args.old}) and NEW ({args.new}) have no (profile, architecture) pair in "
+                               "common: check their override-<profile>.yaml files and --refarch-profile.")
+        report = compare(old, new, pairs)
+        report.notes = notes
+        text = FORMATS[args.format](report)
+        if args.output:
+            write_atomic(Path(args.output).expanduser().resolve(), text)
+            print(f"{PROG} diff: report written to {args.output}; {_result_line(report)}")
+        else:
+            sys.stdout.write(text)
+        return report.exit_code
+    finally:
+        for rs in sessions:
+            rs.close(wait=not RUNNING.interrupted)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``harness-refarch`` console script; returns the exit code."""
+    try:
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except RefarchError as exc:
+        print(f"{PROG}: {mask(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version: argparse's own exit, returned like every other code
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except KeyboardInterrupt:
+        RUNNING.kill_all()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["CHECKS", "EXIT_BLOCKERS", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS", "DiffReport",
+           "PairReport", "build_parser", "compare", "format_markdown", "format_text", "main"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
