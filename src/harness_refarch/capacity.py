@@ -31,7 +31,7 @@ from typing import Any
 
 from harness_refarch.checks.resources import totals
 from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
+from harness_refarch.findings import Finding, places
 from harness_refarch.manifest import Manifest, Workload, selector_matches
 from harness_refarch.quantities import QuantityError, cpu_cores, format_bytes, format_cores, memory_bytes
 
@@ -360,7 +360,7 @@ def _binding(pods: Sequence[_Pod], n: int, lower: int, bounds: Mapping[str, int]
         if with_anti < n:
             spread = sorted(w for w, s in rules.spread.items() if s and any(p.workload == w for p in pods))
             return ("topology-spread", f"topology spread constraints (DoNotSchedule on {HOSTNAME}) of "
-                    f"{', '.join(spread)} need {n} nodes; without them {with_anti} would do")
+                    f"{places(spread)} need {n} nodes; without them {with_anti} would do")
         if clique == n:
             return ("anti-affinity", f"required pod anti-affinity on {HOSTNAME}: {clique_of} needs {clique} "
                     f"nodes, one pod per node; by requests alone {plain} would do")

@@ -330,8 +330,12 @@ FORMATS: dict[str, Callable[[DiffReport], str]] = {"text": format_text, "markdow
 # -- command line ----------------------------------------------------------------------------------
 def default_fixtures() -> Path:
     """``./fixtures`` when run from a checkout, else the data next to the installed package."""
-    for candidate in (Path.cwd() / "fixtures", Path(__file__).resolve().parents[2] / "fixtures",
-                      Path(__file__).resolve().parent / "fixtures"):
+    candidates = [Path.cwd() / "fixtures"]
+    try:
+        candidates.append(data_dir("fixtures"))
+    except RefarchError:
+        pass
+    for candidate in candidates:
         if (candidate / "architectures.yaml").is_file():
             return candidate
     raise RefarchError("No reference-architecture data found (looked for fixtures/architectures.yaml in the "
@@ -353,7 +357,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refarch-namespace", default="harness", metavar="NAME", help="release namespace")
     p.add_argument("--cluster-version", default=os.environ.get("ATS_CLUSTER_VERSION") or DEFAULT_KUBE_VERSION,
                    metavar="V",
-                   help="Kubernetes version for helm template --kube-version (default %(default)s)")
+                   help="Kubernetes version for helm template --kube-version (default: the lowest minor the "
+                        "chart's kubeVersion admits, at least 1.27)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,9 +377,44 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=sorted(FORMATS), default="text", help="output format (default text)")
     diff.add_argument("--output", metavar="FILE", help="write the report to FILE instead of standard output")
     diff.set_defaults(handler=run_diff)
-    # The `check CHART [pytest args]` sub-command is added here by the lead:
-    #   check = sub.add_parser("check", ...); check.set_defaults(handler=run_check)
+    check = sub.add_parser(
+        "check", help="run the conformance suite against CHART (from the installed package)",
+        description="Run the conformance suite that this package carries against CHART (a chart directory, "
+                    "a .tgz, or repo/chart with --chart-version). Every argument after CHART goes to pytest, "
+                    "e.g. `harness-refarch check ./harness -k large --refarch-report report.html`. Exit "
+                    "codes are pytest's.")
+    check.add_argument("chart", metavar="CHART", help="chart directory, .tgz or repo/chart")
+    check.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS",
+                       help="passed to pytest unchanged (options of the suite start with --refarch-)")
+    check.set_defaults(handler=run_check)
     return parser
+
+
+def data_dir(name: str) -> Path:
+    """The wheel's copy of ``fixtures`` or ``conformance``, else the checkout's (editable install)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "data" / name
+    if installed.is_dir() and any(installed.iterdir()):
+        return installed
+    checkout = package.parents[1] / {"fixtures": "fixtures", "conformance": "tests/conformance"}[name]
+    if checkout.is_dir():
+        return checkout
+    raise RefarchError(f"The packaged {name} data is missing from {installed}; reinstall harness-refarch.")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``pytest <packaged conformance tests> --chart-path CHART [args]``: the suite outside a checkout."""
+    import pytest
+
+    conformance = data_dir("conformance")
+    extra = list(args.pytest_args)
+    fixtures = [] if any(a.startswith("--refarch-fixtures") for a in extra) else [
+        "--refarch-fixtures", str(data_dir("fixtures"))]
+    argv = [str(conformance), "--rootdir", str(conformance), "-p", "no:cacheprovider",
+            "-o", "xfail_strict=true", "-o", "addopts=-ra",
+            "-W", "ignore:cannot discover fixture:pytest.PytestWarning",
+            f"--chart-path={args.chart}", *fixtures, *extra]
+    return int(pytest.main(argv))
 
 
 def _chart(spec: str) -> Path:

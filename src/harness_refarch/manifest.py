@@ -352,13 +352,31 @@ def parse_manifest(text: str, namespace: str, source: str | None = None) -> Mani
         if _DIGESTS in doc:
             digests[("Secret", str(meta.get("name", "")))] = doc.pop(_DIGESTS)
         problems += normalise(doc, key)
+        objects.append(doc)
+    return from_bodies(objects, namespace, label, problems, digests)
+
+
+def from_bodies(bodies: Iterable[dict[str, Any]], namespace: str, source: str,
+                problems: Iterable[Finding] = (),
+                digests: Mapping[tuple[str, str], dict[str, str]] | None = None) -> Manifest:
+    """A Manifest from already parsed, redacted and shape-checked object bodies (a parse, or
+    the on-disk render store)."""
+    objects = []
+    for doc in bodies:
         meta = doc.get("metadata") or {}
         objects.append(K8sObject(
             kind=str(doc["kind"]), name=str(meta.get("name", "")),
             namespace=str(meta.get("namespace") or namespace),
             api_version=str(doc.get("apiVersion", "")), body=doc,
         ))
-    manifest = Manifest(objects, namespace=namespace, source=label)
-    manifest.problems = problems
-    manifest.secret_digests = digests
+    manifest = Manifest(objects, namespace=namespace, source=source)
+    manifest.problems = list(problems)
+    manifest.secret_digests = dict(digests or {})
     return manifest
+
+
+def set_digest_key(key: bytes) -> None:
+    """Use a persistent key for Secret value digests (the on-disk render store keeps digests
+    across runs, and renders from different runs must stay comparable)."""
+    global _DIGEST_KEY
+    _DIGEST_KEY = key

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
@@ -29,6 +30,8 @@ from harness_refarch.helm import RUNNING, bounded, known_version
 from harness_refarch.manifest import Manifest
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderFailed
+from harness_refarch.report import PairResult, TestResult, terminal_table, write_report
+from harness_refarch.results import pair_results, report_data, result
 from harness_refarch.session import (
     DEFAULT_KUBE_VERSION,
     NO_WORKLOADS,
@@ -43,6 +46,11 @@ _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
 _WAIVERS = pytest.StashKey[Waivers | None]()
 _WAIVER_PROBLEMS = pytest.StashKey[list[str]]()
+_SHAPES = pytest.StashKey[list[NodeShape]]()
+_RESERVE = pytest.StashKey[float]()
+_RESULTS = pytest.StashKey[list[TestResult]]()
+_PAIR_RESULTS = pytest.StashKey[list[PairResult]]()
+_TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
 ROOT_CAUSE = "refarch_root_cause"
 RENDER_CATEGORY = "failed (render)"
@@ -85,6 +93,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
          help="concurrent helm renders (default: CPU count, at most 8)")
     _add(group, "--refarch-render-timeout", type=float, default=None, metavar="SECONDS",
          help="seconds one helm call may take before it is killed (default 120)")
+    _add(group, "--refarch-report", metavar="PATH",
+         help="write a report: HTML (self-contained), Markdown when PATH ends in .md, JSON when .json")
+    _add(group, "--refarch-node-shape", ";", action="append", default=[], metavar="CPU,MEMORY",
+         help="plan node counts for this node shape, e.g. 8,32Gi (repeatable, one per node pool)")
+    _add(group, "--refarch-node-reserve", type=float, default=None, metavar="FRACTION",
+         help="share of each node's CPU and memory kept for the system in node plans (default 0.10)")
+    _add(group, "--refarch-no-cache", action="store_true", default=None,
+         help="do not read or write the on-disk render cache (renders are still shared within the run)")
     _add(group, "--refarch-waivers", metavar="FILE",
          help="waivers file: known findings reported as xfail with their reason "
               "(default: <fixtures>/waivers.yaml when it exists)")
@@ -182,6 +198,7 @@ def _options(config: pytest.Config) -> Options:
         namespace=_opt(config, "--refarch-namespace") or "harness",
         kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
         prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
+        cache=not _opt(config, "--refarch-no-cache"),
     )
 
 
@@ -198,6 +215,11 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
             session = RefarchSession(_options(config))
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
             config.stash[_WAIVERS] = _load_waivers(config, session)
+            config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
+            reserve = _opt(config, "--refarch-node-reserve")
+            config.stash[_RESERVE] = 0.10 if reserve in (None, "") else float(reserve)
+            if not 0 <= config.stash[_RESERVE] < 1:
+                raise RefarchError(f"--refarch-node-reserve {reserve} must be a fraction in [0, 1), e.g. 0.1.")
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
             return None
@@ -441,7 +463,23 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for path in rs.unknown_override_files:
         write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
     if rs._cache is not None:
-        write(f"harness-refarch: {rs.cache.renders} distinct helm render(s)")
+        done = rs.cache.done()
+        hits = sum(r.cached for r in done)
+        if config.get_verbosity() > 0:
+            for r in sorted(done, key=lambda r: r.label):
+                state = "failed" if r.failure else "cache hit" if r.cached else "cache miss"
+                write(f"harness-refarch: render {r.label}: {r.seconds:.2f} s ({state})")
+        where = f" (cache {rs.cache.store.root})" if rs.cache.store is not None else " (no render cache)"
+        write(f"harness-refarch: {rs.cache.renders} distinct render(s), {hits} from the render cache, "
+              f"{len(done) - hits} by helm{where}")
+    pairs = config.stash.get(_PAIR_RESULTS, [])
+    if pairs:
+        write("harness-refarch: capacity per pair (effective replicas x requests):")
+        for line in terminal_table(pairs):
+            write(f"  {line}")
+    target = _opt(config, "--refarch-report")
+    if target and pairs is not None and _PAIR_RESULTS in config.stash:
+        write(f"harness-refarch: report written to {Path(target).expanduser().resolve()}")
     for problem in config.stash.get(_WAIVER_PROBLEMS, []):
         write(f"harness-refarch: FAILED {problem}", red=True)
     target = _opt(config, "--refarch-baseline-update")
@@ -457,6 +495,43 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             else:
                 write(f"harness-refarch: golden file {path}: no pair uses it "
                       "(remove with --refarch-update --refarch-prune)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Record each conformance test's outcome and findings for the report."""
+    report = yield
+    pair = _pair_of(item)
+    if pair is None or report.when == "teardown" or (report.when == "setup" and report.passed):
+        return report
+    if report.when == "call" and report.skipped and hasattr(report, "wasxfail"):
+        outcome = "waived"
+    elif report.when == "call":
+        outcome = "pass" if report.passed else "fail" if report.failed else "skipped"
+    else:
+        outcome = "error" if report.failed else "skipped"
+    props = dict(item.user_properties)
+    findings, reason = item.stash.get(_TEST_FINDINGS, ([], ""))
+    message = "" if report.passed else str(getattr(report, "wasxfail", "") or report.longreprtext)[:4000]
+    workload = getattr(getattr(item, "callspec", None), "params", {}).get("refarch_workload") or ""
+    item.config.stash.setdefault(_RESULTS, []).append(result(
+        item.nodeid, pair.id, str(props.get("check") or getattr(item, "originalname", item.name)),
+        workload, outcome, message, findings, reason))
+    return report
+
+
+def _write_report(session: pytest.Session) -> None:
+    config = session.config
+    rs = config.stash.get(_KEY, None)
+    target = _opt(config, "--refarch-report")
+    if rs is None or config.option.collectonly or rs._cache is None:
+        return
+    shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
+    pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
+    config.stash[_PAIR_RESULTS] = pairs
+    if target:
+        results: list[TestResult] = config.stash.setdefault(_RESULTS, [])
+        write_report(Path(target).expanduser().resolve(), report_data(rs, results, pairs))
 
 
 def _waiver_problems(session: pytest.Session) -> list[str]:
@@ -482,7 +557,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
         found = config.stash.get(_FOUND, {})
         write_atomic(Path(target).expanduser().resolve(), baseline(found))
-    problems = _waiver_problems(session)
+    try:
+        _write_report(session)
+    except RefarchError as exc:
+        config.stash[_WAIVER_PROBLEMS] = [f"report not written: {exc}"]
+    problems = [*config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -581,6 +660,11 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
         params = request.node.callspec.params
         pair: Pair = params["refarch_pair"]
         workload = params.get("refarch_workload")
+        props = request.node.user_properties
+        props += [("pair", pair.id), ("profile", pair.profile.name), ("architecture", pair.architecture.name),
+                  ("check", request.node.originalname.removeprefix("test_"))]
+        if workload:
+            props.append(("workload", workload))
         manifest = _manifest(request, refarch, pair)
         if standby:
             extra = (_manifest(request, refarch, pair, standby=True), *extra)
@@ -612,6 +696,8 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:
             found, waived = waivers.split(found, pair.id)
+        request.node.stash[_TEST_FINDINGS] = (
+            [*found, *(f for f, _ in waived)], "; ".join(sorted({w.reason for _, w in waived})))
         message = report(found, context)
         if message:
             if waived:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from harness_refarch.errors import RefarchError
 from harness_refarch.helm import Helm, command_text
 from harness_refarch.manifest import Manifest, parse_manifest
+from harness_refarch.store import RenderStore
 
 T = TypeVar("T")
 
@@ -76,11 +77,14 @@ class RenderFailure:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """What the cache holds per request: a manifest or a failure, and how long it took."""
+    """What the cache holds per request: a manifest or a failure, how long it took, and
+    whether it came from the on-disk render store."""
 
     manifest: Manifest | None
     failure: RenderFailure | None
     seconds: float
+    label: str = ""
+    cached: bool = False
 
 
 def render(helm: Helm, request: RenderRequest) -> Manifest:
@@ -89,21 +93,31 @@ def render(helm: Helm, request: RenderRequest) -> Manifest:
     return parse_manifest(text, namespace=request.namespace, source=request.label or None)
 
 
-def _render_result(helm: Helm, request: RenderRequest) -> RenderResult:
+def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None) -> RenderResult:
     start = time.perf_counter()
+    label = request.label or str(request.chart)
+    cached = False
     try:
-        manifest = render(helm, request)
+        if store is None:
+            manifest = render(helm, request)
+        else:
+            key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
+                            request.kube_version, helm.version, request.repeat)
+            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request))
     except RefarchError as exc:
-        return RenderResult(None, RenderFailure(request.label or str(request.chart), str(exc)),
-                            time.perf_counter() - start)
-    return RenderResult(manifest, None, time.perf_counter() - start)
+        return RenderResult(None, RenderFailure(label, str(exc)), time.perf_counter() - start, label)
+    except OSError as exc:  # the store's directory or a values file vanished mid-run
+        return RenderResult(None, RenderFailure(label, f"{type(exc).__name__}: {exc.strerror or exc}"),
+                            time.perf_counter() - start, label)
+    return RenderResult(manifest, None, time.perf_counter() - start, label, cached)
 
 
 class RenderCache:
     """Thread-safe memo of renders; :meth:`prefetch` starts many renders concurrently."""
 
-    def __init__(self, helm: Helm, workers: int = 2) -> None:
+    def __init__(self, helm: Helm, workers: int = 2, store: RenderStore | None = None) -> None:
         self.helm = helm
+        self.store = store
         self._futures: dict[RenderRequest, Future[RenderResult]] = {}
         self._others: dict[object, Future[Any]] = {}
         self._lock = threading.Lock()
@@ -114,7 +128,7 @@ class RenderCache:
         with self._lock:
             fut = self._futures.get(request)
             if fut is None:
-                fut = self._pool.submit(_render_result, self.helm, request)
+                fut = self._pool.submit(_render_result, self.helm, request, self.store)
                 self._futures[request] = fut
             return fut
 
@@ -153,6 +167,12 @@ class RenderCache:
                 if result.failure is not None:
                     out.append(result.failure)
         return out
+
+    def done(self) -> list[RenderResult]:
+        """Finished renders (never waits), for progress lines and the summary."""
+        with self._lock:
+            futures = list(self._futures.values())
+        return [f.result() for f in futures if f.done() and not f.cancelled()]
 
     @property
     def renders(self) -> int:

@@ -27,9 +27,11 @@ from harness_refarch.identity import Volatility, learn_volatile
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
+from harness_refarch.store import RenderStore, default_dir
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
-DEFAULT_KUBE_VERSION = "1.29.0"
+DEFAULT_KUBE_VERSION = ""  # empty: the lowest minor the chart's kubeVersion admits, at least 1.27
+LOWEST_KUBE_MINOR = (1, 27)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NO_WORKLOADS = "(no workloads)"
 RENDER_FAILED = "(render failed)"
@@ -51,6 +53,8 @@ class Options:
     namespace: str = "harness"
     kube_version: str = DEFAULT_KUBE_VERSION
     update_golden: bool = False
+    cache: bool = True  # the on-disk render store (--refarch-no-cache turns it off)
+    cache_dir: Path | None = None
     prune_golden: bool = False
     workers: int = 0
     timeout: float = DEFAULT_TIMEOUT
@@ -68,6 +72,20 @@ def check_name(option: str, value: str, max_len: int) -> None:
             "for example 'harness'.")
 
 
+def default_kube_version(constraint: str | None) -> str:
+    """The lowest Kubernetes minor a chart's ``kubeVersion`` admits (``>=1.27.0-0`` -> 1.27.0,
+    ``>1.27`` -> 1.28.0, ``^1.28`` -> 1.28.0), never below 1.27: conformance is judged against
+    the oldest cluster the chart claims to support."""
+    best = LOWEST_KUBE_MINOR
+    for op, major, minor in re.findall(r"(>=|>|\^|~|=)?\s*v?(\d+)\.(\d+)", constraint or ""):
+        if op in ("<", "<="):
+            continue
+        bound = (int(major), int(minor) + (1 if op == ">" else 0))
+        best = max(best, bound)
+        break  # the first bound is the lower one in "A - B" and ">=A <B" forms
+    return f"{best[0]}.{best[1]}.0"
+
+
 class RefarchSession:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -81,17 +99,24 @@ class RefarchSession:
         self._merged: dict[tuple[str, bool], Merged] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.chart: ResolvedChart | None = None
-        self.validate()
+        try:
+            self.validate()
+        except BaseException:
+            self.close()  # no work directory left behind after bad input
+            raise
 
     # -- validation: one readable paragraph per problem ------------------------------------
     def validate(self) -> None:
         o = self.options
         check_name("--refarch-release-name", o.release, 53)
         check_name("--refarch-namespace", o.namespace, 63)
-        o.kube_version = check_kube_version(o.kube_version)
+        if o.kube_version:
+            o.kube_version = check_kube_version(o.kube_version)
         if o.timeout <= 0:
             raise RefarchError(f"--refarch-render-timeout {o.timeout:g} must be a positive number of seconds.")
         self.resolve_chart()
+        if not o.kube_version:
+            o.kube_version = default_kube_version(self.chart.kube_version if self.chart else None)
         for path in o.values:
             if not path.is_file():
                 raise RefarchError(f"The values file {path} given with --refarch-values does not exist. "
@@ -166,7 +191,13 @@ class RefarchSession:
     def cache(self) -> RenderCache:
         if self._cache is None:
             workers = self.options.workers or min(8, os.cpu_count() or 2)
-            self._cache = RenderCache(self.helm, workers=workers)
+            store = None
+            if self.options.cache:
+                try:
+                    store = RenderStore(self.options.cache_dir or default_dir())
+                except OSError:
+                    store = None  # an unwritable cache directory only costs speed
+            self._cache = RenderCache(self.helm, workers=workers, store=store)
         return self._cache
 
     # -- render requests -------------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_best_practices(refarch_pair, assert_conformant):
 
 def test_values_files_lint(refarch, refarch_pair, assert_conformant):
     """yamllint on the profile file and your values files; duplicate keys name both lines."""
-    config = Path(refarch.options.fixtures).parent / ".yamllint.yaml"
+    config = Path(refarch.options.fixtures) / "yamllint.yaml"
     files = [layer.path for layer, _, role in refarch.labelled_layers(refarch_pair)
              if role in ("profile", "user") and layer.path is not None]
 

@@ -34,13 +34,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
-from packaging.version import InvalidVersion, Version
 from referencing import Registry, Resource
 
 from harness_refarch.errors import RefarchError
@@ -60,6 +59,9 @@ _OBJECT_META_DEF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _FORMAT_KEY = "x-refarch-format"  # marks the patched definitions, to phrase their errors
 _MAX_QUOTED = 40  # longer values are described, never quoted
 _MAX_CACHED = 200_000
+# Built-in API groups that no longer exist at all in the shipped versions: an object there is an
+# error ("not served"), not a custom resource without a schema.
+_REMOVED_GROUPS = frozenset({"extensions"})
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
                float: "number", type(None): "null"}
 
@@ -91,9 +93,12 @@ class SchemaResult:
 
 # -- Kubernetes versions ----------------------------------------------------------------------
 def kubernetes_validate_version() -> str:
-    from kubernetes_validate.version import __version__
+    """The installed kubernetes-validate, named in errors about unsupported versions."""
+    return metadata.version("kubernetes-validate")
 
-    return str(__version__)
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 @lru_cache(maxsize=1)
@@ -105,19 +110,15 @@ def supported_versions() -> tuple[str, ...]:
         match = re.fullmatch(r"v(\d+\.\d+\.\d+)-local-strict", entry.name)
         if match:
             found.add(match.group(1))
-    return tuple(sorted(found, key=Version))
+    return tuple(sorted(found, key=_release))
 
 
-def _minor(kube_version: str) -> Version:
-    text = kube_version.strip().removeprefix("v")
-    match = re.match(r"^(\d+)\.(\d+)", text)
+def _minor(kube_version: str) -> tuple[int, int]:
+    match = re.match(r"^v?(\d+)\.(\d+)", kube_version.strip())
     if not match:
         raise SchemaError(f"The Kubernetes version {kube_version!r} is not a version like 1.29.0. "
                           "Pass --cluster-version as MAJOR.MINOR[.PATCH].")
-    try:
-        return Version(f"{match.group(1)}.{match.group(2)}")
-    except InvalidVersion:  # pragma: no cover - the regex only admits digits
-        raise SchemaError(f"The Kubernetes version {kube_version!r} is not a version like 1.29.0.") from None
+    return int(match.group(1)), int(match.group(2))
 
 
 def schema_version_for(kube_version: str) -> str:
@@ -129,9 +130,9 @@ def schema_version_for(kube_version: str) -> str:
     """
     wanted = _minor(kube_version)
     shipped = supported_versions()
-    candidates = [v for v in shipped if Version(v) <= Version(f"{wanted}.999")]
-    span = f"{shipped[0]} to {shipped[-1]}" if shipped else "none"
-    if not candidates or Version(shipped[-1]).release[:2] < wanted.release[:2]:
+    candidates = [v for v in shipped if _release(v)[:2] <= wanted]
+    if not candidates or _release(shipped[-1])[:2] < wanted:
+        span = f"{shipped[0]} to {shipped[-1]}" if shipped else "none"
         raise SchemaError(
             f"kubernetes-validate {kubernetes_validate_version()} has no schemas for Kubernetes "
             f"{kube_version} (it ships {span}). Choose a --cluster-version in that range, or "
@@ -184,7 +185,7 @@ def _kube_schemas(version: str) -> _KubeSchemas:
             gvk.setdefault((item.get("group", ""), item.get("version", ""), item.get("kind", "")), name)
     base_uri = str(definitions["$id"])
     registry: Registry[Any] = Resource.from_contents(definitions) @ Registry()
-    return _KubeSchemas(version, base_uri, registry, gvk, frozenset(g for g, _, _ in gvk))
+    return _KubeSchemas(version, base_uri, registry, gvk, frozenset(g for g, _, _ in gvk) | _REMOVED_GROUPS)
 
 
 # -- custom resource schemas ------------------------------------------------------------------
@@ -196,6 +197,7 @@ class CustomSchema:
     schema: Mapping[str, Any]  # JSON schema (converted from the CRD's openAPIV3Schema)
     source: str
     path: Path
+    digest: str  # of the converted schema: validators are keyed by content, not by file
 
 
 _DROP = ("description", "example", "externalDocs", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
@@ -294,7 +296,8 @@ def _load_custom(fingerprint: tuple[str, tuple[tuple[str, int, int], ...]]
             except jsonschema.SchemaError as exc:
                 raise SchemaError(f"The custom resource schema {path} (version {version}) is not a valid "
                                   f"schema: {exc.message[:200]}. {how}") from None
-            found[key] = CustomSchema(doc["group"], str(version), doc["kind"], schema, doc["source"], path)
+            digest = hashlib.blake2b(json.dumps(schema, sort_keys=True).encode(), digest_size=16).hexdigest()
+            found[key] = CustomSchema(doc["group"], str(version), doc["kind"], schema, doc["source"], path, digest)
     return tuple(found.items())
 
 
@@ -376,7 +379,7 @@ def _describe(error: Any, secret: bool) -> Iterator[tuple[str, str, str, str]]:
 
 
 # -- validation -------------------------------------------------------------------------------
-_RESULTS: dict[tuple[str, tuple[Any, ...], str], tuple[tuple[str, str, str, str], ...] | str] = {}
+_RESULTS: dict[tuple[str, Any, str], tuple[tuple[str, str, str, str], ...] | str] = {}
 
 
 def clear_cache() -> None:
@@ -416,7 +419,12 @@ def _split_api_version(api_version: str) -> tuple[str, str]:
 
 
 def _served(kube: _KubeSchemas, group: str, kind: str) -> list[str]:
-    return sorted(f"{g}/{v}" if g else v for g, v, k in kube.gvk if g == group and k == kind)
+    """The apiVersions serving ``kind``: in its own group, else in any (Ingress left extensions)."""
+    for same_group in (True, False):
+        found = sorted({f"{g}/{v}" if g else v for g, v, k in kube.gvk if k == kind and (g == group or not same_group)})
+        if found:
+            return found
+    return []
 
 
 def _check_object(kind: str, api_version: str, instance: dict[str, Any], kube: _KubeSchemas,
@@ -431,12 +439,13 @@ def _check_object(kind: str, api_version: str, instance: dict[str, Any], kube: _
     if name is not None:
         validator = kube.validator(name, kube.ref(name))
     elif (group, version, kind) in custom:
-        schema = dict(custom[(group, version, kind)].schema)
+        crd = custom[(group, version, kind)]
+        schema = dict(crd.schema)
         props = dict(schema.get("properties") or {})
         if props.get("metadata", {}).get("type") == "object" and "properties" not in props["metadata"]:
             props["metadata"] = kube.ref(_OBJECT_META_DEF)  # what the API server checks metadata against
             schema["properties"] = props
-        validator = kube.validator(f"custom:{group}/{version}/{kind}", schema)
+        validator = kube.validator(f"custom:{group}/{version}/{kind}:{crd.digest}", schema)
     elif group in kube.groups:
         release = kube.version.rsplit(".", 1)[0]
         served = _served(kube, group, kind)
@@ -471,7 +480,7 @@ def validate(manifest: Manifest, kube_version: str, schema_dir: Path) -> SchemaR
     validated = cached = 0
     for obj in manifest.objects:
         text = _canonical(obj.body)
-        key = (version, fingerprint[1], hashlib.blake2b(text.encode(), digest_size=20).hexdigest())
+        key = (version, fingerprint, hashlib.blake2b(text.encode(), digest_size=20).hexdigest())
         result = _RESULTS.get(key)
         if result is None:
             result = _check_object(obj.kind, obj.api_version, json.loads(text), kube, custom)

@@ -3,7 +3,7 @@
 A values file can be valid YAML and still wrong in a way no render shows: the same key twice in
 one mapping is legal YAML 1.1, and every parser (helm's included) silently keeps the last one, so
 the first setting is lost without a word. yamllint (the well-kept linter chart maintainers
-already use, with the configuration kept in the repository as ``.yamllint.yaml``) finds that and
+already use, with the configuration kept in the repository as ``fixtures/yamllint.yaml``) finds that and
 the usual style problems; this module turns its problems into findings. For a duplicate key it
 also names the line of the first occurrence, which yamllint does not report.
 
@@ -75,12 +75,12 @@ def _config(config: Path, mtime_ns: int) -> YamlLintConfig:
 
 
 def load_config(config: Path) -> YamlLintConfig:
-    """The yamllint configuration kept in the repository (``.yamllint.yaml``)."""
+    """The yamllint configuration kept in the repository (``fixtures/yamllint.yaml``)."""
     try:
         mtime = config.stat().st_mtime_ns
     except OSError as exc:
         raise YamllintError(f"Cannot read the yamllint configuration {config}: {exc.strerror}. It is "
-                            "kept in the repository root as .yamllint.yaml; check the path.") from None
+                            "kept in the reference-architecture data as fixtures/yamllint.yaml; check the path.") from None
     return _config(config, mtime)
 
 

@@ -4,6 +4,7 @@ Secret data never reaches a message, and the embedded chart validates clean for 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,7 +16,7 @@ from harness_refarch.checks.schema import SchemaError, validate
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding, report
 from harness_refarch.manifest import Manifest
-from harness_refarch.render import RenderCache
+from harness_refarch.render import RenderCache, render
 from harness_refarch.session import Options, RefarchSession
 
 REPO = Path(__file__).resolve().parents[3]
@@ -135,6 +136,13 @@ def test_api_version_not_served_by_the_target(manifest: Build) -> None:
     assert result.unvalidated == []  # a built-in API is never "no schema": it is an error
 
 
+def test_kind_of_a_removed_group_points_to_its_new_group(manifest: Build) -> None:
+    doc = {"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "ingress"}}
+    result = validate(manifest(doc), KUBE, SCHEMAS)
+    assert _only(result.findings, "apiVersion").expected == "networking.k8s.io/v1 (served by Kubernetes 1.29)"
+    assert result.unvalidated == []
+
+
 def test_unknown_kind_in_a_builtin_group(manifest: Build) -> None:
     doc = {"apiVersion": "apps/v1", "kind": "Deploymnet", "metadata": {"name": "x"}}
     finding = _only(validate(manifest(doc), KUBE, SCHEMAS).findings, "kind")
@@ -148,7 +156,8 @@ def test_missing_api_version(manifest: Build) -> None:
 
 
 def test_yaml_timestamps_are_strings_as_for_the_api_server(manifest: Build) -> None:
-    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    built: 2024-01-01\ndata:\n  a: b\n"
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  annotations:\n    built: 2024-01-01\n"
+            "data:\n  a: b\n")
     assert validate(manifest(text), KUBE, SCHEMAS).findings == []
 
 
@@ -219,7 +228,7 @@ def test_a_kind_with_two_schema_files_is_an_error(tmp_path: Path) -> None:
             "versions:\n  v1:\n    openAPIV3Schema: {type: object}\n")
     (tmp_path / "a.yaml").write_text(text)
     (tmp_path / "b.yaml").write_text(text)
-    with pytest.raises(SchemaError, match="Foo .example.com/v1. has two schemas"):
+    with pytest.raises(SchemaError, match=r"Foo \(example\.com/v1\) has two schemas"):
         schema.load_custom_schemas(tmp_path)
 
 
@@ -242,7 +251,8 @@ def test_openapi_conversion() -> None:
         "properties": {
             "a": {"type": "string", "nullable": True},
             "b": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
-            "c": {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"d": {"type": "string"}}},
+            "c": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+                  "properties": {"d": {"type": "string"}}},
             "e": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     })
@@ -265,7 +275,8 @@ def test_secret_values_never_appear_in_messages(manifest: Build, k8s: SimpleName
     long_value = k8s.container("side", memory="x" * 30 + "hunter2-long" + "y" * 30)
     findings = validate(manifest(secret, k8s.deployment("app", containers=[uri, long_value])), KUBE, SCHEMAS).findings
     text = text_of(findings)
-    assert {f.field for f in findings} >= {"immutable", "passwd", "spec.template.spec.containers[0].resources.requests.cpu",
+    assert {f.field for f in findings} >= {"immutable", "passwd",
+                                           "spec.template.spec.containers[0].resources.requests.cpu",
                                            "spec.template.spec.containers[1].resources.requests.memory"}
     assert "hunter2" not in text
     assert _only(findings, "immutable").actual == "string"
@@ -300,8 +311,33 @@ def test_identical_objects_are_validated_once(manifest: Build, k8s: SimpleNamesp
     assert other.cached == 0
 
 
+def test_validators_are_built_once_per_kind(manifest: Build, k8s: SimpleNamespace) -> None:
+    validate(manifest(k8s.deployment("a"), k8s.service("a")), KUBE, SCHEMAS)
+    built = dict(schema._kube_schemas(KUBE).validators)
+    validate(manifest(k8s.deployment("b", replicas=5), k8s.service("b", port=8080)), KUBE, SCHEMAS)
+    after = schema._kube_schemas(KUBE).validators
+    assert after.keys() == built.keys()
+    assert all(after[key] is built[key] for key in built)
+
+
+def test_a_changed_custom_schema_is_not_answered_from_the_cache(tmp_path: Path, manifest: Build) -> None:
+    doc = {"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "f"}, "spec": {"size": "big"}}
+    head = ("source: https://example.com/crd.yaml\ngroup: example.com\nkind: Foo\nversions:\n  v1:\n"
+            "    openAPIV3Schema:\n      type: object\n      properties:\n        apiVersion: {type: string}\n"
+            "        kind: {type: string}\n        metadata: {type: object}\n"
+            "        spec:\n          type: object\n          properties:\n            size: ")
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (one / "foo.yaml").write_text(head + "{type: integer}\n")
+    (two / "foo.yaml").write_text(head + "{type: string}\n")
+    assert len(validate(manifest(doc), KUBE, one).findings) == 1
+    assert validate(manifest(doc), KUBE, two).findings == []
+
+
 def test_json_path_quotes_keys_with_dots() -> None:
-    assert schema.json_path(["metadata", "labels", "app.kubernetes.io/name"]) == 'metadata.labels["app.kubernetes.io/name"]'
+    path = schema.json_path(["metadata", "labels", "app.kubernetes.io/name"])
+    assert path == 'metadata.labels["app.kubernetes.io/name"]'
     assert schema.json_path(["spec", "containers", 0, "env", 2]) == "spec.containers[0].env[2]"
 
 
@@ -317,6 +353,17 @@ def renders() -> list[tuple[str, Manifest]]:
         return [(r.label or str(i), cache.get(r)) for i, r in enumerate(requests)]
     finally:
         cache.close()
+
+
+def test_set_cpu_lots_fails_on_the_real_chart() -> None:
+    """Issue 8: `--set platform.ng-manager.resources.requests.cpu=lots` names the object and the field."""
+    session = RefarchSession(Options(chart=REPO / "charts" / "harness-prod", fixtures=REPO / "fixtures"))
+    pair = next(p for p in session.pairs if p.id == "large-prod-3-incluster")
+    request = replace(session.request(pair), sets=("platform.ng-manager.resources.requests.cpu=lots",))
+    findings = validate(render(session.helm, request), KUBE, SCHEMAS).findings
+    finding = _only(findings, "spec.template.spec.containers[0].resources.requests.cpu")
+    assert finding.workload == "Deployment/ng-manager"
+    assert finding.actual == "invalid quantity 'lots'"
 
 
 @pytest.mark.parametrize("kube_version", ["1.27.0", KUBE])

@@ -1,4 +1,4 @@
-"""yamllint_check: values files lint clean under the repo's .yamllint.yaml; problems are readable findings."""
+"""yamllint_check: values files lint clean under fixtures/yamllint.yaml; problems are readable findings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from harness_refarch.checks import yamllint_check
 from harness_refarch.checks.yamllint_check import YamllintError, lint_values_file
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = ROOT / ".yamllint.yaml"
+CONFIG = ROOT / "fixtures" / "yamllint.yaml"
 REPO_VALUES = sorted((ROOT / "charts" / "harness-prod").glob("override-*.yaml")) + sorted(
     (ROOT / "fixtures" / "overlays").glob("*.yaml"))
 

