@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch import install_helm
 from harness_refarch import helm as helm_mod
+from harness_refarch import install_helm
 from harness_refarch.errors import HelmFailed, HelmNotFound, RefarchError
 from harness_refarch.helm import Helm, bounded, find_helm
 from harness_refarch.render import RenderRequest, render

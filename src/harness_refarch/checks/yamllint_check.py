@@ -80,7 +80,8 @@ def load_config(config: Path) -> YamlLintConfig:
         mtime = config.stat().st_mtime_ns
     except OSError as exc:
         raise YamllintError(f"Cannot read the yamllint configuration {config}: {exc.strerror}. It is "
-                            "kept in the reference-architecture data as fixtures/yamllint.yaml; check the path.") from None
+                            "kept in the reference-architecture data as fixtures/yamllint.yaml; "
+                            "check the path.") from None
     return _config(config, mtime)
 
 
