@@ -29,7 +29,7 @@ from harness_refarch.findings import Finding, report
 from harness_refarch.helm import RUNNING, bounded, known_version
 from harness_refarch.manifest import Manifest
 from harness_refarch.redact import mask
-from harness_refarch.render import RenderFailed
+from harness_refarch.render import RenderFailed, RenderFailure
 from harness_refarch.report import PairResult, TestResult, terminal_table, write_report
 from harness_refarch.results import pair_results, report_data, result
 from harness_refarch.session import (
@@ -40,6 +40,7 @@ from harness_refarch.session import (
     Options,
     RefarchSession,
 )
+from harness_refarch.store import default_dir
 from harness_refarch.waivers import Waiver, Waivers, baseline, load_waivers
 
 _KEY = pytest.StashKey[RefarchSession | None]()
@@ -51,6 +52,8 @@ _RESERVE = pytest.StashKey[float]()
 _RESULTS = pytest.StashKey[list[TestResult]]()
 _PAIR_RESULTS = pytest.StashKey[list[PairResult]]()
 _TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
+_WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
+_CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
 ROOT_CAUSE = "refarch_root_cause"
 RENDER_CATEGORY = "failed (render)"
@@ -160,6 +163,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIG[:] = [config]
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
@@ -417,8 +421,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return None
 
 
-def _write_render_failures(terminalreporter: Any, rs: RefarchSession) -> None:
-    failures = rs.cache.failures() if rs._cache is not None else []
+def _write_render_failures(terminalreporter: Any, config: pytest.Config, rs: RefarchSession) -> None:
+    failures = [RenderFailure(r["label"], r["failure"]) for r in _render_infos(config, rs) if r["failure"]]
     if not failures:
         return
     terminalreporter.stats.setdefault("failed", [])  # a failed run stays red
@@ -449,7 +453,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     rs = config.stash.get(_KEY, None)
     if rs is None:
         return
-    _write_render_failures(terminalreporter, rs)
+    _write_render_failures(terminalreporter, config, rs)
     o = rs.options
     write = terminalreporter.write_line
     helm = rs.__dict__.get("helm")
@@ -462,16 +466,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
     for path in rs.unknown_override_files:
         write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
-    if rs._cache is not None:
-        done = rs.cache.done()
-        hits = sum(r.cached for r in done)
+    infos = _render_infos(config, rs)
+    if infos:
+        hits = sum(bool(r["cached"]) for r in infos)
         if config.get_verbosity() > 0:
-            for r in sorted(done, key=lambda r: r.label):
-                state = "failed" if r.failure else "cache hit" if r.cached else "cache miss"
-                write(f"harness-refarch: render {r.label}: {r.seconds:.2f} s ({state})")
-        where = f" (cache {rs.cache.store.root})" if rs.cache.store is not None else " (no render cache)"
-        write(f"harness-refarch: {rs.cache.renders} distinct render(s), {hits} from the render cache, "
-              f"{len(done) - hits} by helm{where}")
+            for r in infos:
+                state = "failed" if r["failure"] else "cache hit" if r["cached"] else "cache miss"
+                write(f"harness-refarch: render {r['label']}: {r['seconds']:.2f} s ({state})")
+        where = " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})"
+        write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
+              f"{len(infos) - hits} by helm{where}")
     pairs = config.stash.get(_PAIR_RESULTS, [])
     if pairs:
         write("harness-refarch: capacity per pair (effective replicas x requests):")
@@ -499,7 +503,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Record each conformance test's outcome and findings for the report."""
+    """Attach each conformance test's outcome and findings to its report (plain data, so that
+    pytest-xdist carries it from the workers to the controller, which writes the report)."""
     report = yield
     pair = _pair_of(item)
     if pair is None or report.when == "teardown" or (report.when == "setup" and report.passed):
@@ -513,18 +518,71 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     props = dict(item.user_properties)
     findings, reason = item.stash.get(_TEST_FINDINGS, ([], ""))
     message = "" if report.passed else str(getattr(report, "wasxfail", "") or report.longreprtext)[:4000]
-    workload = getattr(getattr(item, "callspec", None), "params", {}).get("refarch_workload") or ""
-    item.config.stash.setdefault(_RESULTS, []).append(result(
-        item.nodeid, pair.id, str(props.get("check") or getattr(item, "originalname", item.name)),
-        workload, outcome, message, findings, reason))
+    report.refarch = {
+        "pair": pair.id, "check": str(props.get("check") or getattr(item, "originalname", item.name)),
+        "workload": getattr(getattr(item, "callspec", None), "params", {}).get("refarch_workload") or "",
+        "outcome": outcome, "message": message, "waiver": reason,
+        "findings": [dict(f.__dict__) for f in findings]}
     return report
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    data = getattr(report, "refarch", None)
+    config = _CONFIG[0] if _CONFIG else None
+    if not data or config is None or _is_worker(config):
+        return
+    findings = [Finding(**f) for f in data["findings"]]
+    config.stash.setdefault(_RESULTS, []).append(result(
+        report.nodeid, data["pair"], data["check"], data["workload"], data["outcome"], data["message"],
+        findings, data["waiver"]))
+    found_all = config.stash.setdefault(_FOUND, {})
+    for finding in findings:
+        found_all[(data["pair"], finding)] = None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist controller: merge what a worker rendered and which waivers it used."""
+    config = node.config
+    out = getattr(node, "workeroutput", {}).get("refarch")
+    if not out:
+        return
+    config.stash.setdefault(_WORKER_RENDERS, {}).update({r["label"]: r for r in out["renders"]})
+    waivers = config.stash.get(_WAIVERS, None)
+    if waivers is not None:
+        waivers.merge_usage({int(k): v for k, v in out["waiver_usage"].items()})
+    rs = get_session(config)
+    if rs is not None and not rs.selected_pairs:
+        rs.selected_pairs = [p for p in rs.pairs if p.id in set(out["selected"])]
+    elif rs is not None:
+        rs.selected_pairs = [p for p in rs.pairs if p in rs.selected_pairs or p.id in set(out["selected"])]
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not _is_worker(config) \
+        and config.pluginmanager.hasplugin("dsession")
+
+
+def _render_infos(config: pytest.Config, rs: RefarchSession) -> list[dict[str, Any]]:
+    """label, seconds, cached, failure of every render of the run (workers' too, under xdist)."""
+    if _WORKER_RENDERS in config.stash:
+        return sorted(config.stash[_WORKER_RENDERS].values(), key=lambda r: r["label"])
+    if rs._cache is None:
+        return []
+    return [{"label": r.label, "seconds": r.seconds, "cached": r.cached,
+             "failure": r.failure.message if r.failure else None}
+            for r in sorted(rs.cache.done(), key=lambda r: r.label)]
 
 
 def _write_report(session: pytest.Session) -> None:
     config = session.config
     rs = config.stash.get(_KEY, None)
     target = _opt(config, "--refarch-report")
-    if rs is None or config.option.collectonly or rs._cache is None:
+    if rs is None or config.option.collectonly or (rs._cache is None and not _is_xdist_controller(config)):
         return
     shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
     pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
@@ -553,6 +611,16 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if _is_worker(config):
+        rs = config.stash.get(_KEY, None)
+        waivers = config.stash.get(_WAIVERS, None)
+        config.workeroutput["refarch"] = {  # type: ignore[attr-defined]
+            "renders": _render_infos(config, rs) if rs is not None else [],
+            "waiver_usage": {str(k): v for k, v in waivers.usage().items()} if waivers is not None else {},
+            "selected": [p.id for p in rs.selected_pairs] if rs is not None else []}
+        return
+    if _is_xdist_controller(config):
+        get_session(config)
     target = _opt(config, "--refarch-baseline-update")
     if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
         found = config.stash.get(_FOUND, {})
@@ -689,9 +757,6 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
-        found_all = request.config.stash.setdefault(_FOUND, {})
-        for finding in found:
-            found_all[(pair.id, finding)] = None
         waivers = request.config.stash.get(_WAIVERS, None)
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:
