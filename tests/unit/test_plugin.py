@@ -69,7 +69,7 @@ def test_each_distinct_render_runs_once_in_a_full_run(pytester, counting_helm) -
     # ... and the determinism check's one second render per architecture (6), nothing else.
     counts = {t: templates.count(t) for t in set(templates)}
     assert sorted(counts.values()) == [1] * 13 + [2] * 6
-    assert "25 distinct helm render(s)" in result.stdout.str()
+    assert "25 distinct render(s), 0 from the render cache, 25 by helm" in result.stdout.str()
 
 
 @pytest.mark.parametrize("word", PROFILES, ids=["p1", "p2", "p3", "p4"])
@@ -190,3 +190,46 @@ def test_chart_path_with_a_space_keeps_the_project_rootdir(tmp_path: Path) -> No
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     assert ids and all(i.startswith("tests/conformance/") and "[large-" in i for i in ids)
+
+
+def _templates(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.startswith("template ")] if log.exists() else []
+
+
+def test_an_unchanged_second_run_calls_helm_zero_times(pytester, tmp_path: Path, counting_helm,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    wrapper, log = counting_helm
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+    first = run_suite(pytester, "--refarch-helm", str(wrapper), "-q", "--refarch-profile", "small")
+    # 5 pairs, the DR standby, one second render per architecture, and demo for the capacity test
+    assert first.ret == 0 and len(_templates(log)) == 5 + 1 + 5 + 1, first.stdout.str()[-2000:]
+    log.unlink()
+    second = run_suite(pytester, "--refarch-helm", str(wrapper), "-q", "--refarch-profile", "small")
+    assert second.ret == 0 and _templates(log) == []
+    assert "12 distinct render(s), 12 from the render cache, 0 by helm" in second.stdout.str()
+    stored = [p for p in (tmp_path / "cache" / "renders").rglob("*.json")]
+    assert stored and all(p.stat().st_mode & 0o077 == 0 for p in stored)  # 0600: never world-readable
+    assert not any("c2VjcmV0" in p.read_text() for p in stored)
+    # Any changed input misses: a values file of one architecture re-renders only its pairs.
+    overlay = tmp_path / "fixtures"
+    shutil.copytree(REPO / "fixtures", overlay)
+    (overlay / "overlays" / "prod-1-incluster.yaml").write_text(
+        (overlay / "overlays" / "prod-1-incluster.yaml").read_text() + "# changed\n")
+    third = pytester.runpytest_subprocess(
+        str(CONFORMANCE), "--rootdir", str(REPO), "-p", "no:cacheprovider", "--refarch-fixtures", str(overlay),
+        "--refarch-helm", str(wrapper), "-q", "--refarch-profile", "small")
+    assert third.ret == 0
+    assert len(_templates(log)) == 2  # small-prod-1-incluster and its second (determinism) render
+
+
+def test_xdist_renders_each_input_once_and_keeps_the_summary(pytester, tmp_path: Path, counting_helm,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    wrapper, log = counting_helm
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+    result = run_suite(pytester, "--refarch-helm", str(wrapper), "-q", "-n", "2", "--refarch-profile", "medium")
+    out = result.stdout.str()
+    assert result.ret == 0, out[-2000:]
+    templates = _templates(log)
+    # 5 pairs + standby + 5 small (previous profile), and 5 determinism renders of the same inputs
+    assert len(set(templates)) == 11 and len(templates) == 16, templates
+    assert "harness-refarch: chart" in out and "distinct render(s)" in out
