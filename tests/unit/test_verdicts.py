@@ -153,9 +153,13 @@ def test_the_second_chart_gets_true_findings_only(pytester, tmp_path: Path) -> N
     assert "error" not in second.outlines[-1], second.outlines[-1]
     names = {re.sub(r"\[.*", "", f) for f in failed(second)}
     # The true gaps: the worker has no anti-affinity; the DR sites would generate different
-    # secrets; the DR overlay's shared MinIO secret is a key this chart does not have.
-    assert names == {"test_high_availability", "test_warm_standby", "test_architecture_expressible"}, \
-        sorted(failed(second))
+    # secrets; the DR overlay's shared MinIO secret is a key this chart does not have; no
+    # container has a liveness probe.
+    assert names == {"test_high_availability", "test_warm_standby", "test_architecture_expressible",
+                     "test_best_practices"}, sorted(failed(second))
+    practices = [line for line in second.outlines if line.startswith("  - [") and "probes" not in line
+                 and any(rule in line for rule in ("image-tag", "privileged", "host-namespaces", "non-root"))]
+    assert practices == []
     assert all("Deployment/worker" in f for f in failed(second) if "high_availability" in f)
     out = second.stdout.str()
     assert "Secret/acme-generated" in out and "redis:" not in out.replace("redis://", "")
