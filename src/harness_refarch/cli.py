@@ -413,6 +413,7 @@ def run_check(args: argparse.Namespace) -> int:
     argv = [str(conformance), "--rootdir", str(conformance), "-p", "no:cacheprovider",
             "-o", "xfail_strict=true", "-o", "addopts=-ra",
             "-W", "ignore:cannot discover fixture:pytest.PytestWarning",
+            "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             f"--chart-path={args.chart}", *fixtures, *extra]
     return int(pytest.main(argv))
 
