@@ -20,6 +20,7 @@ Two layers do that:
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import re
@@ -53,6 +54,7 @@ def _random_segment(segment: str) -> bool:
             and not _VERSION.match(segment))
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_name(name: str) -> str:
     """Replace helm-generated random segments of an object name with ``*``.
 

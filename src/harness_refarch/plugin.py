@@ -52,6 +52,7 @@ _RESERVE = pytest.StashKey[float]()
 _RESULTS = pytest.StashKey[list[TestResult]]()
 _PAIR_RESULTS = pytest.StashKey[list[PairResult]]()
 _TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
+_SPECULATED = pytest.StashKey[bool]()
 _WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
 _CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
@@ -319,6 +320,19 @@ def _keyword_may_select(metafunc: pytest.Metafunc, pair: Pair) -> bool:
     return False
 
 
+def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair]) -> None:
+    """While collection waits for the renders it needs, queue what the tests will need next
+    (DR standbys, second renders of each architecture's first pair, helm lint) behind them."""
+    if config.stash.get(_SPECULATED, False) or not needed or config.option.collectonly:
+        return
+    config.stash[_SPECULATED] = True
+    first = {p.architecture.name: p for p in reversed([p for p in session.pairs if p in needed])}
+    later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
+    later += [session.request(p, repeat=1) for p in first.values()]
+    session.prefetch(later)
+    session.prefetch_lint(needed)
+
+
 def _all_pairs(metafunc: pytest.Metafunc) -> list[Pair]:
     session = get_session(metafunc.config)
     return session.pairs if session is not None else []
@@ -339,6 +353,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     needed = [p for p in pairs if _keyword_may_select(metafunc, p)]
     session.prefetch(session.request(p) for p in needed)  # all at once, in parallel
+    _speculate(metafunc.config, session, needed)
     combos = [(p, w) for p in needed for w in session.workload_ids(p, kind)]
     metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
                          ids=[f"{p.id}-{w}" for p, w in combos])
@@ -406,6 +421,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             previous = rs.previous(pair)
             if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
+    if any(item.name.startswith("test_helm_lint[") for item in session.items):
+        rs.prefetch_lint(p for p in rs.selected_pairs
+                         if any(item.name.startswith(f"test_helm_lint[{p.id}]") for item in session.items))
     if requests:
         try:
             rs.prefetch(dict.fromkeys(requests))
@@ -712,10 +730,24 @@ def refarch_workload() -> str:
 
 def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
     """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
-    from harness_refarch.checks.golden import identity as normalise
+    keys = {*_by_identity(manifest).get(identity, ()), identity}
+    return [f for f in findings if f.workload.split(" ", 1)[0] in keys]
 
-    keys = {w.key for w in manifest.workloads.values() if normalise(w.key) == identity} | {identity}
-    return [f for f in findings if f.workload in keys or any(f.workload.startswith(k + " ") for k in keys)]
+
+_IDENTITIES: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}
+
+
+def _by_identity(manifest: Manifest) -> dict[str, list[str]]:
+    """Workload keys of a render by normalised identity, computed once per render."""
+    cached = _IDENTITIES.get(id(manifest))
+    if cached is None or cached[0] is not manifest:
+        from harness_refarch.checks.golden import identity as normalise
+
+        table: dict[str, list[str]] = {}
+        for key in manifest.workloads:
+            table.setdefault(normalise(key), []).append(key)
+        cached = _IDENTITIES[id(manifest)] = (manifest, table)
+    return cached[1]
 
 
 @pytest.fixture
@@ -752,8 +784,7 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
         if workload is not None:
             kind = _where(request.node).get("workloads", "all")
             keep = WORKLOAD_FILTERS[kind]
-            if not any(keep(w) for w in manifest.workloads.values()
-                       if select_workload([Finding("", w.key, "", "", "")], workload, manifest)):
+            if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest).get(workload, ())):
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"

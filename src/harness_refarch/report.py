@@ -18,6 +18,11 @@ manifest model, which never holds Secret values in the first place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import jinja2
+
 import functools
 import json
 import math
@@ -26,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from harness_refarch.capacity import NodePlan
 from harness_refarch.checks.resources import totals
@@ -403,6 +406,8 @@ def _md_cell(value: Any) -> str:
 
 @functools.cache
 def _environment(markdown: bool) -> jinja2.Environment:
+    import jinja2  # on first use: only a run that writes a report pays for it
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("harness_refarch", "templates"),
         autoescape=not markdown, finalize=_finalize, undefined=jinja2.StrictUndefined,

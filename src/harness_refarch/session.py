@@ -27,7 +27,7 @@ from harness_refarch.identity import Volatility, learn_volatile
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.store import RenderStore, default_dir
+from harness_refarch.store import RenderStore, default_dir, get_or_compute
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
 DEFAULT_KUBE_VERSION = ""  # empty: the lowest minor the chart's kubeVersion admits, at least 1.27
@@ -97,6 +97,9 @@ class RefarchSession:
         self._volatility: dict[str, Volatility] = {}
         self._layers: dict[Path, Layer] = {}
         self._merged: dict[tuple[str, bool], Merged] = {}
+        self._previous: dict[str, Pair | None] = {}
+        self._effective: dict[str, Pair] = {}
+        self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.chart: ResolvedChart | None = None
         try:
@@ -224,14 +227,24 @@ class RefarchSession:
 
     # -- helm lint: once per distinct values stack ---------------------------------------------
     def lint(self, pair: Pair, standby: bool = False) -> list[Finding]:
-        """``helm lint --strict`` of the pair's values stack; its messages as findings (bounded)."""
+        """``helm lint --strict`` of the pair's values stack; its messages as findings (bounded).
+
+        Runs on the render pool (see :meth:`prefetch_lint`) and is kept in the render store."""
         request = self.request(pair, standby)
-        return self.cache.submit(("lint", request), lambda: _lint(self.helm, request)).result()
+        return self.cache.submit(("lint", request), lambda: self._lint(request)).result()
 
     def prefetch_lint(self, pairs: Iterable[Pair]) -> None:
         for pair in pairs:
             request = self.request(pair)
-            self.cache.submit(("lint", request), lambda r=request: _lint(self.helm, r))  # type: ignore[misc]
+            self.cache.submit(("lint", request), lambda r=request: self._lint(r))  # type: ignore[misc]
+
+    def _lint(self, request: RenderRequest) -> list[Finding]:
+        store = self.cache.store
+        if store is None:
+            return _lint(self.helm, request)
+        key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
+                        request.kube_version, self.helm.version, 0, kind="lint")
+        return get_or_compute(store, key, lambda: _lint(self.helm, request))
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property
@@ -282,7 +295,25 @@ class RefarchSession:
 
     def effective_pair(self, pair: Pair) -> Pair:
         """``pair`` with its expectations read from the merged values (external hosts)."""
-        return layering.effective(pair, self.merged(pair))
+        if pair.id not in self._effective:
+            self._effective[pair.id] = layering.effective(pair, self.merged(pair))
+        return self._effective[pair.id]
+
+    def stored(self, kind: str, pair: Pair, compute: Callable[[], list[Finding]], standby: bool = False,
+               extra: str = "") -> list[Finding]:
+        """Findings of a deterministic check of one render, kept in the render store (a warm
+        run does not validate schemas or lint files again); computed once per session."""
+        memo = (kind, pair.id, standby, extra)
+        if memo not in self._stored:
+            request = self.request(pair, standby)
+            store = self.cache.store
+            if store is None:
+                self._stored[memo] = compute()
+            else:
+                key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
+                                request.kube_version, self.helm.version, 0, kind=f"{kind}:{extra}")
+                self._stored[memo] = get_or_compute(store, key, compute)
+        return self._stored[memo]
 
     # -- determinism: one extra render per architecture ------------------------------------
     def representative(self, pair: Pair) -> Pair:
@@ -307,7 +338,16 @@ class RefarchSession:
 
     def previous(self, pair: Pair) -> Pair | None:
         """The pair one size down: same architecture, previous profile; demo below small."""
-        available = {p.profile.name for p in self.catalog.pairs() if self.profile_file(p.profile.name).is_file()}
+        if pair.id not in self._previous:
+            self._previous[pair.id] = self._find_previous(pair)
+        return self._previous[pair.id]
+
+    @cached_property
+    def _available_profiles(self) -> set[str]:
+        return {name for name in self.catalog.profiles if self.profile_file(name).is_file()}
+
+    def _find_previous(self, pair: Pair) -> Pair | None:
+        available = self._available_profiles
         order = [p for p in PROFILE_ORDER if p in self.catalog.profiles and p in available]
         index = order.index(pair.profile.name) if pair.profile.name in order else 0
         for name in reversed(order[:index]):
@@ -355,7 +395,10 @@ class RefarchSession:
         return golden.load(path)
 
     def golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
-        """Differences between the render and the recorded golden file of ``pair``."""
+        """Differences between the render and the recorded golden file of ``pair`` (memoised)."""
+        return self.findings(self._golden_findings, pair, manifest)
+
+    def _golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
         expected = self.golden(pair)
         if expected is None:
             path = self.catalog.golden_path(pair)
@@ -419,3 +462,15 @@ def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
                                mask(said or message)[:400]))
         return out
     return []
+
+
+def digest_of(*paths: Path, extra: str = "") -> str:
+    """A short content digest of files (directories: every file below), for store keys."""
+    import hashlib
+
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]

@@ -68,10 +68,10 @@ class RenderStore:
             return path.read_bytes()
 
     def key(self, chart: Path, values: tuple[Path, ...], sets: tuple[str, ...], release: str,
-            namespace: str, kube_version: str, helm_version: str, repeat: int) -> str:
+            namespace: str, kube_version: str, helm_version: str, repeat: int, kind: str = "render") -> str:
         if chart not in self._chart_digests:
             self._chart_digests[chart] = chart_digest(chart)
-        parts = [f"format={FORMAT}", f"chart={self._chart_digests[chart]}",
+        parts = [f"format={FORMAT}", f"kind={kind}", f"chart={self._chart_digests[chart]}",
                  *(f"values={file_digest(v)}" for v in values), *(f"set={s}" for s in sets),
                  f"release={release}", f"namespace={namespace}", f"kube={kube_version}",
                  f"helm={helm_version}", f"repeat={repeat}"]
@@ -124,6 +124,26 @@ class RenderStore:
             manifest = render()
             self.save(key, manifest)
             return manifest, False
+
+
+def get_or_compute(store: RenderStore, key: str, compute: Callable[[], list[Finding]]) -> list[Finding]:
+    """Findings of another helm job (``helm lint``) stored like renders: JSON, 0600, atomic."""
+    path = store._path(key)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return [Finding(**f) for f in doc["findings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    findings = compute()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"format": FORMAT, "findings": [f.__dict__ for f in findings]}, fh)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return findings
 
 
 def stats_line(hits: int, total: int) -> str:

@@ -30,9 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 
-from pymongo.errors import PyMongoError
-from pymongo.uri_parser import parse_uri, split_hosts, split_options
-
 SCHEMES = ("mongodb+srv", "mongodb", "rediss", "redis", "jdbc:postgresql", "postgresql", "postgres")
 FAMILY = {"mongodb+srv": "mongo", "mongodb": "mongo", "rediss": "redis", "redis": "redis",
           "jdbc:postgresql": "postgres", "postgresql": "postgres", "postgres": "postgres"}
@@ -226,8 +223,21 @@ def _parse_mongo(scheme: str, userinfo: str | None, body: str) -> tuple[tuple[st
 
     ``parse_uri`` resolves SRV and TXT records for ``mongodb+srv``; a check must not reach the
     network, so that case is validated with pymongo's own ``split_hosts``/``split_options``
-    (the same rules ``parse_uri`` applies before its lookup: one host, no port).
+    (the same rules ``parse_uri`` applies before its lookup: one host, no port). pymongo is
+    imported on first use: it is the slowest import of the suite. Its errors become ValueError.
     """
+    from pymongo.errors import PyMongoError
+
+    try:
+        return _parse_mongo_with_pymongo(scheme, userinfo, body)
+    except PyMongoError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _parse_mongo_with_pymongo(scheme: str, userinfo: str | None,
+                              body: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    from pymongo.uri_parser import parse_uri, split_hosts, split_options
+
     if scheme == "mongodb+srv":
         host_part, _, opts = body.partition("?")
         hosts = host_part.partition("/")[0]
@@ -292,7 +302,7 @@ def parse(text: str, span: Span, *, location: str = "", key: str = "",
             hosts, options = _parse_mongo(effective, userinfo, body) if hosts_part else ((), ())
         else:
             hosts, _ = _parse_url(body)
-    except (PyMongoError, ValueError) as exc:
+    except ValueError as exc:
         problem = problem or f"not a valid {effective}:// connection string ({_reason(exc)})"
     return ConnectionString(
         db=FAMILY[effective], scheme=scheme, userinfo=userinfo, hosts=hosts, path=slash + path, query=query,

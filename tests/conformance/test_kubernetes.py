@@ -4,6 +4,7 @@ the values files (Kubernetes schemas and API versions live in test_schemas.py)."
 from pathlib import Path
 
 from harness_refarch.checks import integrity, practices, yamllint_check
+from harness_refarch.session import digest_of
 
 
 def test_helm_lint(refarch, refarch_pair, assert_conformant):
@@ -34,5 +35,7 @@ def test_values_files_lint(refarch, refarch_pair, assert_conformant):
              if role in ("profile", "user") and layer.path is not None]
 
     def check(pair, manifest):
-        return [f for path in files for f in refarch.findings(yamllint_check.lint_values_file, path, config)]
+        def compute():
+            return [f for path in files for f in yamllint_check.lint_values_file(path, config)]
+        return refarch.stored("yamllint", pair, compute, extra=digest_of(config))
     assert_conformant(check)

@@ -2,20 +2,34 @@
 unknown fields are errors), custom resources against fixtures/schemas/, and API versions that
 the target Kubernetes deprecates or no longer serves."""
 
+from importlib.metadata import version
+
 import pytest
 
 from harness_refarch.checks import apis, schema
+from harness_refarch.findings import Finding
+from harness_refarch.session import digest_of
+
+NOT_VALIDATED = "schema-not-validated"
+
+
+def _validate(refarch, manifest):
+    result = schema.validate(manifest, refarch.options.kube_version, refarch.options.fixtures / "schemas")
+    unvalidated = [Finding(NOT_VALIDATED, "", result.skip_reason(), "", "")] if result.unvalidated else []
+    return [*result.findings, *unvalidated]
 
 
 def test_kubernetes_schemas(refarch, refarch_pair, assert_conformant):
     """A finding names the object, the field path and the schema's complaint. Kinds without any
-    schema make the test a skip naming them: never counted as validated."""
+    schema make the test a skip naming them: never counted as validated. Results are kept in
+    the render store (keyed by the render, the schema files and kubernetes-validate's version)."""
+    token = digest_of(refarch.options.fixtures / "schemas", extra=version("kubernetes-validate"))
     unvalidated = []
 
     def check(pair, manifest):
-        result = schema.validate(manifest, refarch.options.kube_version, refarch.options.fixtures / "schemas")
-        unvalidated[:] = [result.skip_reason()] if result.unvalidated else []
-        return result.findings
+        found = refarch.stored("schema", pair, lambda: _validate(refarch, manifest), extra=token)
+        unvalidated[:] = [f.field for f in found if f.check == NOT_VALIDATED]
+        return [f for f in found if f.check != NOT_VALIDATED]
 
     assert_conformant(check)
     if unvalidated:

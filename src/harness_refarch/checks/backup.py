@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ _MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 
 
+@functools.lru_cache(maxsize=256)
 def longest_interval(expression: str) -> timedelta:
     """The longest gap between two runs of a Velero schedule (cron or ``@every <duration>``).
 

@@ -9,11 +9,11 @@ today and ``migrate-q9z1m`` tomorrow is the same entry.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import yaml
-from deepdiff import DeepDiff
 
 from harness_refarch.catalog import Pair
 from harness_refarch.errors import RefarchError
@@ -26,6 +26,7 @@ CHECK = "golden"
 HINT = "if intended, record it with --refarch-update and review the diff"
 
 
+@functools.lru_cache(maxsize=65536)
 def identity(key: str) -> str:
     """``Kind/name`` with helm-generated random parts of the name normalised away."""
     kind, _, name = key.partition("/")
@@ -63,6 +64,8 @@ def _show(value: Any) -> str:
 
 def compare_workload(key: str, expected: Any, actual: Any) -> list[Finding]:
     """Field-by-field differences of one workload's golden entry."""
+    from deepdiff import DeepDiff  # on first use: an unchanged render never needs it
+
     out = []
     # threshold_to_diff_deeper=0: report key by key even when two mappings share nothing
     diff = DeepDiff(expected or {}, actual or {}, view="tree", ignore_order=True, threshold_to_diff_deeper=0)
@@ -97,7 +100,8 @@ def compare(expected: dict[str, Any], actual: dict[str, Any],
     for key in sorted(set(have) - set(want)):
         out.append(Finding(CHECK, key, "workload", "absent (not in the golden file)", "rendered", HINT))
     for key in sorted(set(want) & set(have)):
-        out += compare_workload(key, want[key], have[key])
+        if want[key] != have[key]:  # deepdiff only where something changed
+            out += compare_workload(key, want[key], have[key])
     return out
 
 
