@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from harness_refarch.catalog import Pair
 from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
@@ -45,7 +45,7 @@ from harness_refarch.helm import RUNNING, bounded
 from harness_refarch.manifest import Manifest
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderRequest
-from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
+from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
 
 PROG = "harness-refarch"
 EXIT_OK, EXIT_REGRESSION, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 3, 4
@@ -95,22 +95,6 @@ CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
 )
 
 
-def applies(rs: RefarchSession, pair: Pair, where: dict[str, bool]) -> bool:
-    """Whether a check marked ``refarch(**where)`` runs on ``pair`` (as the pytest plugin decides)."""
-    for key, want in where.items():
-        if key == "previous":
-            have: Any = rs.previous(pair) is not None
-        elif key == "minimum":
-            have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
-        elif key == "external":
-            have = pair.architecture.external
-        elif key == "in_cluster":
-            have = not pair.architecture.external
-        else:
-            have = getattr(pair.architecture, key)
-        if bool(have) != bool(want):
-            return False
-    return True
 
 
 def requests_for(rs: RefarchSession, pair: Pair) -> list[RenderRequest]:

@@ -39,6 +39,7 @@ from harness_refarch.session import (
     WORKLOAD_FILTERS,
     Options,
     RefarchSession,
+    applies,
 )
 from harness_refarch.store import default_dir
 from harness_refarch.waivers import Waiver, Waivers, baseline, load_waivers
@@ -248,21 +249,6 @@ def _exit_on_error(config: pytest.Config) -> None:
         pytest.exit(f"harness-refarch: {config.stash[_ERROR]}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def _applies(session: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
-    for key, want in where.items():
-        if key == "previous":
-            have: Any = session.previous(pair) is not None
-        elif key == "minimum":
-            have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
-        elif key == "external":
-            have = pair.architecture.external
-        elif key == "in_cluster":
-            have = not pair.architecture.external
-        else:
-            have = getattr(pair.architecture, key)
-        if bool(have) != bool(want):
-            return False
-    return True
 
 
 def _where(node: Any) -> dict[str, Any]:
@@ -347,7 +333,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     where = _where(metafunc.definition)
     kind = where.pop("workloads", "all")
-    pairs = [p for p in session.pairs if _applies(session, p, where)]
+    pairs = [p for p in session.pairs if applies(session, p, where)]
     if "refarch_workload" not in names:
         metafunc.parametrize("refarch_pair", pairs, ids=[p.id for p in pairs])
         return

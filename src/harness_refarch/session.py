@@ -420,6 +420,25 @@ class RefarchSession:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
 
+def applies(rs: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
+    """Whether a check marked ``refarch(**where)`` runs on ``pair`` (the pytest plugin and
+    ``harness-refarch diff`` decide the same way)."""
+    for key, want in where.items():
+        if key == "previous":
+            have: Any = rs.previous(pair) is not None
+        elif key == "minimum":
+            have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
+        elif key == "external":
+            have = pair.architecture.external
+        elif key == "in_cluster":
+            have = not pair.architecture.external
+        else:
+            have = getattr(pair.architecture, key)
+        if bool(have) != bool(want):
+            return False
+    return True
+
+
 def _is_jvm(w: Workload) -> bool:
     return any("MEMORY" in c.env for c in w.main_containers)
 

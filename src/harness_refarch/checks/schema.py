@@ -42,6 +42,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from harness_refarch.checks.apis import target_minor
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import SAFE_LOADER, Manifest
@@ -114,11 +115,10 @@ def supported_versions() -> tuple[str, ...]:
 
 
 def _minor(kube_version: str) -> tuple[int, int]:
-    match = re.match(r"^v?(\d+)\.(\d+)", kube_version.strip())
-    if not match:
-        raise SchemaError(f"The Kubernetes version {kube_version!r} is not a version like 1.29.0. "
-                          "Pass --cluster-version as MAJOR.MINOR[.PATCH].")
-    return int(match.group(1)), int(match.group(2))
+    try:
+        return target_minor(kube_version)
+    except RefarchError as exc:
+        raise SchemaError(str(exc)) from None
 
 
 def schema_version_for(kube_version: str) -> str:
