@@ -50,7 +50,7 @@ def bounded(text: str, head: int = 40, tail: int = 40, max_line: int = _LINE_CAP
         return "\n".join(cap(line) for line in lines)
     omitted = len(lines) - head - tail
     return "\n".join([*(cap(line) for line in lines[:head]), f"... [{omitted} lines omitted] ...",
-                      *(cap(line) for line in lines[-tail:])])
+                      *(cap(line) for line in lines[len(lines) - tail:])])
 
 
 def find_helm(explicit: str | None = None, environ: dict[str, str] | None = None) -> Path:
@@ -102,6 +102,7 @@ class _Running:
 
 
 RUNNING = _Running()
+_TIMED_OUT: set[Path] = set()  # a helm that hung once hangs again: fail the rest fast
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -149,6 +150,9 @@ class Helm:
 
     def run(self, args: Sequence[str]) -> str:
         cmd = [str(self.binary), *args]
+        if self.binary in _TIMED_OUT:
+            raise HelmFailed(f"`{command_text(cmd)}` not started: an earlier call of {self.binary} did not "
+                             f"finish within {self.timeout:g} s (see the first render failure).")
         if RUNNING.interrupted:
             raise HelmFailed(f"`{command_text(cmd)}` not started: the run was interrupted.")
         proc = self._start(cmd)
@@ -156,6 +160,7 @@ class Helm:
         try:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            _TIMED_OUT.add(self.binary)
             kill_group(proc)
             proc.communicate()
             raise HelmFailed(f"`{command_text(cmd)}` did not finish within {self.timeout:g} s and was "
@@ -183,6 +188,16 @@ class Helm:
     def version(self) -> str:
         """helm's semantic version, e.g. ``v4.1.4`` (asked once per binary and process)."""
         return _version(self)
+
+    @property
+    def identity(self) -> str:
+        """Which helm this is, for cache keys: version, path, size and modification time (a
+        wrapper that reports a real helm's version is still another program)."""
+        try:
+            st = self.binary.stat()
+        except OSError:
+            return f"{self.version} {self.binary}"
+        return f"{self.version} {self.binary.resolve()} {st.st_size} {st.st_mtime_ns}"
 
     @property
     def major(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -389,8 +390,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every render the selected tests need, concurrently, before the first test runs."""
     _exit_on_error(session.config)
     rs = session.config.stash.get(_KEY, None)
-    if rs is None or session.config.option.collectonly:
-        return
+    if rs is None or session.config.option.collectonly or sys.exc_info()[0] is not None:
+        return  # collection was interrupted (Ctrl-C): pytest calls this hook from a finally block
     requests = []
     _select_pairs(rs, session.items)
     for pair in rs.selected_pairs:
@@ -439,14 +440,19 @@ def _write_render_failures(terminalreporter: Any, config: pytest.Config, rs: Ref
     write = terminalreporter.write_line
     write(f"{len(failures)} render(s) failed; {dependent} test(s) failed because of them "
           "(each says 'render ... failed, see the render failures section').")
+    budget = 40_000  # characters of quoted helm output in the whole section
     for root, labels in groups.items():
         shown = ", ".join(sorted(labels)[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
         first = next(f for f in failures if f.label == sorted(labels)[0])
         command = first.message.split(" helm said:", 1)[0] if "helm said:" in first.message else ""
         write(f"- {len(labels)} render(s): {shown}")
         if command:
-            write(f"  first: {bounded(command, 5, 0)}")
-        write("  " + bounded(root).replace("\n", "\n  "))
+            write(f"  first: {bounded(command, 5, 1, max_line=20_000)}")
+        quote = bounded(root)
+        if len(quote) > budget:
+            quote = bounded(root.strip().splitlines()[0], 1, 1) + " ... (more omitted: run the command above)"
+        budget -= len(quote)
+        write("  " + quote.replace("\n", "\n  "))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -629,6 +635,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
         found = config.stash.get(_FOUND, {})
         write_atomic(Path(target).expanduser().resolve(), baseline(found))
+    if exitstatus == pytest.ExitCode.INTERRUPTED or RUNNING.interrupted:
+        return  # never wait for renders after Ctrl-C
     try:
         _write_report(session)
     except RefarchError as exc:

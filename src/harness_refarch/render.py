@@ -102,7 +102,7 @@ def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None
             manifest = render(helm, request)
         else:
             key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                            request.kube_version, helm.version, request.repeat)
+                            request.kube_version, helm.identity, request.repeat)
             manifest, cached = store.get_or_render(key, label, lambda: render(helm, request))
     except RefarchError as exc:
         return RenderResult(None, RenderFailure(label, str(exc)), time.perf_counter() - start, label)

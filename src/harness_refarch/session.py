@@ -243,7 +243,7 @@ class RefarchSession:
         if store is None:
             return _lint(self.helm, request)
         key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                        request.kube_version, self.helm.version, 0, kind="lint")
+                        request.kube_version, self.helm.identity, 0, kind="lint")
         return get_or_compute(store, key, lambda: _lint(self.helm, request))
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
@@ -311,7 +311,7 @@ class RefarchSession:
                 self._stored[memo] = compute()
             else:
                 key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                                request.kube_version, self.helm.version, 0, kind=f"{kind}:{extra}")
+                                request.kube_version, self.helm.identity, 0, kind=f"{kind}:{extra}")
                 self._stored[memo] = get_or_compute(store, key, compute)
         return self._stored[memo]
 

@@ -122,7 +122,10 @@ class RenderStore:
             if found is not None:
                 return found, True
             manifest = render()
-            self.save(key, manifest)
+            try:
+                self.save(key, manifest)
+            except OSError:
+                pass  # a full or read-only cache costs speed, never the render
             return manifest, False
 
 

@@ -7,4 +7,5 @@ from harness_refarch.checks import dr
 
 @pytest.mark.refarch(dr=True)
 def test_warm_standby(refarch, refarch_pair, assert_conformant):
-    assert_conformant(dr.warm_standby, refarch.volatility(refarch_pair), standby=True)
+    assert_conformant(lambda pair, primary, standby: dr.warm_standby(pair, primary, standby,
+                                                                   refarch.volatility(pair)), standby=True)
