@@ -299,6 +299,20 @@ class RefarchSession:
             self._effective[pair.id] = layering.effective(pair, self.merged(pair))
         return self._effective[pair.id]
 
+    def stored_file(self, kind: str, path: Path, compute: Callable[[], list[Finding]], extra: str = "") -> list[Finding]:
+        """Findings about one input file (yamllint), once per file content across pairs and runs."""
+        memo = (kind, str(path), False, extra)
+        if memo not in self._stored:
+            store = self.cache.store
+            if store is None:
+                self._stored[memo] = compute()
+            else:
+                import hashlib
+
+                key = hashlib.sha256(f"{kind}\0{extra}\0{digest_of(path)}".encode()).hexdigest()
+                self._stored[memo] = get_or_compute(store, key, compute)
+        return self._stored[memo]
+
     def stored(self, kind: str, pair: Pair, compute: Callable[[], list[Finding]], standby: bool = False,
                extra: str = "") -> list[Finding]:
         """Findings of a deterministic check of one render, kept in the render store (a warm

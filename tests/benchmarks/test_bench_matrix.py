@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness_refarch.helm import find_helm
 from harness_refarch.session import Options, RefarchSession
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +25,9 @@ SUITE = [sys.executable, "-m", "pytest", str(REPO / "tests" / "conformance"), "-
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return {**os.environ, "HARNESS_REFARCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    # The render cache in a fresh directory (which also moves the helm cache: name helm itself).
+    return {**os.environ, "HARNESS_REFARCH_CACHE": str(tmp_path_factory.mktemp("cache")),
+            "HELM_BIN": str(find_helm())}
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:

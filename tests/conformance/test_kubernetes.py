@@ -35,7 +35,7 @@ def test_values_files_lint(refarch, refarch_pair, assert_conformant):
              if role in ("profile", "user") and layer.path is not None]
 
     def check(pair, manifest):
-        def compute():
-            return [f for path in files for f in yamllint_check.lint_values_file(path, config)]
-        return refarch.stored("yamllint", pair, compute, extra=digest_of(config))
+        token = digest_of(config)
+        return [f for path in files for f in refarch.stored_file(
+            "yamllint", path, lambda p=path: yamllint_check.lint_values_file(p, config), extra=token)]
     assert_conformant(check)
