@@ -163,3 +163,39 @@ def test_the_second_chart_gets_true_findings_only(pytester, tmp_path: Path) -> N
     assert all("Deployment/worker" in f for f in failed(second) if "high_availability" in f)
     out = second.stdout.str()
     assert "Secret/acme-generated" in out and "redis:" not in out.replace("redis://", "")
+
+
+def test_profiles_come_from_the_override_files_beside_chart_yaml(pytester, tmp_path: Path) -> None:
+    copy = tmp_path / "harness-prod"
+    shutil.copytree(CHART, copy)
+    (copy / "override-demo.yaml").unlink()
+    shutil.copy(copy / "override-large.yaml", copy / "override-xlarge.yaml")
+    result = run(pytester, "--chart-path", str(copy), "--collect-only", "-q")
+    out = result.stdout.str()
+    assert result.ret == 0, out[-2000:]
+    assert "profile demo not run: the chart has no override-demo.yaml" in out
+    assert "override-xlarge.yaml matches no profile of the reference architectures" in out
+    assert not [line for line in result.outlines if "[demo-" in line]
+    named = run(pytester, "--chart-path", str(copy), "--refarch-profile", "demo", "-q")
+    assert named.ret == pytest.ExitCode.USAGE_ERROR and "no profile file override-demo.yaml" in named.stdout.str()
+
+
+def test_kubernetes_conformance_catches_what_a_cluster_would_reject(pytester, tmp_path: Path) -> None:
+    """An invalid quantity fails the schema test naming object and field; a pod reading a Secret
+    that nothing declares fails the integrity test naming the pod, the kind and the name."""
+    lots = run(pytester, "--refarch-profile", "small", "--refarch-architecture", "prod-1-incluster", "-q",
+               "--refarch-set", "platform.ng-manager.resources.requests.cpu=lots", "-k", "schemas")
+    assert lots.ret == 1
+    assert "Deployment/ng-manager: spec.template.spec.containers[0].resources.requests.cpu" in lots.stdout.str()
+    copy = tmp_path / "harness-prod"
+    shutil.copytree(CHART, copy)
+    (copy / "templates" / "reader.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: secret-reader}\nspec:\n"
+        "  selector: {matchLabels: {app: secret-reader}}\n  template:\n    metadata: {labels: {app: secret-reader}}\n"
+        "    spec:\n      containers:\n        - name: reader\n          image: busybox:1.36\n"
+        "          env:\n            - name: TOKEN\n              valueFrom: {secretKeyRef: {name: nobody-declares-me, key: t}}\n")
+    result = run(pytester, "--chart-path", str(copy), "--refarch-profile", "small", "--refarch-architecture",
+                 "prod-1-incluster", "-q", "-k", "integrity")
+    out = result.stdout.str()
+    assert result.ret == 1
+    assert "Deployment/secret-reader" in out and "Secret nobody-declares-me" in out
