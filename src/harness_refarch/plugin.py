@@ -25,14 +25,12 @@ from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
-from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding, report
-from harness_refarch.helm import RUNNING, bounded, known_version
+from harness_refarch.helm import RUNNING
 from harness_refarch.manifest import Manifest
 from harness_refarch.redact import mask
-from harness_refarch.render import RenderFailed, RenderFailure
-from harness_refarch.report import PairResult, TestResult, terminal_table, write_report
-from harness_refarch.results import pair_results, report_data, result
+from harness_refarch.render import RenderFailed
+from harness_refarch.report import PairResult, TestResult
 from harness_refarch.session import (
     DEFAULT_KUBE_VERSION,
     NO_WORKLOADS,
@@ -42,8 +40,7 @@ from harness_refarch.session import (
     RefarchSession,
     applies,
 )
-from harness_refarch.store import default_dir
-from harness_refarch.waivers import Waiver, Waivers, baseline, load_waivers
+from harness_refarch.waivers import Waiver, Waivers, load_waivers
 
 _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
@@ -167,6 +164,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 def pytest_configure(config: pytest.Config) -> None:
     _CONFIG[:] = [config]
+    from harness_refarch import reporting
+
+    if not config.pluginmanager.is_registered(reporting):
+        config.pluginmanager.register(reporting, "harness_refarch.reporting")
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
@@ -416,235 +417,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             rs.prefetch(dict.fromkeys(requests))
         except RefarchError as exc:
             pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    """A test that fails only because its render failed is counted apart: its one-line message
-    points at the render failure, which the summary shows once (one root cause, one message)."""
-    if report.when == "call" and report.failed and any(k == ROOT_CAUSE for k, _ in report.user_properties):
-        return RENDER_CATEGORY, "F", "FAILED (render)"
-    return None
-
-
-def _write_render_failures(terminalreporter: Any, config: pytest.Config, rs: RefarchSession) -> None:
-    failures = [RenderFailure(r["label"], r["failure"]) for r in _render_infos(config, rs) if r["failure"]]
-    if not failures:
-        return
-    terminalreporter.stats.setdefault("failed", [])  # a failed run stays red
-    dependent = len(terminalreporter.stats.get(RENDER_CATEGORY, []))
-    groups: dict[str, list[str]] = {}
-    for failure in failures:
-        root = failure.message.split("helm said:", 1)[-1].strip()
-        groups.setdefault(root, []).append(failure.label)
-    terminalreporter.section("harness-refarch: render failures", sep="=", red=True)
-    write = terminalreporter.write_line
-    write(f"{len(failures)} render(s) failed; {dependent} test(s) failed because of them "
-          "(each says 'render ... failed, see the render failures section').")
-    budget = 40_000  # characters of quoted helm output in the whole section
-    for root, labels in groups.items():
-        shown = ", ".join(sorted(labels)[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
-        first = next(f for f in failures if f.label == sorted(labels)[0])
-        command = first.message.split(" helm said:", 1)[0] if "helm said:" in first.message else ""
-        write(f"- {len(labels)} render(s): {shown}")
-        if command:
-            write(f"  first: {bounded(command, 5, 1, max_line=20_000)}")
-        quote = bounded(root)
-        if len(quote) > budget:
-            quote = bounded(root.strip().splitlines()[0], 1, 1) + " ... (more omitted: run the command above)"
-        budget -= len(quote)
-        write("  " + quote.replace("\n", "\n  "))
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """What was tested: chart, Kubernetes version, helm, user layers, renders, golden files.
-
-    Never calls helm: the version shown is the one asked for during the run, if any.
-    """
-    rs = config.stash.get(_KEY, None)
-    if rs is None:
-        return
-    _write_render_failures(terminalreporter, config, rs)
-    o = rs.options
-    write = terminalreporter.write_line
-    helm = rs.__dict__.get("helm")
-    version = known_version(helm.binary) if helm is not None else None
-    helm_text = f"{helm.binary} ({version or 'version not asked'})" if helm is not None else "not run"
-    write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm_text}")
-    write(f"harness-refarch: user values {', '.join(str(v) for v in o.values) or 'none'}; "
-          f"{len(rs.pairs)} (profile, architecture) pair(s)")
-    for profile in rs.missing_profiles:
-        write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
-    for path in rs.unknown_override_files:
-        write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
-    infos = _render_infos(config, rs)
-    if infos:
-        hits = sum(bool(r["cached"]) for r in infos)
-        if config.get_verbosity() > 0:
-            for r in infos:
-                state = "failed" if r["failure"] else "cache hit" if r["cached"] else "cache miss"
-                write(f"harness-refarch: render {r['label']}: {r['seconds']:.2f} s ({state})")
-        where = " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})"
-        write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
-              f"{len(infos) - hits} by helm{where}")
-    pairs = config.stash.get(_PAIR_RESULTS, [])
-    if pairs:
-        write("harness-refarch: capacity per pair (effective replicas x requests):")
-        for line in terminal_table(pairs):
-            write(f"  {line}")
-    target = _opt(config, "--refarch-report")
-    if target and pairs is not None and _PAIR_RESULTS in config.stash:
-        write(f"harness-refarch: report written to {Path(target).expanduser().resolve()}")
-    for problem in config.stash.get(_WAIVER_PROBLEMS, []):
-        write(f"harness-refarch: FAILED {problem}", red=True)
-    target = _opt(config, "--refarch-baseline-update")
-    if target:
-        write(f"harness-refarch: baseline of {len(config.stash.get(_FOUND, {}))} finding(s) written to {target}")
-    for path, status in rs.golden_written:
-        write(f"harness-refarch: golden file {path}: {status}")
-    if o.update_golden:
-        for path in rs.unused_golden_files():
-            if o.prune_golden:
-                path.unlink(missing_ok=True)
-                write(f"harness-refarch: golden file {path}: removed (no pair uses it)")
-            else:
-                write(f"harness-refarch: golden file {path}: no pair uses it "
-                      "(remove with --refarch-update --refarch-prune)")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Attach each conformance test's outcome and findings to its report (plain data, so that
-    pytest-xdist carries it from the workers to the controller, which writes the report)."""
-    report = yield
-    pair = _pair_of(item)
-    if pair is None or report.when == "teardown" or (report.when == "setup" and report.passed):
-        return report
-    if report.when == "call" and report.skipped and hasattr(report, "wasxfail"):
-        outcome = "waived"
-    elif report.when == "call":
-        outcome = "pass" if report.passed else "fail" if report.failed else "skipped"
-    else:
-        outcome = "error" if report.failed else "skipped"
-    props = dict(item.user_properties)
-    findings, reason = item.stash.get(_TEST_FINDINGS, ([], ""))
-    message = "" if report.passed else str(getattr(report, "wasxfail", "") or report.longreprtext)[:4000]
-    report.refarch = {
-        "pair": pair.id, "check": str(props.get("check") or getattr(item, "originalname", item.name)),
-        "workload": getattr(getattr(item, "callspec", None), "params", {}).get("refarch_workload") or "",
-        "outcome": outcome, "message": message, "waiver": reason,
-        "findings": [dict(f.__dict__) for f in findings]}
-    return report
-
-
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    data = getattr(report, "refarch", None)
-    config = _CONFIG[0] if _CONFIG else None
-    if not data or config is None or _is_worker(config):
-        return
-    findings = [Finding(**f) for f in data["findings"]]
-    config.stash.setdefault(_RESULTS, []).append(result(
-        report.nodeid, data["pair"], data["check"], data["workload"], data["outcome"], data["message"],
-        findings, data["waiver"]))
-    found_all = config.stash.setdefault(_FOUND, {})
-    for finding in findings:
-        found_all[(data["pair"], finding)] = None
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """pytest-xdist controller: merge what a worker rendered and which waivers it used."""
-    config = node.config
-    out = getattr(node, "workeroutput", {}).get("refarch")
-    if not out:
-        return
-    config.stash.setdefault(_WORKER_RENDERS, {}).update({r["label"]: r for r in out["renders"]})
-    waivers = config.stash.get(_WAIVERS, None)
-    if waivers is not None:
-        waivers.merge_usage({int(k): v for k, v in out["waiver_usage"].items()})
-    rs = get_session(config)
-    if rs is not None and not rs.selected_pairs:
-        rs.selected_pairs = [p for p in rs.pairs if p.id in set(out["selected"])]
-    elif rs is not None:
-        rs.selected_pairs = [p for p in rs.pairs if p in rs.selected_pairs or p.id in set(out["selected"])]
-
-
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and not _is_worker(config) \
-        and config.pluginmanager.hasplugin("dsession")
-
-
-def _render_infos(config: pytest.Config, rs: RefarchSession) -> list[dict[str, Any]]:
-    """label, seconds, cached, failure of every render of the run (workers' too, under xdist)."""
-    if _WORKER_RENDERS in config.stash:
-        return sorted(config.stash[_WORKER_RENDERS].values(), key=lambda r: r["label"])
-    if rs._cache is None:
-        return []
-    return [{"label": r.label, "seconds": r.seconds, "cached": r.cached,
-             "failure": r.failure.message if r.failure else None}
-            for r in sorted(rs.cache.done(), key=lambda r: r.label)]
-
-
-def _write_report(session: pytest.Session) -> None:
-    config = session.config
-    rs = config.stash.get(_KEY, None)
-    target = _opt(config, "--refarch-report")
-    if rs is None or config.option.collectonly or (rs._cache is None and not _is_xdist_controller(config)):
-        return
-    shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
-    pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
-    config.stash[_PAIR_RESULTS] = pairs
-    if target:
-        results: list[TestResult] = config.stash.setdefault(_RESULTS, [])
-        write_report(Path(target).expanduser().resolve(), report_data(rs, results, pairs))
-
-
-def _waiver_problems(session: pytest.Session) -> list[str]:
-    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect)."""
-    config = session.config
-    waivers = config.stash.get(_WAIVERS, None)
-    rs = config.stash.get(_KEY, None)
-    if waivers is None or rs is None or config.option.collectonly:
-        return []
-    out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
-           for w in waivers.expired()]
-    filtered = bool(config.option.keyword or config.option.markexpr or config.getoption("deselect", None)
-                    or (session.config.option.file_or_dir and any("::" in a for a in config.option.file_or_dir)))
-    if not filtered and not session.shouldstop and not session.shouldfail:
-        out += [f"stale waiver {w.describe()}: it matches no finding any more; delete it"
-                for w in waivers.stale([p.id for p in rs.pairs])]
-    return out
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if _is_worker(config):
-        rs = config.stash.get(_KEY, None)
-        waivers = config.stash.get(_WAIVERS, None)
-        config.workeroutput["refarch"] = {  # type: ignore[attr-defined]
-            "renders": _render_infos(config, rs) if rs is not None else [],
-            "waiver_usage": {str(k): v for k, v in waivers.usage().items()} if waivers is not None else {},
-            "selected": [p.id for p in rs.selected_pairs] if rs is not None else []}
-        return
-    if _is_xdist_controller(config):
-        get_session(config)
-    target = _opt(config, "--refarch-baseline-update")
-    if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
-        found = config.stash.get(_FOUND, {})
-        write_atomic(Path(target).expanduser().resolve(), baseline(found))
-    if exitstatus == pytest.ExitCode.INTERRUPTED or RUNNING.interrupted:
-        return  # never wait for renders after Ctrl-C
-    try:
-        _write_report(session)
-    except RefarchError as exc:
-        config.stash[_WAIVER_PROBLEMS] = [f"report not written: {exc}"]
-    problems = [*config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
-    config.stash[_WAIVER_PROBLEMS] = problems
-    if problems and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -299,7 +299,8 @@ class RefarchSession:
             self._effective[pair.id] = layering.effective(pair, self.merged(pair))
         return self._effective[pair.id]
 
-    def stored_file(self, kind: str, path: Path, compute: Callable[[], list[Finding]], extra: str = "") -> list[Finding]:
+    def stored_file(self, kind: str, path: Path, compute: Callable[[], list[Finding]],
+                    extra: str = "") -> list[Finding]:
         """Findings about one input file (yamllint), once per file content across pairs and runs."""
         memo = (kind, str(path), False, extra)
         if memo not in self._stored:

@@ -193,7 +193,8 @@ def test_kubernetes_conformance_catches_what_a_cluster_would_reject(pytester, tm
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: secret-reader}\nspec:\n"
         "  selector: {matchLabels: {app: secret-reader}}\n  template:\n    metadata: {labels: {app: secret-reader}}\n"
         "    spec:\n      containers:\n        - name: reader\n          image: busybox:1.36\n"
-        "          env:\n            - name: TOKEN\n              valueFrom: {secretKeyRef: {name: nobody-declares-me, key: t}}\n")
+        "          env:\n            - name: TOKEN\n"
+        "              valueFrom: {secretKeyRef: {name: nobody-declares-me, key: t}}\n")
     result = run(pytester, "--chart-path", str(copy), "--refarch-profile", "small", "--refarch-architecture",
                  "prod-1-incluster", "-q", "-k", "integrity")
     out = result.stdout.str()
