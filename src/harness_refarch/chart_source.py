@@ -245,8 +245,8 @@ def _safe_unpack(archive: Path, workdir: Path) -> Path:
                 f"chart. {hint}")
         dest = Path(tempfile.mkdtemp(prefix="archive-", dir=workdir))
         try:
-            tar.extractall(dest, filter="data")
-        except (tarfile.FilterError, tarfile.TarError, OSError, EOFError) as exc:
+            _extract(tar, members, dest)
+        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
             raise RefarchError(
                 f"Refused to unpack the chart archive {archive}: {exc}. The archive holds a path "
                 f"that would leave the unpack directory, a link, or a special file, or it is "
@@ -255,6 +255,23 @@ def _safe_unpack(archive: Path, workdir: Path) -> Path:
     if not (root / "Chart.yaml").is_file():
         raise RefarchError(f"The chart archive {archive} unpacked without {roots[0]}/Chart.yaml. {hint}")
     return root
+
+
+def _extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path) -> None:
+    """Unpack with the ``data`` filter where Python has it (3.11.4+); on older 3.11 releases
+    apply its rules by hand: regular files and directories only, no links, no special files,
+    nothing outside ``dest`` (names were checked by the caller)."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    for member in members:
+        if not (member.isfile() or member.isdir()):
+            raise ValueError(f"{member.name!r} is a link or a special file")
+        target = (dest / member.name).resolve()
+        if not target.is_relative_to(dest.resolve()):
+            raise ValueError(f"{member.name!r} would leave the unpack directory")
+        member.mode = (member.mode | 0o600) & 0o755 if member.isfile() else 0o755
+    tar.extractall(dest, members=members)
 
 
 def _pull(spec: str, helm: Path, workdir: Path, version: str | None,
