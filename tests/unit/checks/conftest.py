@@ -184,3 +184,23 @@ def manifest() -> Callable[..., Manifest]:
 @pytest.fixture
 def text_of() -> Callable[[Iterable[Finding]], str]:
     return _text_of
+
+
+@pytest.fixture(scope="session")
+def renders() -> Iterable[list[tuple[str, Manifest]]]:
+    """All 19 renders of the embedded chart (every profile, architecture and DR standby), with
+    the real helm, rendered once for the checks' tests that run on the whole matrix."""
+    from harness_refarch.render import RenderCache
+    from harness_refarch.session import Options, RefarchSession
+
+    repo = Path(__file__).resolve().parents[3]
+    session = RefarchSession(Options(chart=repo / "charts" / "harness-prod", fixtures=repo / "fixtures",
+                                     cache=False))
+    requests = [r for p in session.pairs for r in session.requests_for(p)]
+    cache = RenderCache(session.helm, workers=2)
+    try:
+        cache.prefetch(requests)
+        yield [(r.label or str(i), cache.get(r)) for i, r in enumerate(requests)]
+    finally:
+        cache.close()
+        session.close()

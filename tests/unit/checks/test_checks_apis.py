@@ -14,8 +14,6 @@ from harness_refarch.checks.apis import API_LIFECYCLE, ApiVersionError, deprecat
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding, report
 from harness_refarch.manifest import Manifest
-from harness_refarch.render import RenderCache
-from harness_refarch.session import Options, RefarchSession
 
 REPO = Path(__file__).resolve().parents[3]
 Build = Callable[..., Manifest]
@@ -128,16 +126,6 @@ def test_the_table_is_consistent() -> None:
 
 
 # -- the embedded chart -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def renders() -> list[tuple[str, Manifest]]:
-    session = RefarchSession(Options(chart=REPO / "charts" / "harness-prod", fixtures=REPO / "fixtures"))
-    requests = [r for p in session.pairs for r in session.requests_for(p)]
-    cache = RenderCache(session.helm, workers=2)
-    try:
-        cache.prefetch(requests)
-        return [(r.label or str(i), cache.get(r)) for i, r in enumerate(requests)]
-    finally:
-        cache.close()
 
 
 @pytest.mark.parametrize("kube_version", ["1.27.0", "1.29.0", "1.37.0"])

@@ -16,7 +16,7 @@ from harness_refarch.checks.schema import SchemaError, validate
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding, report
 from harness_refarch.manifest import Manifest
-from harness_refarch.render import RenderCache, render
+from harness_refarch.render import render
 from harness_refarch.session import Options, RefarchSession
 
 REPO = Path(__file__).resolve().parents[3]
@@ -342,17 +342,6 @@ def test_json_path_quotes_keys_with_dots() -> None:
 
 
 # -- the embedded chart -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def renders() -> list[tuple[str, Manifest]]:
-    """All 19 renders of the embedded chart (every profile, architecture and DR standby)."""
-    session = RefarchSession(Options(chart=REPO / "charts" / "harness-prod", fixtures=REPO / "fixtures"))
-    requests = [r for p in session.pairs for r in session.requests_for(p)]
-    cache = RenderCache(session.helm, workers=2)
-    try:
-        cache.prefetch(requests)
-        return [(r.label or str(i), cache.get(r)) for i, r in enumerate(requests)]
-    finally:
-        cache.close()
 
 
 def test_set_cpu_lots_fails_on_the_real_chart() -> None:
