@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks.determinism import determinism
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding
@@ -111,6 +112,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         where = " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})"
         write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
               f"{len(infos) - hits} by helm{where}")
+    for arch, volatility in sorted(rs.learned_volatility().items()):
+        known = determinism(volatility, known=True)
+        if known:
+            shown = "; ".join(f"{f.workload} ({f.actual.split(': ', 1)[-1]})" for f in known[:6])
+            more = f"; and {len(known) - 6} more" if len(known) > 6 else ""
+            write(f"harness-refarch: {arch}: generated at render time, ignored in comparisons: {shown}{more}")
     pairs = config.stash.get(_PAIR_RESULTS, [])
     if pairs:
         write("harness-refarch: capacity per pair (effective replicas x requests):")

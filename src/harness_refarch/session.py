@@ -337,6 +337,10 @@ class RefarchSession:
         pool = self.selected_pairs or self.pairs
         return next((p for p in pool if p.architecture.name == pair.architecture.name), pair)
 
+    def learned_volatility(self) -> dict[str, Volatility]:
+        """What the determinism renders showed so far, by architecture (never renders)."""
+        return dict(self._volatility)
+
     def volatility(self, pair: Pair) -> Volatility:
         """What changes between two renders of identical inputs, for ``pair``'s architecture."""
         rep = self.representative(pair)
