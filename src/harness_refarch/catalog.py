@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from harness_refarch.errors import RefarchError
-from harness_refarch.manifest import SAFE_LOADER
+from harness_refarch.manifest import SAFE_LOADER, yaml_problem
 
 PROFILE_ORDER = ("demo", "small", "medium", "large")
 
@@ -31,11 +31,7 @@ def load_yaml(path: Path, what: str) -> Any:
     try:
         return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
-        # Only the problem and its line: an excerpt of a values file could quote a credential.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise RefarchError(f"The {what} {path} is not valid YAML ({problem}{where}). Fix the "
+        raise RefarchError(f"The {what} {path} is not valid YAML ({yaml_problem(exc)}). Fix the "
                            "file (a YAML linter such as yamllint points at the line).") from None
 
 
@@ -55,7 +51,9 @@ class DatabaseExpectation:
 
     name: str  # mongo, postgres, redis, timescaledb (global.database.<name>)
     in_cluster: bool
-    hosts: tuple[str, ...] = ()  # configured external hosts, when not in-cluster
+    # configured external hosts, when not in-cluster: read from the merged values of a render's
+    # layers (checks.layering.effective), never from the fixtures alone
+    hosts: tuple[str, ...] = ()
     tls: bool = False
 
 
@@ -110,15 +108,20 @@ class Catalog:
         return self.root / "golden" / pair.profile.name / f"{pair.architecture.name}.yaml"
 
 
-def _configured_hosts(overlay: Mapping[str, Any], db: str) -> tuple[str, ...]:
-    conf = ((overlay.get("global") or {}).get("database") or {}).get(db) or {}
-    return tuple(str(h) for h in conf.get("hosts") or [])
-
-
 def _mapping(doc: Any, path: Path, what: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise RefarchError(f"{what} in {path} must be a mapping, not {type(doc).__name__}. Fix the file.")
     return doc
+
+
+def _entry(doc: Any, path: Path, what: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """One profile or architecture: a mapping holding every required key."""
+    entry = _mapping(doc, path, what)
+    missing = [k for k in required if k not in entry]
+    if missing:
+        raise RefarchError(f"{what} in {path} lacks {', '.join(missing)}. Add it (see the other "
+                           "entries of the file).")
+    return entry
 
 
 def load_catalog(root: Path) -> Catalog:
@@ -141,11 +144,7 @@ def _load_catalog(root: Path) -> Catalog:
     prof_doc = _mapping(load_yaml(prof_path, "profile table"), prof_path, "The profile table")
     profiles = {}
     for name, p in _mapping(prof_doc.get("profiles") or {}, prof_path, "'profiles'").items():
-        p = _mapping(p, prof_path, f"profile {name}")
-        missing = [k for k in ("users", "parallel_executions") if k not in p]
-        if missing:
-            raise RefarchError(f"Profile {name} in {prof_path} lacks {', '.join(missing)}. Add it "
-                               "(see the other profiles of the file).")
+        p = _entry(p, prof_path, f"Profile {name}", ("users", "parallel_executions"))
         minimum = p.get("minimum") or {}
         profiles[name] = Profile(
             name=name, users=int(p["users"]),
@@ -159,20 +158,14 @@ def _load_catalog(root: Path) -> Catalog:
     base = tuple(root / p for p in arch_doc.get("base_layers") or [])
     architectures = {}
     for name, a in _mapping(arch_doc.get("architectures") or {}, arch_path, "'architectures'").items():
-        a = _mapping(a, arch_path, f"architecture {name}")
-        missing = [k for k in ("profiles", "overlay") if k not in a]
-        if missing:
-            raise RefarchError(f"Architecture {name} in {arch_path} lacks {', '.join(missing)}. Add it "
-                               "(see the other architectures of the file).")
+        a = _entry(a, arch_path, f"Architecture {name}", ("profiles", "overlay"))
         overlay = root / a["overlay"]
-        overlay_values = load_yaml(overlay, "architecture overlay") or {}
         standby = root / a["standby_overlay"] if a.get("standby_overlay") else None
         dbs = {}
         for db, mode in (a.get("databases") or {}).items():
             in_cluster = mode["mode"] == "in-cluster"
             dbs[db] = DatabaseExpectation(
                 name=db, in_cluster=in_cluster,
-                hosts=() if in_cluster else _configured_hosts(overlay_values, db),
                 tls=bool(mode.get("tls", False)),
             )
         unknown = [p for p in a["profiles"] if p not in profiles]

@@ -115,7 +115,7 @@ def run_checks(rs: RefarchSession, pair: Pair, manifest: Manifest) -> dict[str, 
         if not applies(rs, pair, where):
             continue
         try:
-            out[name] = all_masked(check(rs, pair, manifest))
+            out[name] = all_masked(check(rs, rs.effective_pair(pair), manifest))
         except RefarchError as exc:
             out[name] = [Finding(name, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
     return out
@@ -191,7 +191,8 @@ def compare(old: RefarchSession, new: RefarchSession, pairs: Sequence[Pair]) -> 
             note = "; ".join(f"{side} render failed: {s.error}" for side, s in (("OLD", a), ("NEW", b)) if s.error)
             report.pairs.append(PairReport(pair.id, None, [], note))
             continue
-        report.pairs.append(PairReport(pair.id, diff_pair(a.manifest, b.manifest, pair.architecture.databases),
+        databases = old.effective_pair(pair).architecture.databases  # the hosts the values configure
+        report.pairs.append(PairReport(pair.id, diff_pair(a.manifest, b.manifest, databases),
                                        all_masked(upgrade_blockers(a.manifest, b.manifest))))
     report.regressions = regressions(old_findings, new_findings)
     return report

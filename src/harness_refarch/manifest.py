@@ -24,6 +24,17 @@ from harness_refarch.shapes import SHAPE, normalise
 # libyaml's C loader is ~8x faster (see README benchmarks); pure Python only as a last resort.
 SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+def yaml_problem(exc: BaseException) -> str:
+    """What is wrong with a YAML text and where, without the excerpt PyYAML adds (it could quote
+    a credential or Secret data); other errors (unreadable, not UTF-8) by their type."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        what = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{what}{where}"
+    return type(exc).__name__
+
+
 REDACTED = "<redacted>"
 _DIGESTS = "\0digests"  # transient key on a Secret document while it is parsed
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
@@ -166,11 +177,7 @@ def _iter_documents(text: str, source: str, problems: list[Finding]) -> Iterator
     try:
         docs = list(yaml.load_all(text, Loader=SAFE_LOADER))
     except yaml.YAMLError as exc:
-        # Only the problem and its line: PyYAML's excerpt of the text could quote Secret data.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ManifestError(f"The rendered output of {source} is not valid YAML ({problem}{where}). "
+        raise ManifestError(f"The rendered output of {source} is not valid YAML ({yaml_problem(exc)}). "
                             "Run the same `helm template` by hand to see the offending "
                             "template.") from None
     for index, doc in enumerate(docs):

@@ -443,10 +443,12 @@ def refarch(pytestconfig: pytest.Config) -> RefarchSession:
 
 def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pair: Pair,
                *args: Any) -> tuple[list[Finding], RefarchError | None]:
-    """Run a check; errors come back as values so the test fails outside any ``except`` block
-    (no "During handling of the above exception" chains in the report)."""
+    """Run a check on the pair as its values layers make it (expected hosts from the merged
+    values; failing values traced to their layer). Errors come back as values so the test fails
+    outside any ``except`` block (no "During handling of the above exception" chains)."""
     try:
-        return refarch.findings(check, pair, *args), None
+        found = refarch.findings(check, refarch.effective_pair(pair), *args)
+        return with_sources(found, refarch.merged(pair)), None
     except RefarchError as exc:
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
@@ -542,10 +544,9 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
             extra = ((before.profile.name, _manifest(request, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
-        found, error = _run_check(refarch, check, refarch.effective_pair(pair), manifest, *extra)
+        found, error = _run_check(refarch, check, pair, manifest, *extra)
         if error is not None:
             _fail(request, error)
-        found = with_sources(found, refarch.merged(pair))
         context = pair.id
         if workload is not None:
             kind = _where(request.node).get("workloads", "all")

@@ -156,18 +156,6 @@ class RenderCache:
         assert result.manifest is not None
         return result.manifest
 
-    def failures(self) -> list[RenderFailure]:
-        """Every failed render so far (finished futures only; never waits)."""
-        out = []
-        with self._lock:
-            futures = list(self._futures.values())
-        for fut in futures:
-            if fut.done() and not fut.cancelled():
-                result = fut.result()
-                if result.failure is not None:
-                    out.append(result.failure)
-        return out
-
     def done(self) -> list[RenderResult]:
         """Finished renders (never waits), for progress lines and the summary."""
         with self._lock:

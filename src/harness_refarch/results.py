@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from harness_refarch.capacity import NodeShape, plan
 from harness_refarch.errors import RefarchError
@@ -51,7 +50,3 @@ def result(test_id: str, pair_id: str, check: str, workload: str, outcome: str, 
            findings: Sequence[Finding], waiver_reason: str = "") -> TestResult:
     return TestResult(test_id=test_id, pair_id=pair_id, check=check, workload=workload, outcome=outcome,
                       message=message, findings=tuple(findings), waiver_reason=waiver_reason)
-
-
-def default_report_path(path: str) -> Path:
-    return Path(path).expanduser().resolve()

@@ -6,6 +6,7 @@ render -> manifest -> checks pipeline.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog, load_yaml
+from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.checks import golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
@@ -124,10 +125,9 @@ class RefarchSession:
             if not path.is_file():
                 raise RefarchError(f"The values file {path} given with --refarch-values does not exist. "
                                    "Check the path (relative paths start at the current directory).")
-            doc = load_yaml(path, "values file")
-            if doc is not None and not isinstance(doc, dict):
-                raise RefarchError(f"The values file {path} must hold a YAML mapping at the top "
-                                   f"level, not a {type(doc).__name__}. Fix the file.")
+            self.layer(path)  # parsed once, here: a bad file is one paragraph before any render
+        for path in sorted({p for pair in self.pairs for p in self.architecture_layers(pair)}):
+            self.layer(path)  # the architecture overlays too, whatever data directory they come from
         for assignment in o.sets:
             if "=" not in assignment or assignment.startswith("="):
                 raise RefarchError(f"--refarch-set {assignment.split('=', 1)[0]!r}... is not of the form "
@@ -268,11 +268,16 @@ class RefarchSession:
             self._layers[path] = load_layer(path, label)
         return self._layers[path]
 
-    def labelled_layers(self, pair: Pair, standby: bool = False) -> list[tuple[Layer, str, str]]:
-        """(layer, label for messages, role) in render order; role is architecture, user, profile or set."""
+    def architecture_layers(self, pair: Pair) -> set[Path]:
+        """The files that make the architecture: base layers, its overlay, its standby overlay."""
         arch_files = {*self.catalog.base_layers, pair.architecture.overlay}
         if pair.architecture.standby_overlay is not None:
             arch_files.add(pair.architecture.standby_overlay)
+        return arch_files
+
+    def labelled_layers(self, pair: Pair, standby: bool = False) -> list[tuple[Layer, str, str]]:
+        """(layer, label for messages, role) in render order; role is architecture, user, profile or set."""
+        arch_files = self.architecture_layers(pair)
         out = []
         for path in self.layers(pair, standby):
             layer = self.layer(path)
@@ -502,6 +507,7 @@ def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
     return []
 
 
+@functools.lru_cache(maxsize=64)
 def digest_of(*paths: Path, extra: str = "") -> str:
     """A short content digest of files (directories: every file below), for store keys."""
     import hashlib

@@ -20,12 +20,15 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import filelock
 
 from harness_refarch import install_helm
+from harness_refarch.checks.wiring import CREDENTIAL_NAME, looks_like_credential
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import Manifest, from_bodies, set_digest_key
+from harness_refarch.redact import mask
 
 FORMAT = 1
 _SKIP_DIRS = {".git", "__pycache__"}
@@ -95,7 +98,7 @@ class RenderStore:
     def save(self, key: str, manifest: Manifest) -> None:
         doc = {
             "format": FORMAT, "namespace": manifest.namespace,
-            "objects": [o.body for o in manifest.objects],
+            "objects": [scrub(o.body) for o in manifest.objects],
             "problems": [f.__dict__ for f in manifest.problems],
             "digests": {name: keys for (_, name), keys in manifest.secret_digests.items()},
         }
@@ -129,6 +132,35 @@ class RenderStore:
             return manifest, False
 
 
+_MASKED = "****"
+
+
+def _scrub_value(name: str, value: Any) -> Any:
+    """A literal value as the checks need it, without the credential it may hold: connection
+    strings keep their hosts (password masked), a credential-named key keeps only the fact that
+    it holds a literal (the wiring check reports exactly that), switches stay as they are."""
+    if not isinstance(value, str):
+        return value
+    if CREDENTIAL_NAME.search(name) and looks_like_credential(value):
+        return _MASKED
+    return mask(value)
+
+
+def scrub(body: Any) -> Any:
+    """A copy of a (Secret-redacted) object body for disk: ConfigMap data and literal container
+    env values pass through the masking function, so no credential is ever written to the cache."""
+    if isinstance(body, list):
+        return [scrub(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    out = {k: scrub(v) for k, v in body.items()}
+    if body.get("kind") == "ConfigMap" and isinstance(body.get("data"), dict):
+        out["data"] = {k: _scrub_value(str(k), v) for k, v in body["data"].items()}
+    if isinstance(body.get("name"), str) and "value" in body and "valueFrom" not in body:
+        out["value"] = _scrub_value(body["name"], body["value"])  # an env entry
+    return out
+
+
 def get_or_compute(store: RenderStore, key: str, compute: Callable[[], list[Finding]]) -> list[Finding]:
     """Findings of another helm job (``helm lint``) stored like renders: JSON, 0600, atomic."""
     path = store._path(key)
@@ -147,8 +179,3 @@ def get_or_compute(store: RenderStore, key: str, compute: Callable[[], list[Find
     finally:
         Path(tmp).unlink(missing_ok=True)
     return findings
-
-
-def stats_line(hits: int, total: int) -> str:
-    return f"{total} render(s), {hits} from the render cache, {total - hits} by helm"
-

@@ -36,7 +36,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness_refarch.errors import RefarchError
-from harness_refarch.manifest import SAFE_LOADER
+from harness_refarch.manifest import SAFE_LOADER, yaml_problem
 
 KeyPath = tuple[str, ...]
 
@@ -157,16 +157,6 @@ class _Composer:
             self._active.discard(id(node))
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """The problem and position of a YAML error, without the excerpt of the file PyYAML adds."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        what = "; ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        return f"{what}{where}"
-    return type(exc).__name__
-
-
 def load_layer(path: Path, origin: str | None = None) -> Layer:
     """Read one values file as a :class:`Layer` (values plus the line of every key path).
 
@@ -194,7 +184,7 @@ def load_layer(path: Path, origin: str | None = None) -> Layer:
         node = yaml.compose(text, Loader=SAFE_LOADER)
         values = {} if node is None else composer.build(node, ())
     except yaml.YAMLError as exc:
-        raise RefarchError(f"Values file {path} is not valid YAML: {_yaml_problem(exc)}. Fix the file "
+        raise RefarchError(f"Values file {path} is not valid YAML: {yaml_problem(exc)}. Fix the file "
                            "(helm rejects it too; a YAML linter such as yamllint points at the line).") from exc
     except ValueError as exc:
         raise RefarchError(f"Values file {path} cannot be read as helm values: it has {exc}. Use plain "
@@ -622,7 +612,7 @@ def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
     try:
         return yaml.load(data.decode("utf-8-sig"), Loader=SAFE_LOADER)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        problem = _yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
+        problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
         raise RefarchError(f"{name} of the chart at {where} cannot be read: {problem}. Fix that file "
                            "(helm lint reports it too).") from exc
 

@@ -35,7 +35,7 @@ import yaml
 
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER
+from harness_refarch.manifest import SAFE_LOADER, yaml_problem
 
 PATTERN_KEYS = ("check", "pair", "workload", "field")
 ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires")
@@ -176,10 +176,7 @@ def _compose(path: Path) -> tuple[Any, yaml.Node | None]:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise RefarchError(f"The waivers file {path} is not valid YAML{where}: {problem}. Fix the file "
+        raise RefarchError(f"The waivers file {path} is not valid YAML ({yaml_problem(exc)}). Fix the file "
                            "(yamllint points at the line); see fixtures/waivers.example.yaml for the format.") from exc
     finally:
         loader.dispose()

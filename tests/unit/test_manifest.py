@@ -167,6 +167,6 @@ def test_malformed_objects_become_findings_naming_object_field_and_type() -> Non
 
 
 def test_invalid_yaml_is_a_readable_error_without_excerpt() -> None:
-    with pytest.raises(ManifestError, match=r"not valid YAML \(.* at line 3\)") as info:
+    with pytest.raises(ManifestError, match=r"not valid YAML \(.* at line 3, column 1\)") as info:
         parse_manifest("kind: Secret\ndata: {password: c2VjcmV0, [\n", namespace="ns")
     assert "c2VjcmV0" not in str(info.value)

@@ -183,7 +183,7 @@ def test_empty_file_and_empty_list_mean_no_waivers(tmp_path: Path) -> None:
     ("- check: resources\n  reason: r\n", ["must be a mapping with one key 'waivers:'"]),
     ("waiver:\n  - reason: r\n", ["must be a mapping with one key 'waivers:'"]),
     ("waivers: []\nextra: 1\n", ["unknown top-level key(s) extra"]),
-    ("waivers:\n  - reason: r\n   check: x\n", ["not valid YAML at line 3"]),
+    ("waivers:\n  - reason: r\n   check: x\n", ["not valid YAML (", "at line 3, column 4)"]),
     ("waivers:\n  - check: resources\n    reason: a\n  - check: resources\n    reason: b\n",
      ["entry 2 (line 4) repeats the patterns of entry 1 (line 2)", "Delete one"]),
 ])

@@ -20,7 +20,7 @@ from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
 from harness_refarch.findings import Finding
 from harness_refarch.identity import Volatility, object_identity
-from harness_refarch.manifest import SAFE_LOADER, Manifest
+from harness_refarch.manifest import SAFE_LOADER, Manifest, yaml_problem
 
 CHECK = "golden"
 HINT = "if intended, record it with --refarch-update and review the diff"
@@ -112,9 +112,7 @@ def load(path: Path) -> dict[str, Any] | None:
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RefarchError(f"The golden file {path} is truncated or malformed ({type(exc).__name__}{where}). "
+        raise RefarchError(f"The golden file {path} is truncated or malformed ({yaml_problem(exc)}). "
                            "Re-record it with `pytest --refarch-update`, then review the diff.") from None
     if doc is None:
         doc = {}

@@ -26,7 +26,7 @@ import yaml
 from harness_refarch.catalog import Pair
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, selector_matches
+from harness_refarch.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, selector_matches, yaml_problem
 
 CHECK = "integrity"
 
@@ -150,10 +150,8 @@ def load_external(path: Path, merged_values: Mapping[str, Any] | None) -> Extern
     try:
         doc = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ExternalObjectsError(f"The external-objects file {path} is not valid YAML"
-                                   f"{where}. Fix the file (yamllint points at the line).") from None
+        raise ExternalObjectsError(f"The external-objects file {path} is not valid YAML "
+                                   f"({yaml_problem(exc)}). Fix the file (yamllint points at the line).") from None
     return External(_entries(doc, path), secrets_in_values(merged_values))
 
 

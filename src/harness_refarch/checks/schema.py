@@ -45,7 +45,7 @@ from referencing import Registry, Resource
 from harness_refarch.checks.apis import target_minor
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER, Manifest
+from harness_refarch.manifest import SAFE_LOADER, Manifest, yaml_problem
 from harness_refarch.redact import mask
 
 CHECK = "schema"
@@ -271,10 +271,8 @@ def _load_custom(fingerprint: tuple[str, tuple[tuple[str, int, int], ...]]
         try:
             doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         except (OSError, yaml.YAMLError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
             raise SchemaError(f"The custom resource schema {path} cannot be read "
-                              f"({type(exc).__name__}{where}). {how}") from None
+                              f"({yaml_problem(exc)}). {how}") from None
         if not isinstance(doc, dict) or not all(isinstance(doc.get(k), str) and doc.get(k)
                                                 for k in ("source", "group", "kind")):
             raise SchemaError(f"The custom resource schema {path} lacks `source`, `group` or `kind`. {how}")

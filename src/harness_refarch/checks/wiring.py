@@ -28,7 +28,7 @@ __all__ = ["DB_LABELS", "SCHEMES", "ConnectionString", "classify", "collapse", "
 
 CHECK = "wiring"
 SCHEMES = uris.SCHEMES
-_CREDENTIAL_NAME = re.compile(
+CREDENTIAL_NAME = re.compile(
     r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|ACCESS_KEY)$|"
     r"^(MONGO|MONGODB|REDIS|POSTGRES|POSTGRESQL|PG|TIMESCALE|TIMESCALEDB|DB)_?USER(NAME)?$",
     re.IGNORECASE)
@@ -228,13 +228,13 @@ def _literal_credentials(manifest: Manifest) -> list[Finding]:
     out = []
     for cm in manifest.of_kind("ConfigMap"):
         for key, value in (cm.body.get("data") or {}).items():
-            if _CREDENTIAL_NAME.search(key) and looks_like_credential(value):
+            if CREDENTIAL_NAME.search(key) and looks_like_credential(value):
                 out.append(Finding(CHECK, f"ConfigMap/{cm.name}", f"data.{key}",
                                    "credentials only through secretKeyRef", "a literal value (****)"))
     for w in manifest.workloads.values():
         for c in w.containers:
             for var in c.env.values():
-                if var.source == "value" and _CREDENTIAL_NAME.search(var.name) and looks_like_credential(var.value):
+                if var.source == "value" and CREDENTIAL_NAME.search(var.name) and looks_like_credential(var.value):
                     out.append(Finding(CHECK, f"{w.key} container {c.name}", f"env {var.name}",
                                        "credentials only through secretKeyRef", "a literal value (****)"))
     return out

@@ -301,7 +301,7 @@ def test_load_external_file(tmp_path: Path):
     ("Secret:\n  - name: a\n", "Secret entry #1 (a) has no 'reason'"),
     ("Secret:\n  - reason: r\n", "Secret entry #1 has no 'name'"),
     ("Secret:\n  - {name: a, reason: r, why: x}\n", "not a mapping with only 'name' and 'reason'"),
-    ("Secret: [\n", "is not valid YAML at line"),
+    ("Secret: [\n", "did not find expected node content at line 2, column 1). Fix the file"),
 ], ids=["list", "kind", "not-list", "no-reason", "no-name", "extra-key", "invalid-yaml"])
 def test_load_external_rejects_malformed_files(tmp_path: Path, text, message):
     path = tmp_path / "external.yaml"

@@ -1,0 +1,53 @@
+"""The values layers in the checks: contradictions name the file and key, expected hosts come
+from the merged values, and a failing value is traced to the layer that set it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness_refarch.catalog import DatabaseExpectation
+from harness_refarch.checks import layering
+from harness_refarch.findings import Finding
+from harness_refarch.values import NOT_TRACED, coalesce, load_layer, sets_layer
+
+
+def _layer(tmp_path: Path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_layer(path)
+
+
+def test_a_user_file_that_makes_mongo_external_contradicts_an_in_cluster_architecture(tmp_path, make_pair):
+    arch = _layer(tmp_path, "arch.yaml", "global:\n  database:\n    mongo:\n      installed: true\n")
+    mine = _layer(tmp_path, "mine.yaml", "global:\n  database:\n    mongo:\n      installed: false\n")
+    pair = make_pair(databases={"mongo": DatabaseExpectation("mongo", in_cluster=True)})
+    [f] = layering.contradictions(pair, coalesce([arch, mine]))
+    assert (f.workload, f.field, f.actual) == ("mongo database", "global.database.mongo.installed", "false")
+    assert f.source.startswith("mine.yaml:4 global.database.mongo.installed")
+    assert "as architecture unit needs" in f.expected
+    assert layering.contradictions(pair, coalesce([arch])) == []
+
+
+def test_expected_external_hosts_are_the_merged_ones_not_the_fixture_constants(tmp_path, make_pair):
+    arch = _layer(tmp_path, "arch.yaml", "global:\n  database:\n    redis:\n      hosts: [example:6379]\n")
+    pair = make_pair(databases={"redis": DatabaseExpectation("redis", in_cluster=False, hosts=("example:6379",))})
+    merged = coalesce([arch, sets_layer(["global.database.redis.hosts={corp-redis:6380}"])])
+    assert layering.effective(pair, merged).architecture.databases["redis"].hosts == ("corp-redis:6380",)
+    in_cluster = make_pair(databases={"redis": DatabaseExpectation("redis", in_cluster=True)})
+    assert layering.effective(in_cluster, merged).architecture.databases["redis"].hosts == ()
+
+
+def test_a_failing_value_is_traced_to_the_layer_that_set_it(tmp_path):
+    base = _layer(tmp_path, "override-large.yaml",
+                  "platform:\n  ng-manager:\n    autoscaling:\n      minReplicas: 1\n    replicaCount: 1\n"
+                  "  gateway:\n    resources:\n      requests:\n        cpu: 10m\n")
+    merged = coalesce([base, sets_layer(["platform.gateway.resources.requests.cpu=20m"])])
+    hpa = Finding("replicas", "Deployment/ng-manager", "effective replicas (hpa)", ">= 2", "1")
+    cpu = Finding("resources", "Deployment/gateway container gateway", "resources.requests.cpu", "set", "x")
+    pdb = Finding("replicas", "Deployment/ng-manager", "PodDisruptionBudget", "a PDB", "none")
+    traced = layering.with_sources([hpa, cpu, pdb], merged)
+    assert traced[0].source == "override-large.yaml:4 platform.ng-manager.autoscaling.minReplicas"
+    assert traced[1].source == "--set #1 platform.gateway.resources.requests.cpu, overriding override-large.yaml:9"
+    assert traced[2].source == ""  # not a value-driven field: nothing claimed
+    both = Finding("golden", "Deployment/ng-manager", "replicas", "4", "1")
+    assert layering.with_sources([both], merged)[0].source == NOT_TRACED  # two candidates: never guessed

@@ -1,0 +1,65 @@
+"""The on-disk render store: what it writes holds no credential, and a stored render gives the
+checks exactly the findings a fresh one gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness_refarch.catalog import Architecture, DatabaseExpectation, Pair, Profile
+from harness_refarch.checks import wiring
+from harness_refarch.manifest import parse_manifest
+from harness_refarch.store import RenderStore
+
+RENDER = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data:
+  MONGO_URI: mongodb://admin:hunter2%2Fx@db-0.db.ns.svc:27017/app?replicaSet=rs0&sslpassword=s3cr3t-q
+  DB_PASSWORD: pl41n-literal-pw
+  USE_PASSWORD: "no"
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {password: c3VwZXItc2VjcmV0}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+        - name: app
+          image: mongo:7
+          envFrom: [{configMapRef: {name: cfg}}]
+          env:
+            - {name: REDIS_PASSWORD, value: r3d1s-literal}
+            - {name: REDIS_URL, value: "redis://:r3d1s-in-url@cache:6379"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {selector: {app: db}, ports: [{port: 27017}]}
+"""
+PLANTED = ("hunter2", "s3cr3t-q", "pl41n-literal-pw", "c3VwZXItc2VjcmV0", "r3d1s-literal", "r3d1s-in-url")
+PAIR = Pair(Profile("p", 1, 1, 1), Architecture(
+    "a", "a", ("p",), ha=False, backup=False, dr=False, overlay=Path("x.yaml"),
+    databases={"mongo": DatabaseExpectation("mongo", in_cluster=True)}))
+
+
+def test_stored_render_holds_no_credential_and_keeps_the_findings(tmp_path: Path) -> None:
+    fresh = parse_manifest(RENDER, "ns", "fresh")
+    store = RenderStore(tmp_path / "renders")
+    store.save("k" * 64, fresh)
+    written = "".join(p.read_text() for p in (tmp_path / "renders").rglob("*.json"))
+    assert written and not [secret for secret in PLANTED if secret in written]
+    assert '"USE_PASSWORD":"no"' in written  # a switch is not a credential and stays readable
+    loaded = store.load("k" * 64, "fresh")
+    assert loaded is not None
+    assert wiring.wiring(PAIR, loaded) == wiring.wiring(PAIR, fresh)
+    assert wiring.wiring(PAIR, fresh)  # the planted literals are findings, on both sides
