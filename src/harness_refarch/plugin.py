@@ -15,7 +15,7 @@ import itertools
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ _RESULTS = pytest.StashKey[list[TestResult]]()
 _PAIR_RESULTS = pytest.StashKey[list[PairResult]]()
 _TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
 _SPECULATED = pytest.StashKey[bool]()
+_LINT_LATER = pytest.StashKey[set[str]]()
 _WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
 _CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
@@ -168,6 +169,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if not config.pluginmanager.is_registered(reporting):
         config.pluginmanager.register(reporting, "harness_refarch.reporting")
+    if config.pluginmanager.hasplugin("xdist") and not config.pluginmanager.hasplugin("harness_refarch.parallel"):
+        from harness_refarch import parallel
+
+        config.pluginmanager.register(parallel, "harness_refarch.parallel")
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
@@ -175,6 +180,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "refarch_once_per_architecture: run only on the representative pair of each "
         "architecture (the first selected), e.g. the determinism check")
+    config.addinivalue_line(
+        "markers", "refarch_needs(*jobs): the test needs helm jobs beyond the pair's render: "
+        "'standby' (the DR standby render), 'repeat' (a second render of identical inputs), "
+        "'lint' (helm lint); they are started early and such tests run last")
     config.stash[_KEY] = None
 
 
@@ -195,6 +204,7 @@ def _options(config: pytest.Config) -> Options:
     except ValueError as exc:
         raise RefarchError(f"REFARCH_RENDER_WORKERS / REFARCH_RENDER_TIMEOUT must be numbers ({exc}).") from None
     chart_path = Path(chart).expanduser()
+    shared = _run_store(config)
     return Options(
         chart=chart_path.resolve() if chart_path.exists() else Path(chart), fixtures=Path(fixtures).resolve(),
         chart_version=config.getoption("chart_version", None) or os.environ.get("ATS_CHART_VERSION"),
@@ -206,8 +216,22 @@ def _options(config: pytest.Config) -> Options:
         namespace=_opt(config, "--refarch-namespace") or "harness",
         kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
         prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
-        cache=not _opt(config, "--refarch-no-cache"),
+        cache=shared is not None or not cache_disabled(config), cache_dir=shared,
     )
+
+
+def cache_disabled(config: pytest.Config) -> bool:
+    """--refarch-no-cache (or REFARCH_NO_CACHE) was given."""
+    return bool(_opt(config, "--refarch-no-cache"))
+
+
+def _run_store(config: pytest.Config) -> Path | None:
+    """Under pytest-xdist with the render cache off: the store the controller made for this run."""
+    if not config.pluginmanager.hasplugin("harness_refarch.parallel"):
+        return None
+    from harness_refarch.parallel import run_store
+
+    return run_store(config)
 
 
 def get_session(config: pytest.Config) -> RefarchSession | None:
@@ -318,7 +342,8 @@ def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair
     later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
     later += [session.request(p, repeat=1) for p in first.values()]
     session.prefetch(later)
-    session.prefetch_lint(needed)
+    if not (config.option.keyword or config.option.markexpr or hasattr(config, "workerinput")):
+        session.prefetch_lint(needed)  # with -k/-m the lint tests may be deselected; see collection_finish
 
 
 def _all_pairs(metafunc: pytest.Metafunc) -> list[Pair]:
@@ -371,6 +396,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if not _empty_matrix(item)]
     _keep_representatives(config, items)
+    items.sort(key=_readiness)
+
+
+# Later helm jobs are queued behind the pairs' renders: tests needing them run last, so that
+# the other tests run while helm works instead of waiting for it (a stable sort keeps the rest).
+_JOB_ORDER = {"standby": 1, "repeat": 2, "lint": 3}
+
+
+def _needs(item: pytest.Item) -> set[str]:
+    return {job for mark in item.iter_markers("refarch_needs") for job in mark.args}
+
+
+def _readiness(item: pytest.Item) -> int:
+    return max((_JOB_ORDER.get(job, 0) for job in _needs(item)), default=0)
 
 
 def _keep_representatives(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -409,9 +448,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             previous = rs.previous(pair)
             if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
-    if any(item.name.startswith("test_helm_lint[") for item in session.items):
-        rs.prefetch_lint(p for p in rs.selected_pairs
-                         if any(item.name.startswith(f"test_helm_lint[{p.id}]") for item in session.items))
+    linted = {pair.id for item in session.items if "lint" in _needs(item) and (pair := _pair_of(item))}
+    if hasattr(session.config, "workerinput"):
+        session.config.stash[_LINT_LATER] = linted  # an xdist worker lints the pairs it is given
+    elif linted:
+        rs.prefetch_lint(p for p in rs.selected_pairs if p.id in linted)
     if requests:
         try:
             rs.prefetch(dict.fromkeys(requests))
@@ -457,22 +498,22 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
                                 "(a harness-refarch bug; please report it with the chart that triggers it)")
 
 
-def _fail(request: pytest.FixtureRequest, exc: RefarchError) -> None:
+def _fail(node: pytest.Item, exc: RefarchError) -> None:
     if isinstance(exc, RenderFailed):
-        request.node.user_properties.append((ROOT_CAUSE, exc.label))
+        node.user_properties.append((ROOT_CAUSE, exc.label))
         pytest.fail(f"render {exc.label} failed; helm's error is shown once in the "
                     "'harness-refarch: render failures' section of the summary", pytrace=False)
     pytest.fail(str(exc), pytrace=False)
 
 
-def _manifest(request: pytest.FixtureRequest, rs: RefarchSession, pair: Pair, standby: bool = False) -> Manifest:
+def _manifest(node: pytest.Item, rs: RefarchSession, pair: Pair, standby: bool = False) -> Manifest:
     error: RefarchError | None = None
     try:
         manifest = rs.manifest(pair, standby)
     except RefarchError as exc:
         error = exc
     if error is not None:
-        _fail(request, error)
+        _fail(node, error)
     if not manifest.workloads:
         which = f"{pair.id}{' standby' if standby else ''}"
         pytest.fail(f"render {which} contains no workload at all ({len(manifest.objects)} object(s)); "
@@ -487,7 +528,7 @@ def rendered(request: pytest.FixtureRequest, refarch: RefarchSession, refarch_pa
     Prefer ``assert_conformant``: it fetches renders inside the test call, so a failed or empty
     render fails the test rather than erroring its setup.
     """
-    return _manifest(request, refarch, refarch_pair)
+    return _manifest(request.node, refarch, refarch_pair)
 
 
 @pytest.fixture
@@ -518,48 +559,72 @@ def _by_identity(manifest: Manifest) -> dict[str, list[str]]:
     return cached[1]
 
 
-@pytest.fixture
-def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -> Iterator[Callable[..., None]]:
-    """Run a check on the current pair (and workload, if parametrised) and fail on findings."""
+_RUNNING_ITEM: list[pytest.Item] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    _RUNNING_ITEM[:] = [item]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """xdist worker: the first test of a pair starts that pair's helm lint (not every pair's)."""
+    later = item.config.stash.get(_LINT_LATER, None)
+    pair = _pair_of(item)
+    if later and pair is not None and pair.id in later:
+        later.discard(pair.id)
+        rs = item.config.stash.get(_KEY, None)
+        if rs is not None:
+            rs.prefetch_lint([pair])
+
+
+@pytest.fixture(scope="session")
+def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
+    """Run a check on the current pair (and workload, if parametrised) and fail on findings.
+
+    Session-scoped (the test being run comes from ``pytest_runtest_call``): a function-scoped
+    fixture costs pytest's fixture machinery once per test, about a tenth of a warm run.
+    """
     def run(check: Callable[..., list[Finding]], *extra: Any, standby: bool = False,
             previous: bool = False) -> None:
         """``standby=True`` passes the DR standby render after the primary; ``previous=True``
         passes ``(profile name, render)`` of the pair one size down."""
-        params = request.node.callspec.params
+        node = _RUNNING_ITEM[0]
+        params = node.callspec.params  # type: ignore[attr-defined]
         pair: Pair = params["refarch_pair"]
         workload = params.get("refarch_workload")
-        props = request.node.user_properties
+        props = node.user_properties
         props += [("pair", pair.id), ("profile", pair.profile.name), ("architecture", pair.architecture.name),
-                  ("check", request.node.originalname.removeprefix("test_"))]
+                  ("check", node.originalname.removeprefix("test_"))]  # type: ignore[attr-defined]
         if workload:
             props.append(("workload", workload))
-        manifest = _manifest(request, refarch, pair)
+        manifest = _manifest(node, refarch, pair)
         if standby:
-            extra = (_manifest(request, refarch, pair, standby=True), *extra)
+            extra = (_manifest(node, refarch, pair, standby=True), *extra)
         if previous:
             before = refarch.previous(pair)
             if before is None:
                 pytest.fail(f"{pair.id} has no previous profile; mark the test refarch(previous=True)",
                             pytrace=False)
-            extra = ((before.profile.name, _manifest(request, refarch, before)), *extra)
+            extra = ((before.profile.name, _manifest(node, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
         found, error = _run_check(refarch, check, pair, manifest, *extra)
         if error is not None:
-            _fail(request, error)
+            _fail(node, error)
         context = pair.id
         if workload is not None:
-            kind = _where(request.node).get("workloads", "all")
+            kind = _where(node).get("workloads", "all")
             keep = WORKLOAD_FILTERS[kind]
             if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest).get(workload, ())):
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
-        waivers = request.config.stash.get(_WAIVERS, None)
+        waivers = node.config.stash.get(_WAIVERS, None)
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:
             found, waived = waivers.split(found, pair.id)
-        request.node.stash[_TEST_FINDINGS] = (
+        node.stash[_TEST_FINDINGS] = (
             [*found, *(f for f, _ in waived)], "; ".join(sorted({w.reason for _, w in waived})))
         message = report(found, context)
         if message:
@@ -569,4 +634,4 @@ def assert_conformant(request: pytest.FixtureRequest, refarch: RefarchSession) -
         if waived:
             reasons = sorted({f"{w.reason} [{w.describe()}]" for _, w in waived})
             pytest.xfail(f"{len(waived)} finding(s) waived: " + "; ".join(reasons))
-    yield run
+    return run

@@ -34,6 +34,7 @@ from harness_refarch.plugin import (
     ROOT_CAUSE,
     _opt,
     _pair_of,
+    cache_disabled,
     get_session,
 )
 from harness_refarch.render import RenderFailure
@@ -109,7 +110,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             for r in infos:
                 state = "failed" if r["failure"] else "cache hit" if r["cached"] else "cache miss"
                 write(f"harness-refarch: render {r['label']}: {r['seconds']:.2f} s ({state})")
-        where = " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})"
+        where = (" (no render cache; workers shared renders for this run only)" if o.cache and cache_disabled(config)
+                 else " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})")
         write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
               f"{len(infos) - hits} by helm{where}")
     for arch, volatility in sorted(rs.learned_volatility().items()):
@@ -193,7 +195,10 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     out = getattr(node, "workeroutput", {}).get("refarch")
     if not out:
         return
-    config.stash.setdefault(_WORKER_RENDERS, {}).update({r["label"]: r for r in out["renders"]})
+    renders = config.stash.setdefault(_WORKER_RENDERS, {})
+    for info in out["renders"]:  # a render one worker made and another read is not a cache hit
+        seen = renders.get(info["label"])
+        renders[info["label"]] = info if seen is None else {**info, "cached": seen["cached"] and info["cached"]}
     waivers = config.stash.get(_WAIVERS, None)
     if waivers is not None:
         waivers.merge_usage({int(k): v for k, v in out["waiver_usage"].items()})

@@ -20,7 +20,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import filelock
 
@@ -31,6 +31,7 @@ from harness_refarch.manifest import Manifest, from_bodies, set_digest_key
 from harness_refarch.redact import mask
 
 FORMAT = 1
+T = TypeVar("T")
 _SKIP_DIRS = {".git", "__pycache__"}
 
 
@@ -96,12 +97,14 @@ class RenderStore:
         return from_bodies(doc["objects"], doc["namespace"], source, problems, digests)
 
     def save(self, key: str, manifest: Manifest) -> None:
-        doc = {
+        self._write(key, {
             "format": FORMAT, "namespace": manifest.namespace,
             "objects": [scrub(o.body) for o in manifest.objects],
             "problems": [f.__dict__ for f in manifest.problems],
             "digests": {name: keys for (_, name), keys in manifest.secret_digests.items()},
-        }
+        })
+
+    def _write(self, key: str, doc: dict[str, Any]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)  # mode 0600
@@ -112,24 +115,39 @@ class RenderStore:
         finally:
             Path(tmp).unlink(missing_ok=True)
 
-    def get_or_render(self, key: str, source: str, render: Callable[[], Manifest]) -> tuple[Manifest, bool]:
-        """The stored manifest (hit) or ``render()`` then store it (miss), under a per-key lock
-        so that concurrent workers wait for one render instead of each running helm."""
-        found = self.load(key, source)
+    def load_or_make(self, key: str, load: Callable[[str], T | None], make: Callable[[], T],
+                     save: Callable[[str, T], None]) -> tuple[T, bool]:
+        """``load(key)`` (a hit), else ``make()`` then ``save`` it (a miss), under a per-key lock
+        so that concurrent workers wait for one helm call instead of each making their own."""
+        found = load(key)
         if found is not None:
             return found, True
         lock = self._path(key).with_suffix(".lock")
         lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with filelock.FileLock(str(lock)):
-            found = self.load(key, source)
+            found = load(key)
             if found is not None:
                 return found, True
-            manifest = render()
+            made = make()
             try:
-                self.save(key, manifest)
+                save(key, made)
             except OSError:
-                pass  # a full or read-only cache costs speed, never the render
-            return manifest, False
+                pass  # a full or read-only cache costs speed, never the result
+            return made, False
+
+    def get_or_render(self, key: str, source: str, render: Callable[[], Manifest]) -> tuple[Manifest, bool]:
+        """The stored manifest (hit) or ``render()`` then store it (miss)."""
+        return self.load_or_make(key, lambda k: self.load(k, source), render, self.save)
+
+    def load_findings(self, key: str) -> list[Finding] | None:
+        try:
+            doc = json.loads(self._path(key).read_text(encoding="utf-8"))
+            return [Finding(**f) for f in doc["findings"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save_findings(self, key: str, findings: list[Finding]) -> None:
+        self._write(key, {"format": FORMAT, "findings": [f.__dict__ for f in findings]})
 
 
 _MASKED = "****"
@@ -162,20 +180,6 @@ def scrub(body: Any) -> Any:
 
 
 def get_or_compute(store: RenderStore, key: str, compute: Callable[[], list[Finding]]) -> list[Finding]:
-    """Findings of another helm job (``helm lint``) stored like renders: JSON, 0600, atomic."""
-    path = store._path(key)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return [Finding(**f) for f in doc["findings"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    findings = compute()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": FORMAT, "findings": [f.__dict__ for f in findings]}, fh)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return findings
+    """Findings of another helm job (``helm lint``) or of a deterministic check, stored like
+    renders: JSON, 0600, atomic, one computation per key across workers."""
+    return store.load_or_make(key, store.load_findings, compute, store.save_findings)[0]

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 
@@ -313,6 +314,12 @@ def parse(text: str, span: Span, *, location: str = "", key: str = "",
 def find(text: str, *, location: str = "", key: str = "",
          consumers: tuple[Any, ...] = ()) -> Iterator[ConnectionString]:
     """Every connection string in ``text`` (a value, a config file, a list of URIs), parsed."""
-    for span in locate(text):
-        yield parse(text, span, location=location, key=key, consumers=consumers)
+    for found in _parsed(text):
+        yield replace(found, location=location, key=key, consumers=consumers) if location or key or consumers \
+            else found
 
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[ConnectionString, ...]:
+    """Parsing is pure: the same value in many containers and pairs is parsed once per run."""
+    return tuple(parse(text, span) for span in locate(text))

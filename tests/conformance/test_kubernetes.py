@@ -3,10 +3,13 @@ the values files (Kubernetes schemas and API versions live in test_schemas.py)."
 
 from pathlib import Path
 
+import pytest
+
 from harness_refarch.checks import integrity, practices, yamllint_check
 from harness_refarch.session import digest_of
 
 
+@pytest.mark.refarch_needs("lint")
 def test_helm_lint(refarch, refarch_pair, assert_conformant):
     """`helm lint --strict` of the pair's values stack passes (messages quoted, bounded)."""
     assert_conformant(lambda pair, manifest: refarch.lint(pair))

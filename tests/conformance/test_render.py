@@ -11,6 +11,7 @@ def test_objects_well_formed(refarch_pair, assert_conformant):
 
 
 @pytest.mark.refarch_once_per_architecture
+@pytest.mark.refarch_needs("repeat")
 def test_deterministic(refarch, refarch_pair, assert_conformant):
     """Two renders of identical inputs differ only where the chart says so: names of the objects
     and keys that change (never values), and the generated Secrets a DR standby would not share."""
