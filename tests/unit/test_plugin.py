@@ -233,3 +233,53 @@ def test_xdist_renders_each_input_once_and_keeps_the_summary(pytester, tmp_path:
     # 5 pairs + standby + 5 small (previous profile), and 5 determinism renders of the same inputs
     assert len(set(templates)) == 11 and len(templates) == 16, templates
     assert "harness-refarch: chart" in out and "distinct render(s)" in out
+
+
+def test_xdist_without_the_render_cache_shares_renders_for_the_run_only(
+        pytester, tmp_path: Path, counting_helm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-n 2 --refarch-no-cache: still one helm call per input (the workers share a store made
+    for this run and removed after it), each pair's tests on one worker, each pair linted once."""
+    wrapper, log = counting_helm
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    result = run_suite(pytester, "--refarch-helm", str(wrapper), "-v", "-n", "2", "--refarch-no-cache",
+                       "--refarch-profile", "medium")
+    out = result.stdout.str()
+    assert result.ret == 0, out[-2000:]
+    templates = _templates(log)
+    assert len(set(templates)) == 11 and len(templates) == 16, templates
+    lints = [line for line in log.read_text().splitlines() if line.startswith("lint ")]
+    assert len(lints) == len(set(lints)) == 5, lints
+    assert "workers shared renders for this run only" in out
+    assert list((tmp_path / "tmp").glob("harness-refarch-run-*")) == []  # removed with the run
+    assert not (tmp_path / "cache" / "renders").exists()  # and nothing persistent written
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        found = re.match(r"\[(gw\d+)\].* PASSED \S+::\w+\[(medium-[a-z0-9-]+?|small-[a-z0-9-]+?)"
+                         r"(?:-(?:Deployment|StatefulSet|Job|CronJob|DaemonSet)/\S+)?\]\s*$", line)
+        if found:
+            workers.setdefault(found[2], set()).add(found[1])
+    assert len(workers) == 5 and all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_pair_scheduling_groups_by_the_longest_pair_id() -> None:
+    from harness_refarch.parallel import PairScheduling
+
+    sched = PairScheduling.__new__(PairScheduling)  # no xdist config needed for the scope function
+    sched._pair_ids = sorted(["large-prod-3", "large-prod-3-incluster"], key=len, reverse=True)
+    assert sched._split_scope("t.py::test_x[large-prod-3-incluster-Deployment/ng-manager]") == \
+        "large-prod-3-incluster"
+    assert sched._split_scope("t.py::test_x[large-prod-3]") == "large-prod-3"
+    assert sched._split_scope("tests/t.py::test_y[other]") == "tests/t.py"  # not a pair: its module
+
+
+def test_tests_waiting_for_later_helm_jobs_run_last(pytester) -> None:
+    """Tests that need the DR standby, a second render or helm lint come after the tests that
+    need only the pairs' renders, so those run while helm still works."""
+    result = run_suite(pytester, "--collect-only", "-q", "--refarch-profile", "small")
+    ids = [line.split("::")[1].split("[")[0] for line in result.outlines if "::" in line]
+    assert ids, result.stdout.str()[-2000:]
+    late = {"test_warm_standby": 1, "test_deterministic": 2, "test_helm_lint": 3}
+    ranks = [late.get(name, 0) for name in ids]
+    assert ranks == sorted(ranks) and ranks[-1] == 3 and ranks.count(0) > 100, ids
