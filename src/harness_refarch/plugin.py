@@ -11,6 +11,7 @@ pytest-helm-charts' options (``--chart-path``/``ATS_CHART_PATH``, ``--cluster-ve
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -428,6 +429,9 @@ def _keep_representatives(config: pytest.Config, items: list[pytest.Item]) -> No
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every render the selected tests need, concurrently, before the first test runs."""
+    # What collection built (catalogue, the renders loaded so far) lives for the whole run: the
+    # garbage collector need not walk it again and again while the tests allocate.
+    gc.freeze()
     _exit_on_error(session.config)
     rs = session.config.stash.get(_KEY, None)
     if rs is None or session.config.option.collectonly or sys.exc_info()[0] is not None:
@@ -466,7 +470,11 @@ def pytest_keyboard_interrupt(excinfo: Any) -> None:
     RUNNING.kill_all()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
+    # The parsed renders are a large heap that lives until exit: move it out of the garbage
+    # collector's sight, so pytest's forced collections at shutdown do not walk it again.
+    gc.freeze()
     rs = config.stash.get(_KEY, None)
     if rs is not None:
         rs.close(wait=not RUNNING.interrupted)
