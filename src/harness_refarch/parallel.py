@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from xdist.scheduler import LoadScopeScheduling
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 RUN_STORE = "refarch_run_store"  # workerinput key: the run-scoped store directory (no-cache runs)
 _RUN_DIR = pytest.StashKey[Path]()
 
 
-class PairScheduling(LoadScopeScheduling):
+class PairScheduling(LoadScopeScheduling):  # type: ignore[misc]
     """Load-scope scheduling whose scope is the (profile, architecture) pair of a test id."""
 
     def __init__(self, config: pytest.Config, log: Any = None, pair_ids: list[str] | None = None) -> None:
@@ -43,8 +43,9 @@ class PairScheduling(LoadScopeScheduling):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> PairScheduling | None:
-    if config.getoption("dist", None) != "load":
-        return None  # an explicit --dist loadfile/loadscope/worksteal/... is the user's choice
+    explicit = any(str(arg).startswith("--dist") for arg in config.invocation_params.args)
+    if config.getoption("dist", None) != "load" or explicit:
+        return None  # an explicit --dist (load, loadfile, worksteal, ...) is the user's choice
     from harness_refarch.plugin import get_session
 
     rs = get_session(config)

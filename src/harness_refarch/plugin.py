@@ -452,7 +452,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             previous = rs.previous(pair)
             if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
-    linted = {pair.id for item in session.items if "lint" in _needs(item) and (pair := _pair_of(item))}
+    linted = {p.id for item in session.items if "lint" in _needs(item) and (p := _pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         session.config.stash[_LINT_LATER] = linted  # an xdist worker lints the pairs it is given
     elif linted:
