@@ -4,8 +4,8 @@ Registered by the plugin only when pytest-xdist is loaded. Two things make ``-n`
 
 * **Pairs, not tests, are the unit of work.** xdist's default ``--dist load`` deals tests out
   one by one, so every worker needs every render and computes every check of every pair again.
-  Under ``--dist load`` (what ``-n`` implies) the tests of one pair go to one worker instead
-  (xdist's load-scope scheduling, scoped by pair id); other ``--dist`` modes are honoured as given.
+  When ``-n`` is given without ``--dist``, the tests of one pair go to one worker instead
+  (xdist's load-scope scheduling, scoped by pair id); an explicit ``--dist`` is honoured.
 * **One render per input.** Workers share renders through the on-disk render store and its
   per-key locks. With ``--refarch-no-cache`` there is no persistent store, so the controller
   hands its workers a store of its own for this run only (a private temporary directory,
