@@ -55,6 +55,7 @@ _TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
 _SPECULATED = pytest.StashKey[bool]()
 _LINT_LATER = pytest.StashKey[set[str]]()
 _WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
+_WORKER_VOLATILE = pytest.StashKey[list[str]]()  # the workers' "generated at render time" lines
 _CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
 ROOT_CAUSE = "refarch_root_cause"

@@ -30,6 +30,7 @@ from harness_refarch.plugin import (
     _WAIVER_PROBLEMS,
     _WAIVERS,
     _WORKER_RENDERS,
+    _WORKER_VOLATILE,
     RENDER_CATEGORY,
     ROOT_CAUSE,
     _opt,
@@ -114,12 +115,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                  else " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})")
         write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
               f"{len(infos) - hits} by helm{where}")
-    for arch, volatility in sorted(rs.learned_volatility().items()):
-        known = determinism(volatility, known=True)
-        if known:
-            shown = "; ".join(f"{f.workload} ({f.actual.split(': ', 1)[-1]})" for f in known[:6])
-            more = f"; and {len(known) - 6} more" if len(known) > 6 else ""
-            write(f"harness-refarch: {arch}: generated at render time, ignored in comparisons: {shown}{more}")
+    for line in sorted({*_volatile_lines(rs), *config.stash.get(_WORKER_VOLATILE, [])}):
+        write(line)
     pairs = config.stash.get(_PAIR_RESULTS, [])
     if pairs:
         write("harness-refarch: capacity per pair (effective replicas x requests):")
@@ -170,6 +167,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _volatile_lines(rs: RefarchSession) -> list[str]:
+    """One line per architecture: what its determinism renders showed to be generated."""
+    lines = []
+    for arch, volatility in sorted(rs.learned_volatility().items()):
+        known = determinism(volatility, known=True)
+        if known:
+            shown = "; ".join(f"{f.workload} ({f.actual.split(': ', 1)[-1]})" for f in known[:6])
+            more = f"; and {len(known) - 6} more" if len(known) > 6 else ""
+            lines.append(f"harness-refarch: {arch}: generated at render time, ignored in comparisons: {shown}{more}")
+    return lines
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -195,6 +204,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     out = getattr(node, "workeroutput", {}).get("refarch")
     if not out:
         return
+    config.stash.setdefault(_WORKER_VOLATILE, []).extend(out.get("volatile", []))
     renders = config.stash.setdefault(_WORKER_RENDERS, {})
     for info in out["renders"]:  # a render one worker made and another read is not a cache hit
         seen = renders.get(info["label"])
@@ -264,7 +274,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         config.workeroutput["refarch"] = {  # type: ignore[attr-defined]
             "renders": _render_infos(config, rs) if rs is not None else [],
             "waiver_usage": {str(k): v for k, v in waivers.usage().items()} if waivers is not None else {},
-            "selected": [p.id for p in rs.selected_pairs] if rs is not None else []}
+            "selected": [p.id for p in rs.selected_pairs] if rs is not None else [],
+            "volatile": _volatile_lines(rs) if rs is not None else []}
         return
     if _is_xdist_controller(config):
         get_session(config)

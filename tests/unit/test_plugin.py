@@ -233,6 +233,10 @@ def test_xdist_renders_each_input_once_and_keeps_the_summary(pytester, tmp_path:
     # 5 pairs + standby + 5 small (previous profile), and 5 determinism renders of the same inputs
     assert len(set(templates)) == 11 and len(templates) == 16, templates
     assert "harness-refarch: chart" in out and "distinct render(s)" in out
+    # what the workers' determinism renders learned is named by the controller, as a serial run does
+    serial = run_suite(pytester, "--refarch-helm", str(wrapper), "-q", "--refarch-profile", "medium")
+    volatile = [line for line in result.outlines if "generated at render time" in line]
+    assert volatile and volatile == [line for line in serial.outlines if "generated at render time" in line]
 
 
 def test_xdist_without_the_render_cache_shares_renders_for_the_run_only(
