@@ -25,9 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.errors import HelmNotFound
-from harness_refarch.helm import find_helm
-
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"
 CHART = REPO / "charts" / "harness-prod"
@@ -111,12 +108,6 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def real_helm() -> Path:
-    try:
-        return find_helm()
-    except HelmNotFound as exc:
-        pytest.fail(f"this test needs a real helm: {exc}", pytrace=False)
 
 
 @pytest.fixture

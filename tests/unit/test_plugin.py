@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch.errors import HelmNotFound
-from harness_refarch.helm import find_helm
-
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"
 CHART = REPO / "charts" / "harness-prod"
@@ -25,13 +22,8 @@ _REAL_HELM: list[Path] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def real_helm() -> Path:
-    """Found before pytester replaces HOME (where harness-refarch-install-helm puts helm)."""
-    try:
-        _REAL_HELM[:] = [find_helm()]
-    except HelmNotFound as exc:
-        pytest.fail(f"these tests need a real helm: {exc}", pytrace=False)
-    return _REAL_HELM[0]
+def _remember_helm(real_helm: Path) -> None:
+    _REAL_HELM[:] = [real_helm]  # for run_suite, which is not a fixture
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from harness_refarch import install_helm
-from harness_refarch.errors import HelmNotFound, RefarchError
+from harness_refarch.errors import RefarchError
 from harness_refarch.helm import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,12 +51,6 @@ class Run:
         return self.out + self.err
 
 
-@pytest.fixture(scope="module")
-def real_helm() -> Path:
-    try:
-        return find_helm()
-    except HelmNotFound as exc:
-        pytest.fail(f"these tests need a real helm: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

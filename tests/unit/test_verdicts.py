@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.errors import HelmNotFound
-from harness_refarch.helm import find_helm
-
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"
 CHART = REPO / "charts" / "harness-prod"
@@ -23,12 +20,8 @@ _HELM: list[Path] = []
 
 
 @pytest.fixture(scope="module", autouse=True)
-def real_helm() -> Path:
-    try:
-        _HELM[:] = [find_helm()]
-    except HelmNotFound as exc:
-        pytest.fail(f"these tests need a real helm: {exc}", pytrace=False)
-    return _HELM[0]
+def _remember_helm(real_helm: Path) -> None:
+    _HELM[:] = [real_helm]  # for run, which is not a fixture
 
 
 def run(pytester: pytest.Pytester, *args: str, fixtures: Path = REPO / "fixtures") -> pytest.RunResult:
