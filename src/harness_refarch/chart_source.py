@@ -298,9 +298,9 @@ def _pull(spec: str, helm: Path, workdir: Path, version: str | None,
         shutil.rmtree(staging, ignore_errors=True)
         raise RefarchError(
             f"--chart-path {spec!r} is not an existing file or directory, so it was read as a "
-            f"repo/chart reference, and {exc} If you meant a local chart, check the path; "
+            "repo/chart reference, and pulling it failed. If you meant a local chart, check the path; "
             "otherwise add the repository with `helm repo add <name> <url>`, run `helm repo update`, "
-            "and check the chart name and --chart-version.") from None
+            f"and check the chart name and --chart-version.\n{exc}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -123,6 +123,37 @@ def command_text(cmd: Sequence[str]) -> str:
     return " ".join(shown)
 
 
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to read)."""
+    if not path.startswith("/"):
+        return path
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return path
+
+
+def command_lines(cmd: Sequence[str]) -> str:
+    """The command as a user could paste it, one argument per line (``--`` and what follows it
+    on the last), paths relative to the working directory where possible, Secret ``--set``
+    values masked. Long paths then lengthen lines of their own, never the reason before them."""
+    shown: list[str] = []
+    for arg in cmd:
+        flag, eq, value = arg.partition("=")
+        arg = f"{flag}={_relative(value)}" if eq and flag.startswith("--") else _relative(arg)
+        shown.append(command_text([arg]))
+    if "--" in shown:
+        cut = shown.index("--")
+        shown = [*shown[:cut], " ".join(shown[cut:])]
+    if len(shown) > 1 and not shown[1].startswith("-"):  # helm template
+        shown = [" ".join(shown[:2]), *shown[2:]]
+    return " \\\n  ".join(shown)
+
+
+def _subcommand(cmd: Sequence[str]) -> str:
+    return f"helm {cmd[1]}" if len(cmd) > 1 and not cmd[1].startswith("-") else "helm"
+
+
 @dataclass(frozen=True)
 class Helm:
     """A helm executable; methods map one-to-one to helm sub-commands."""
@@ -143,18 +174,18 @@ class Helm:
                 raise HelmNotFound(f"Could not execute {self.binary}: {exc.strerror}. {INSTALL_HINT}") from None
             except OSError as exc:
                 if attempt == 2 or exc.errno not in _RETRIABLE_ERRNO:
-                    raise HelmFailed(f"Could not start `{command_text(cmd)}`: [Errno {exc.errno}] "
-                                     f"{exc.strerror} (retried once).") from None
+                    raise HelmFailed(f"Could not start {_subcommand(cmd)}: [Errno {exc.errno}] "
+                                     f"{exc.strerror} (retried once).", command_lines(cmd)) from None
                 time.sleep(0.2)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run(self, args: Sequence[str]) -> str:
         cmd = [str(self.binary), *args]
         if self.binary in _TIMED_OUT:
-            raise HelmFailed(f"`{command_text(cmd)}` not started: an earlier call of {self.binary} did not "
-                             f"finish within {self.timeout:g} s (see the first render failure).")
+            raise HelmFailed(f"{_subcommand(cmd)} was not started: an earlier call of this helm timed out "
+                             "(see the failure that says how long it waited).")
         if RUNNING.interrupted:
-            raise HelmFailed(f"`{command_text(cmd)}` not started: the run was interrupted.")
+            raise HelmFailed(f"{_subcommand(cmd)} was not started: the run was interrupted.")
         proc = self._start(cmd)
         RUNNING.add(proc)
         try:
@@ -163,26 +194,25 @@ class Helm:
             _TIMED_OUT.add(self.binary)
             kill_group(proc)
             proc.communicate()
-            raise HelmFailed(f"`{command_text(cmd)}` did not finish within {self.timeout:g} s and was "
+            raise HelmFailed(f"{_subcommand(cmd)} did not finish within {self.timeout:g} s and was "
                              "killed with every process it started. Raise --refarch-render-timeout if "
-                             "the chart is just slow.") from None
+                             "the chart is just slow.", command_lines(cmd)) from None
         finally:
             RUNNING.discard(proc)
             if proc.poll() is None:  # interrupted while waiting: leave no orphan behind
                 kill_group(proc)
         if RUNNING.interrupted and proc.returncode and proc.returncode < 0:
-            raise HelmFailed(f"`{command_text(cmd)}` was stopped: the run was interrupted.")
-        stderr = err.decode("utf-8", "replace")
+            raise HelmFailed(f"{_subcommand(cmd)} was stopped: the run was interrupted.")
         if proc.returncode != 0:
-            said = bounded(stderr or out.decode("utf-8", "replace")) or "(nothing)"
-            raise HelmFailed(f"`{command_text(cmd)}` failed with exit code {proc.returncode}. "
-                             f"helm said:\n{said}")
+            stderr, stdout = err.decode("utf-8", "replace"), out.decode("utf-8", "replace")
+            said = bounded(stderr or stdout) or "(nothing)"
+            raise HelmFailed(f"{_subcommand(cmd)} failed with exit code {proc.returncode}.", command_lines(cmd),
+                             said, stdout=stdout[:1_000_000])
         try:
             return out.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise HelmFailed(f"`{command_text(cmd)}` printed output that is not UTF-8 (byte "
-                             f"{exc.start}). Check the chart's templates and files for binary "
-                             "content.") from None
+            raise HelmFailed(f"{_subcommand(cmd)} printed output that is not UTF-8 (byte {exc.start}). Check "
+                             "the chart's templates and files for binary content.", command_lines(cmd)) from None
 
     @property
     def version(self) -> str:

@@ -505,8 +505,8 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
         name = getattr(check, "__qualname__", repr(check))
-        return [], RefarchError(f"{pair.id}: check {name} crashed: {type(exc).__name__}: {mask(str(exc))[:300]} "
-                                "(a harness-refarch bug; please report it with the chart that triggers it)")
+        return [], RefarchError(f"{pair.id}: check {name} crashed (a harness-refarch bug; please report it with "
+                                f"the chart that triggers it): {type(exc).__name__}: {mask(str(exc))[:300]}")
 
 
 def _fail(node: pytest.Item, exc: RefarchError) -> None:

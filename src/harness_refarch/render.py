@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness_refarch.errors import RefarchError
-from harness_refarch.helm import Helm, command_text
+from harness_refarch.errors import HelmFailed, RefarchError, failure_text
+from harness_refarch.helm import Helm, command_lines, command_text
 from harness_refarch.manifest import Manifest, parse_manifest
 from harness_refarch.store import RenderStore
 
@@ -71,8 +71,22 @@ class RenderFailed(RefarchError):
 
 @dataclass(frozen=True)
 class RenderFailure:
+    """Why a render failed (the suite's words, never cut), the command that reproduces it and
+    helm's bounded output: kept apart so that grouping and caps never touch the reason."""
+
     label: str
-    message: str
+    reason: str
+    command: str = ""
+    output: str = ""
+
+    @property
+    def message(self) -> str:
+        return failure_text(self.reason, self.command, self.output)
+
+    @property
+    def cause(self) -> tuple[str, str]:
+        """What renders failing for one root cause share (their commands differ)."""
+        return self.reason, self.output
 
 
 @dataclass(frozen=True)
@@ -104,8 +118,12 @@ def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None
             key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
                             request.kube_version, helm.identity, request.repeat)
             manifest, cached = store.get_or_render(key, label, lambda: render(helm, request))
-    except RefarchError as exc:
-        return RenderResult(None, RenderFailure(label, str(exc)), time.perf_counter() - start, label)
+    except HelmFailed as exc:
+        failure = RenderFailure(label, exc.reason, exc.command, exc.output)
+        return RenderResult(None, failure, time.perf_counter() - start, label)
+    except RefarchError as exc:  # helm's output could not be parsed
+        failure = RenderFailure(label, str(exc), command_lines([str(helm.binary), *request.template_args()]))
+        return RenderResult(None, failure, time.perf_counter() - start, label)
     except OSError as exc:  # the store's directory or a values file vanished mid-run
         return RenderResult(None, RenderFailure(label, f"{type(exc).__name__}: {exc.strerror or exc}"),
                             time.perf_counter() - start, label)

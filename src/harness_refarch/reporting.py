@@ -55,32 +55,37 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def _write_render_failures(terminalreporter: Any, config: pytest.Config, rs: RefarchSession) -> None:
-    failures = [RenderFailure(r["label"], r["failure"]) for r in _render_infos(config, rs) if r["failure"]]
+    """One entry per root cause: the reason (never cut), the renders it broke, the command that
+    reproduces the first of them, then helm's output within a budget for the whole section."""
+    failures = [RenderFailure(r["label"], **r["failure"]) for r in _render_infos(config, rs) if r["failure"]]
     if not failures:
         return
     terminalreporter.stats.setdefault("failed", [])  # a failed run stays red
     dependent = len(terminalreporter.stats.get(RENDER_CATEGORY, []))
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple[str, str], list[RenderFailure]] = {}
     for failure in failures:
-        root = failure.message.split("helm said:", 1)[-1].strip()
-        groups.setdefault(root, []).append(failure.label)
+        groups.setdefault(failure.cause, []).append(failure)
     terminalreporter.section("harness-refarch: render failures", sep="=", red=True)
     write = terminalreporter.write_line
     write(f"{len(failures)} render(s) failed; {dependent} test(s) failed because of them "
           "(each says 'render ... failed, see the render failures section').")
     budget = 40_000  # characters of quoted helm output in the whole section
-    for root, labels in groups.items():
-        shown = ", ".join(sorted(labels)[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
-        first = next(f for f in failures if f.label == sorted(labels)[0])
-        command = first.message.split(" helm said:", 1)[0] if "helm said:" in first.message else ""
-        write(f"- {len(labels)} render(s): {shown}")
-        if command:
-            write(f"  first: {bounded(command, 5, 1, max_line=20_000)}")
-        quote = bounded(root)
-        if len(quote) > budget:
-            quote = bounded(root.strip().splitlines()[0], 1, 1) + " ... (more omitted: run the command above)"
-        budget -= len(quote)
-        write("  " + quote.replace("\n", "\n  "))
+    for (reason, output), members in sorted(groups.items(), key=lambda g: (not g[1][0].command, g[0])):
+        labels = sorted(f.label for f in members)
+        shown = ", ".join(labels[:10]) + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
+        first = min(members, key=lambda f: f.label)
+        write(f"- {reason}")
+        write(f"  {len(labels)} render(s): {shown}")
+        if first.command:
+            write("  to reproduce" + (f" ({first.label})" if len(labels) > 1 else "") + ":")
+            write("    " + bounded(first.command, 60, 1, max_line=20_000).replace("\n", "\n    "))
+        if output:
+            quote = bounded(output)
+            if len(quote) > budget:
+                quote = bounded(output.strip().splitlines()[0], 1, 1) + " ... (more omitted: run the command above)"
+            budget -= len(quote)
+            write("  helm said:")
+            write("    " + quote.replace("\n", "\n    "))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -231,8 +236,15 @@ def _render_infos(config: pytest.Config, rs: RefarchSession) -> list[dict[str, A
     if rs._cache is None:
         return []
     return [{"label": r.label, "seconds": r.seconds, "cached": r.cached,
-             "failure": r.failure.message if r.failure else None}
+             "failure": _failure_fields(r.failure)}
             for r in sorted(rs.cache.done(), key=lambda r: r.label)]
+
+
+def _failure_fields(failure: RenderFailure | None) -> dict[str, str] | None:
+    """A render failure as plain data (it travels from xdist workers to the controller)."""
+    if failure is None:
+        return None
+    return {"reason": failure.reason, "command": failure.command, "output": failure.output}
 
 
 def _write_report(session: pytest.Session) -> None:

@@ -69,8 +69,26 @@ def test_failure_names_command_and_quotes_stderr(tmp_path: Path) -> None:
     with pytest.raises(HelmFailed) as info:
         Helm(fake).run(["template", "r", "chart"])
     text = str(info.value)
-    assert "template r chart" in text and "exit code 1" in text
-    assert "Error: parse error in x.yaml" in text
+    lines = text.splitlines()
+    assert lines[0] == "helm template failed with exit code 1.", text
+    assert lines[1] == "to reproduce:" and "helm template" in lines[2] and "chart" in lines[4], text
+    assert lines[-2:] == ["helm said:", "    Error: parse error in x.yaml"], text
+
+
+def test_a_failure_says_why_first_and_never_cuts_it_however_long_the_paths(tmp_path: Path) -> None:
+    """Issue 18: the reason leads and is the suite's own words; long paths only make the quoted
+    command longer, one argument per line, and never push the reason past a cap."""
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name-of-a-ci-checkout"] * 12)
+    deep.mkdir(parents=True)
+    fake = _script(deep / "helm", "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe')\n")
+    values = [f"--values={deep / f'layer-{i}.yaml'}" for i in range(6)]
+    with pytest.raises(HelmFailed) as info:
+        Helm(fake).run(["template", *values, "--", "harness", str(deep / "chart")])
+    text = bounded(str(info.value))
+    assert len(str(deep)) > 500
+    assert text.splitlines()[0].startswith("helm template printed output that is not UTF-8 (byte 0)."), text
+    assert "characters cut" not in text.splitlines()[0]
+    assert sum(line.strip().startswith("--values=") for line in text.splitlines()) == 6, text
 
 
 def test_template_arguments_keep_layer_order(tmp_path: Path) -> None:

@@ -191,16 +191,26 @@ time.sleep({seconds})
 @pytest.mark.parametrize("matrix", [ONE_PAIR, ()], ids=["one-pair", "full-matrix"])
 def test_a_hanging_helm_is_killed_with_its_children_after_the_render_timeout(tmp_path: Path, pid_file: Path,
                                                                              matrix: tuple[str, ...]) -> None:
-    """With the full matrix too: a helm that hangs on every render must not cost 25 x 5 s."""
+    """With the full matrix too: a helm that hangs on every render must not cost 25 x 5 s (once
+    one call timed out, no other starts), and the reason leads the message however long the
+    checkout's path is (issue 18: CI checkouts live under long paths)."""
     pids = pid_file
+    deep = tmp_path.joinpath(*["a-checkout-under-a-long-ci-path"] * 5)
+    chart = deep / "harness-prod"
+    shutil.copytree(CHART, chart)
+    assert len(str(chart)) >= 120
     helm = fake_helm(tmp_path, HANG.format(pids=str(pids), marker=str(tmp_path / "started"), seconds=300))
-    run = run_suite(helm, "--refarch-render-timeout", "5", *matrix, cwd=tmp_path, timeout=120)
-    assert run.seconds < 15, f"took {run.seconds:.1f} s"
+    run = run_suite(helm, "--refarch-render-timeout", "5", "--refarch-render-workers", "2", "--chart-path",
+                    str(chart), *matrix, cwd=tmp_path, timeout=120)
     assert run.rc == 1, run.text[-3000:]
-    assert "did not finish within 5 s" in run.text, run.text[-3000:]
-    if matrix:
-        assert run.text.count("did not finish within") == 1, run.text[-6000:]
+    assert "- helm template did not finish within 5 s and was killed with every process it started. Raise " \
+           "--refarch-render-timeout if the chart is just slow." in run.out.splitlines(), run.text[-3000:]
+    assert run.text.count("did not finish within") == 1, run.text[-6000:]
+    if not matrix:  # the full matrix: the other renders say why they never ran, once
+        assert "- helm template was not started: an earlier call of this helm timed out" in run.text, run.text[-6000:]
+    assert "characters cut" not in run.text, run.text[-6000:]
     assert pids.exists(), "the fake helm never ran"
+    assert len(pids.read_text().splitlines()) <= 2, "helm was started again after a call timed out"
     assert survivors(pids) == [], "helm or its child outlived the run"
     no_traceback(run)
 
@@ -458,10 +468,15 @@ def test_bad_inputs_are_checked_up_front(tmp_path: Path, real_helm: Path, make_a
 
 def test_helm_output_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
     helm = fake_helm(tmp_path, "sys.stdout.buffer.write(b'kind: ConfigMap\\nmetadata: {name: \\xff\\xfe}\\n')\n")
-    run = run_suite(helm, *ONE_PAIR, cwd=tmp_path)
+    deep = tmp_path.joinpath(*["a-checkout-under-a-long-ci-path"] * 5)
+    chart = deep / "harness-prod"
+    shutil.copytree(CHART, chart)
+    run = run_suite(helm, *ONE_PAIR, "--chart-path", str(chart), cwd=tmp_path)
     assert run.rc == 1, run.text[-3000:]
     no_traceback(run)
     assert run.text.count("not UTF-8") == 1, run.text[-4000:]
+    assert "- helm template printed output that is not UTF-8 (byte 33). Check the chart's templates and files " \
+           "for binary content." in run.out.splitlines(), run.text[-4000:]
 
 
 # -- 9. golden files --------------------------------------------------------------------------
