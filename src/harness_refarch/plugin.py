@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch import unread
 from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.layering import with_sources
@@ -185,7 +186,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "refarch_needs(*jobs): the test needs helm jobs beyond the pair's render: "
         "'standby' (the DR standby render), 'repeat' (a second render of identical inputs), "
-        "'lint' (helm lint); they are started early and such tests run last")
+        "'lint' (helm lint), 'unread' (renders without the keys no template reads); they are "
+        "started early and such tests run last")
     config.stash[_KEY] = None
 
 
@@ -403,7 +405,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # Later helm jobs are queued behind the pairs' renders: tests needing them run last, so that
 # the other tests run while helm works instead of waiting for it (a stable sort keeps the rest).
-_JOB_ORDER = {"standby": 1, "repeat": 2, "lint": 3}
+_JOB_ORDER = {"standby": 1, "repeat": 2, "unread": 2, "lint": 3}
 
 
 def _needs(item: pytest.Item) -> set[str]:
@@ -453,6 +455,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             previous = rs.previous(pair)
             if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
+    probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := _pair_of(item)) is not None}
+    for pair in probed.values():  # after the pairs' own renders: the first "without" renders
+        requests += unread.first_probes(rs, pair)
+        if pair.architecture.standby_overlay is not None:
+            requests += unread.first_probes(rs, pair, standby=True)
     linted = {p.id for item in session.items if "lint" in _needs(item) and (p := _pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         session.config.stash[_LINT_LATER] = linted  # an xdist worker lints the pairs it is given
@@ -631,6 +638,10 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
+        if found:  # symptoms of an architecture the chart cannot express: one line, the cause
+            cause = unread.inexpressible(refarch, pair, node.originalname.removeprefix("test_"))  # type: ignore[attr-defined]
+            if cause is not None:
+                found = [cause]
         waivers = node.config.stash.get(_WAIVERS, None)
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from harness_refarch import unread
 from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.checks import golden, layering
@@ -29,6 +30,7 @@ from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
 from harness_refarch.store import RenderStore, default_dir, get_or_compute
+from harness_refarch.unread import Decision
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
 DEFAULT_KUBE_VERSION = ""  # empty: the lowest minor the chart's kubeVersion admits, at least 1.27
@@ -101,6 +103,7 @@ class RefarchSession:
         self._previous: dict[str, Pair | None] = {}
         self._effective: dict[str, Pair] = {}
         self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
+        self._unread: dict[tuple[str, bool], Decision] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.chart: ResolvedChart | None = None
         try:
@@ -334,6 +337,22 @@ class RefarchSession:
                                 request.kube_version, self.helm.identity, 0, kind=f"{kind}:{extra}")
                 self._stored[memo] = get_or_compute(store, key, compute)
         return self._stored[memo]
+
+    # -- keys that do nothing: static candidates decided by rendering ------------------------
+    def private_dir(self, name: str) -> Path:
+        """A directory of this session's own (never beside the user's files), removed at exit."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
+        path = self._workdir / name
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def unread(self, pair: Pair, standby: bool = False) -> Decision:
+        """Which keys of the pair's values stack rendering proved to do nothing (memoised)."""
+        key = (pair.id, standby)
+        if key not in self._unread:
+            self._unread[key] = unread.decide_stack(self, pair, standby)
+        return self._unread[key]
 
     # -- determinism: one extra render per architecture ------------------------------------
     def representative(self, pair: Pair) -> Pair:

@@ -18,11 +18,14 @@ from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_
 CHECK = "layering"
 
 
-def keys_not_read(layers: Iterable[tuple[Layer, str]], declared: Declared) -> list[Finding]:
-    """Every key a layer sets that the chart neither declares nor reads (with "did you mean")."""
+def keys_not_read(layers: Iterable[tuple[Layer, str]], declared: Declared,
+                  nothing: Iterable[KeyPath] | None = None) -> list[Finding]:
+    """Every key a layer sets that no template reads and whose removal ``nothing`` proved to
+    change nothing (see :mod:`harness_refarch.unread`), with "did you mean" on evidence."""
+    proven = None if nothing is None else frozenset(nothing)
     out: list[Finding] = []
     for layer, label in layers:
-        out += unused_keys(layer, declared, label)
+        out += unused_keys(layer, declared, label, proven)
     return out
 
 

@@ -1,60 +1,107 @@
-"""Keys that do nothing: values a layer sets that the chart neither declares nor reads.
+"""Keys that do nothing: values a layer sets that no part of the chart reads.
 
-helm accepts any key in a values file, so a misspelled key (``ng-manger``, ``databse``) or an
-overlay key an older chart does not know (``global.backup.enabled``) changes nothing and
-nobody notices. A key counts as used when the chart declares it (any ``values.yaml`` of the
-tree, under the subchart's alias or name; ``global`` at the top) or a template reads it
-(``.Values.a.b``, ``$.Values``, ``.root.Values``, ``get/index/hasKey`` on them and on
-variables holding them). Reading ``.Values.a`` uses everything below ``a`` (``toYaml``), and a
-key declared as ``{}`` or null accepts anything below it. A library chart's templates read
-the values of every chart that depends on it and of that chart's subcharts (named templates
-are global to a chart tree). helm itself reads dependency ``condition`` paths and ``tags``.
+helm accepts any key in a values file, so a misspelled key (``ng-manger``, ``databse``), an
+overlay key an older chart does not know (``global.backup.enabled``) or a key of a module the
+chart does not have changes nothing and nobody notices.
 
-Known blind spot, by design: a bare ``.Values`` handed to another template under a new name
-(``dict "values" .Values``) is not followed; keys read only that way must be in values.yaml.
+A key counts as read only on evidence. Statically (:mod:`.template_reads`): a template reads
+exactly that path (``.Values.a.b``, ``index``/``get``/``hasKey``, variables, ``range``, values
+handed to named templates in ``dict``/``list`` and read there), or prints a parent whole
+(``toYaml``); helm itself reads dependency ``condition`` paths and ``tags``. Being declared in
+a ``values.yaml`` is no evidence. Every other key is only a *candidate*: whether it matters is
+decided by rendering without it (:mod:`harness_refarch.unread`), never by a guess. Hints name
+a declared key only on evidence: a sibling one or two edits away, or the same key with the same
+keys below it under another parent (a subtree that moved).
 """
 
 from __future__ import annotations
 
-import difflib
-import itertools
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_refarch.checks.template_reads import (
+    ANY,
+    EXACT,
+    PASSED,
+    WHOLE,
+    Resolver,
+    Summary,
+    summarise,
+    values_reads,
+)
 from harness_refarch.findings import Finding
 from harness_refarch.values import ChartNode, KeyPath, Layer, dotted, load_chart
 
 CHECK = "values-keys"
+READ, MAYBE, UNREAD = "read", "maybe", "unread"
 
-_FIELD = r"(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-# `.Values.a.b` whatever precedes it: `$.Values`, `.root.Values`, `$root.Values`.
-_VALUES_REF = re.compile(r"\.Values\b(" + _FIELD + r")")
-# `$v := .root.Values.x` / `$v = $.Values`: a variable standing for a values path.
-_ALIAS_DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:?=\s*(?:\$[A-Za-z0-9_]*|\.[A-Za-z_][A-Za-z0-9_]*)*"
-                        r"\.Values\b(" + _FIELD + r")(?![.\w])")
-_VAR_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(" + _FIELD + r")")
-_STRING = r'"(?:[^"\\]|\\.)*"'
-# `get <expr> "key"`, `hasKey <expr> "key"`, `index <expr> "a" "b"` on a values expression.
-_LOOKUP = re.compile(r"\b(get|hasKey|index)\s+\(?\s*((?:\$[A-Za-z0-9_]*|\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\)?"
-                     r"((?:\s+" + _STRING + r")+)")
+
+class _Node:
+    __slots__ = ("below", "children", "modes")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.modes: set[str] = set()
+        self.below = False
+
+
+class ReadTree:
+    """Read paths (with ``*`` wildcards) and how each is read, queried by concrete key paths."""
+
+    def __init__(self, reads: Mapping[KeyPath, str] | None = None) -> None:
+        self.root = _Node()
+        for path, mode in (reads or {}).items():
+            self.add(path, mode)
+
+    def add(self, path: KeyPath, mode: str) -> None:
+        node = self.root
+        for part in path:
+            node.below = True
+            node = node.children.setdefault(part, _Node())
+        node.modes.add(mode)
+
+    def levels(self, path: KeyPath) -> Iterator[list[_Node]]:
+        """The nodes matching each prefix of ``path`` (length 1, 2, ...)."""
+        current = [self.root]
+        for part in path:
+            current = [n for c in current for n in (c.children.get(part), c.children.get(ANY)) if n is not None]
+            yield current
+
+    def status(self, path: KeyPath) -> str:
+        """``whole`` (a parent or the key is printed whole), ``node`` (the key itself or
+        something below it is read), ``maybe`` (a parent is handed somewhere not followed),
+        ``none``."""
+        passed = False
+        last: list[_Node] = []
+        for depth, nodes in enumerate(self.levels(path), start=1):
+            if any(WHOLE in n.modes for n in nodes):
+                return "whole"
+            passed = passed or any(PASSED in n.modes for n in nodes)
+            if depth == len(path):
+                last = nodes
+        if any(n.modes & {EXACT, WHOLE} or n.below for n in last):
+            return "node"
+        return "maybe" if passed else "none"
 
 
 @dataclass(frozen=True)
 class Declared:
-    """Every key path a chart declares or reads.
+    """What a chart tree declares (for hints) and reads (the evidence).
 
-    ``paths``: declared paths, each with all its parents. ``open``: paths below which anything
-    is accepted (read whole by a template, or declared as ``{}``/null). ``charts``: the value
-    prefixes of the subcharts (``("platform", "ng-manager")``), where ``global`` may reappear.
+    ``paths``: key paths declared in any ``values.yaml`` (with their parents) and read paths
+    without wildcards. ``reads``: absolute values paths templates read, with the mode
+    (``exact``/``whole``/``passed``). ``charts``: the value prefixes of the subcharts, where
+    ``global`` may reappear.
     """
 
     paths: frozenset[KeyPath]
-    open: frozenset[KeyPath]
     charts: frozenset[KeyPath]
+    reads: Mapping[KeyPath, str] = field(default_factory=dict, compare=False)
+    aliases: Mapping[KeyPath, KeyPath] = field(default_factory=dict, compare=False)
     children: Mapping[KeyPath, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    tree: ReadTree = field(default_factory=ReadTree, compare=False)
 
     def normalise(self, path: KeyPath) -> KeyPath:
         """``platform.global.x`` is ``global.x``: a subchart's ``global`` is the global one."""
@@ -63,142 +110,92 @@ class Declared:
                 return ("global", *path[i + 1:])
         return path
 
+    def status(self, path: KeyPath) -> str:
+        return self.tree.status(self.normalise(path))
+
     def covers(self, path: KeyPath) -> bool:
-        """True when the chart declares or reads ``path``."""
-        key = self.normalise(path)
-        if key in self.paths:
-            return True
-        return any(key[:cut] in self.open for cut in range(1, len(key)))
+        """True when a template reads ``path`` exactly, a parent whole, or something below it."""
+        return self.status(path) in ("whole", "node")
 
-    def closest(self, path: KeyPath) -> str | None:
-        """The declared key the user probably meant (sibling spelling, then a moved subtree)."""
+    def closest(self, path: KeyPath, value: Any = None) -> str | None:
+        """The declared key the user meant, on evidence only: a subchart's name where its alias
+        holds the values, a sibling one edit away, or the one place the subtree moved to."""
         key = self.normalise(path)
-        for cut in range(len(key)):
-            if key[: cut + 1] not in self.paths and not any(key[:c] in self.open for c in range(1, cut + 1)):
-                break
-        else:
+        for cut in range(len(key), 0, -1):
+            alias = self.aliases.get(key[:cut])
+            if alias is not None:
+                guess = (*alias, *key[cut:])
+                fuller = (*guess, *_single_chain(value))
+                return dotted(fuller if fuller in self.paths else guess)
+        parent, wrong = key[:-1], key[-1]
+        typos = sorted(s for s in self.children.get(parent, ()) if s != wrong and _is_typo(wrong, s))
+        if typos:
+            guess = (*parent, typos[0])
+            fuller = (*guess, *_single_chain(value))
+            return dotted(fuller if fuller in self.paths else guess)
+        return self.moved(key, value)
+
+    def moved(self, key: KeyPath, value: Any) -> str | None:
+        """Where a subtree went: the one declared key elsewhere with the same name and every
+        leaf key path of the subtree below it. Evidence only when that place is a chart of the
+        tree (a service moved to another module) or the subtree holds more than one plain key
+        (``enabled`` alone is everywhere); several places are no evidence for any of them."""
+        leaves = list(_leaves(value)) if isinstance(value, dict) else []
+        if not leaves:
             return None
-        parent, wrong, rest = key[:cut], key[cut], key[cut + 1:]
-        siblings = self.children.get(parent, ())
-        for match in difflib.get_close_matches(wrong, siblings, n=1, cutoff=0.6):
-            guess = (*parent, match)
-            fuller = (*guess, *rest)
-            return dotted(fuller if self.covers(fuller) else guess)
-        # The right key in the wrong place: a declared path ending with what the user wrote.
-        tail = key[cut:]
-        moved = sorted(p for p in self.paths if len(p) > len(tail) and p[-len(tail):] == tail)
-        if moved:
-            return dotted(min(moved, key=len))
-        names = {dotted(p): p for p in self.paths}
-        found = difflib.get_close_matches(dotted(key), list(names), n=1, cutoff=0.75)
-        return found[0] if found else None
+        places = [p for p in self.paths if p[-1] == key[-1] and p != key
+                  and all((*p, *leaf) in self.paths for leaf in leaves)]
+        if len(places) != 1:
+            return None
+        place = places[0]
+        if place not in self.charts and len(leaves) < 2 and all(len(leaf) < 2 for leaf in leaves):
+            return None
+        fuller = (*place, *_single_chain(value))
+        return dotted(fuller if fuller in self.paths else place)
 
 
-# -- templates ----------------------------------------------------------------------------------
-def _fields(text: str) -> KeyPath:
-    return tuple(part for part in text.split(".") if part)
+def _leaves(value: Mapping[str, Any], prefix: KeyPath = ()) -> Iterator[KeyPath]:
+    for k, v in value.items():
+        if isinstance(v, dict) and v:
+            yield from _leaves(v, (*prefix, k))
+        else:
+            yield (*prefix, k)
 
 
-def _strings(text: str) -> list[str]:
-    return [s[1:-1].replace('\\"', '"') for s in re.findall(_STRING, text)]
+def _distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of two neighbours as one edit (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, prev2[j - 2] + 1)
+            cur.append(cost)
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
-def _values_expr(expr: str, aliases: Mapping[str, KeyPath]) -> KeyPath | None:
-    """The values path a Go-template expression stands for, None when it is not one."""
-    match = re.fullmatch(r"(?:\$[A-Za-z0-9_]*|\.[A-Za-z_][A-Za-z0-9_]*)*\.Values(" + _FIELD + ")", expr)
-    if match:
-        return _fields(match.group(1))
-    match = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)(" + _FIELD + ")", expr)
-    if match and match.group(1) in aliases:
-        return aliases[match.group(1)] + _fields(match.group(2))
-    return None
-
-
-@dataclass(frozen=True)
-class TemplateBlock:
-    """One named template (``define``) or the top-level text of a template file."""
-
-    name: str | None
-    reads: frozenset[KeyPath]  # values paths relative to the chart, each read whole
-    includes: frozenset[str]  # names of the templates it includes
-    dynamic: bool  # includes a template whose name is computed
-
-
-_DEFINE_NAME = re.compile(r"\{\{-?\s*define\s+\"([^\"]+)\"")
-_INCLUDE = re.compile(r"\b(?:include|template)\s+(\"[^\"]*\"|[^\s\"])")
-_RANGE_BEFORE = re.compile(r"range\s+(?:\$[A-Za-z0-9_]*\s*,\s*)?$")
-
-
-def _block_reads(block: str) -> set[KeyPath]:
-    """Values paths one block reads, following variables that hold a values path.
-
-    ``$b := .Values.global.backup`` followed by ``$b.enabled`` reads ``global.backup.enabled``
-    only; ``$b`` used bare (``toYaml $b``, ``index $b $kind``) or ranged over reads it whole.
-    """
-    reads: set[KeyPath] = set()
-    aliases: dict[str, KeyPath] = {}
-    in_definition: list[tuple[int, int]] = []
-    definition_starts: set[int] = set()
-    for match in _ALIAS_DEF.finditer(block):
-        base = _fields(match.group(2))
-        aliases[match.group(1)] = base
-        in_definition.append(match.span())
-        definition_starts.add(match.start())
-        if base and _RANGE_BEFORE.search(block[: match.start()]):
-            reads.add(base)
-    for match in _VALUES_REF.finditer(block):
-        path = _fields(match.group(1))
-        if path and not any(a <= match.start() < b for a, b in in_definition):
-            reads.add(path)
-    looked_up: set[int] = set()
-    for match in _LOOKUP.finditer(block):
-        target = _values_expr(match.group(2), aliases)
-        keys = _strings(match.group(3))
-        if target is None or not keys:
-            continue
-        looked_up.add(match.start(2))
-        reads.add(target + (tuple(keys) if match.group(1) == "index" else (keys[0],)))
-    for match in _VAR_REF.finditer(block):
-        name, rest = match.group(1), _fields(match.group(2))
-        if name not in aliases or match.start() in definition_starts or match.start() in looked_up:
-            continue
-        path = aliases[name] + rest
-        if path:  # a bare .Values handed on is not followed (see the module docstring)
-            reads.add(path)
-    return reads
-
-
-def template_blocks(text: str) -> list[TemplateBlock]:
-    """The blocks of one template file: its top-level text, then one per ``define``."""
-    marks = list(_DEFINE_NAME.finditer(text))
-    pieces: list[tuple[str | None, str]] = [(None, text[: marks[0].start()] if marks else text)]
-    for mark, following in itertools.zip_longest(marks, marks[1:]):
-        pieces.append((mark.group(1), text[mark.end(): following.start() if following else len(text)]))
-    blocks = []
-    for name, body in pieces:
-        includes = _INCLUDE.findall(body)
-        blocks.append(TemplateBlock(
-            name=name, reads=frozenset(_block_reads(body)),
-            includes=frozenset(i[1:-1] for i in includes if i.startswith('"')),
-            dynamic=any(not i.startswith('"') for i in includes)))
-    return blocks
-
-
-def template_reads(text: str) -> set[KeyPath]:
-    """Every values path one template file reads (relative to its chart), in any block."""
-    return {path for block in template_blocks(text) for path in block.reads}
+def _is_typo(wrong: str, right: str) -> bool:
+    """One edit in a key of four letters or more, two in one of eight or more, or a doubled
+    letter (``hha``): short keys one edit apart (``cg``, ``cd``) are different words."""
+    a, b = wrong.lower(), right.lower()
+    shorter = min(len(a), len(b))
+    d = _distance(a, b)
+    if (d == 1 and shorter >= 4) or (d <= 2 and shorter >= 8):
+        return True
+    return d == 1 and len(a) == len(b) + 1 and any(a[i] == a[i + 1] and a[:i] + a[i + 1:] == b
+                                                   for i in range(len(a) - 1))
 
 
 # -- the chart tree -------------------------------------------------------------------------------
-def _declare(values: Mapping[str, Any], prefix: KeyPath, sub_prefixes: frozenset[KeyPath],
-             paths: set[KeyPath], open_: set[KeyPath]) -> None:
+def _declare(values: Mapping[str, Any], prefix: KeyPath, paths: set[KeyPath]) -> None:
     for key, value in values.items():
         path = (*prefix, key)
         paths.add(path)
         if isinstance(value, dict) and value:
-            _declare(value, path, sub_prefixes, paths, open_)
-        elif (value is None or value == {}) and path not in sub_prefixes and path != ("global",):
-            open_.add(path)
+            _declare(value, path, paths)
 
 
 def _global(prefix: KeyPath, path: KeyPath) -> KeyPath:
@@ -212,71 +209,81 @@ def _walk(node: ChartNode, prefix: KeyPath) -> Iterator[tuple[ChartNode, KeyPath
         yield from _walk(sub, (*prefix, sub.name))
 
 
-def _chart_reads(own: list[TemplateBlock], defines: Mapping[str, list[TemplateBlock]],
-                 library_blocks: list[TemplateBlock]) -> set[KeyPath]:
-    """What one chart's templates read, through every named template they include
-    (transitively, wherever it is defined: named templates are global to a chart tree)."""
-    reads: set[KeyPath] = set()
-    todo = list(own)
-    seen_names: set[str] = set()
-    dynamic = False
-    while todo:
-        block = todo.pop()
-        reads |= block.reads
-        dynamic = dynamic or block.dynamic
-        for name in block.includes - seen_names:
-            seen_names.add(name)
-            todo.extend(defines.get(name, ()))
-    if dynamic:  # a computed template name: assume it may be any library template
-        for block in library_blocks:
-            reads |= block.reads
-    return reads
+def _fields(text: str) -> KeyPath:
+    return tuple(part for part in text.split(".") if part)
+
+
+def template_summaries(text: str) -> list[Summary]:
+    """The blocks of one template file (top-level text, then each ``define``)."""
+    return summarise(text)
+
+
+def template_reads(text: str, defines: Mapping[str, list[Summary]] | None = None) -> dict[KeyPath, str]:
+    """Values paths one template file reads from its top-level context, with the mode, following
+    the named templates it defines (and those of ``defines``)."""
+    blocks = summarise(text)
+    table: dict[str, list[Summary]] = {k: list(v) for k, v in (defines or {}).items()}
+    for block in blocks[1:]:
+        table.setdefault(block.name or "", []).append(block)
+    return values_reads(Resolver(table).expand(blocks[0]))
+
+
+def _record(reads: dict[KeyPath, str], path: KeyPath, mode: str) -> None:
+    from harness_refarch.checks.template_reads import _RANK
+
+    if path not in reads or _RANK[mode] > _RANK[reads[path]]:
+        reads[path] = mode
 
 
 def declared_paths(chart: Path | ChartNode) -> Declared:
-    """Every key path the chart tree declares in its values.yaml files or reads in templates."""
+    """What the chart tree declares in its values.yaml files and reads in its templates."""
     root = chart if isinstance(chart, ChartNode) else load_chart(chart)
     nodes = list(_walk(root, ()))
     charts = frozenset(prefix for _, prefix in nodes)
-    blocks: dict[int, list[TemplateBlock]] = {}
-    defines: dict[str, list[TemplateBlock]] = {}
-    library_blocks: list[TemplateBlock] = []
+    tops: dict[int, list[Summary]] = {}
+    defines: dict[str, list[Summary]] = {}
     for node, _ in nodes:
-        if id(node) in blocks:
+        if id(node) in tops:
             continue
-        found = [b for _, text in node.templates for b in template_blocks(text)]
-        blocks[id(node)] = found
-        for block in found:
-            if block.name is not None:
-                defines.setdefault(block.name, []).append(block)
-                if node.library:
-                    library_blocks.append(block)
+        tops[id(node)] = []
+        for _, text in node.templates:
+            blocks = summarise(text)
+            tops[id(node)].append(blocks[0])
+            for block in blocks[1:]:
+                same = defines.setdefault(block.name or "", [])
+                if not any(b is block for b in same):  # a library packaged into many charts
+                    same.append(block)
+    resolver = Resolver(defines)
     paths: set[KeyPath] = set()
-    open_: set[KeyPath] = set()
+    reads: dict[KeyPath, str] = {}
     for node, prefix in nodes:
         paths.update(prefix[:cut] for cut in range(1, len(prefix) + 1))
         local: set[KeyPath] = set()
-        local_open: set[KeyPath] = set()
-        _declare(node.values, (), frozenset((sub.name,) for sub in node.subcharts), local, local_open)
+        _declare(node.values, (), local)
         paths.update(_global(prefix, path) for path in local)
-        open_.update(_global(prefix, path) for path in local_open)
         if not node.library:  # a library's templates read the values of the charts using them
-            for path in _chart_reads(blocks[id(node)], defines, library_blocks):
-                full = _global(prefix, path)
-                open_.add(full)
-                paths.update(full[:cut] for cut in range(1, len(full) + 1))
+            for top in tops[id(node)]:
+                expanded = resolver.expand(top)
+                for path, mode in values_reads(expanded).items():
+                    _record(reads, _global(prefix, path), mode)
+                if any(r.root == "root" and r.path in ((), ("Values",)) and r.mode != EXACT for r in expanded):
+                    # the whole context handed to something not followed: any key may be read
+                    _record(reads, (*prefix, ANY), PASSED)
+                    _record(reads, ("global", ANY), PASSED)
         for dep in node.dependencies:
             for condition in str(dep.get("condition") or "").split(","):
                 if condition.strip():
-                    full = _global(prefix, _fields(condition.strip()))
-                    paths.update(full[:cut] for cut in range(1, len(full) + 1))
+                    _record(reads, _global(prefix, _fields(condition.strip())), EXACT)
             for tag in dep.get("tags") or []:
-                paths.update({("tags",), ("tags", str(tag))})
+                _record(reads, ("tags", str(tag)), EXACT)
+    paths.update(p for p in reads if ANY not in p)
     children: dict[KeyPath, list[str]] = {}
     for path in paths:
         children.setdefault(path[:-1], []).append(path[-1])
-    return Declared(paths=frozenset(paths), open=frozenset(open_), charts=charts,
-                    children={k: tuple(sorted(v)) for k, v in children.items()})
+    aliases = {(*prefix[:-1], node.chart_name): prefix for node, prefix in nodes
+               if prefix and node.chart_name != node.name and (*prefix[:-1], node.chart_name) not in charts}
+    return Declared(paths=frozenset(paths), charts=charts, reads=reads, aliases=aliases,
+                    children={k: tuple(sorted(v)) for k, v in children.items()}, tree=ReadTree(reads))
 
 
 # -- the check -----------------------------------------------------------------------------------
@@ -289,28 +296,67 @@ def _single_chain(value: Any) -> KeyPath:
     return tuple(chain)
 
 
-def unused_keys(layer: Layer, declared: Declared, origin_label: str) -> list[Finding]:
-    """One finding per key of ``layer`` that the chart neither declares nor reads (the topmost
-    such key of a subtree), with file, line, key path and the declared key it probably meant.
+@dataclass(frozen=True)
+class Candidate:
+    """A key of a layer that no template reads exactly: only a render can clear it.
 
-    ``origin_label`` names the layer for the reader, e.g. ``"architecture prod-1-incluster
-    overlay"`` or ``"values file my-override.yaml"``.
+    ``maybe``: a parent is handed to something the static scan does not follow, so a template
+    may read it; otherwise nothing refers to it or to anything above it.
     """
-    findings: list[Finding] = []
+
+    path: KeyPath
+    maybe: bool
+
+
+def candidates(layer: Layer, declared: Declared) -> list[Candidate]:
+    """The topmost keys of ``layer`` for which no template read is known, in file order."""
+    out: list[Candidate] = []
 
     def visit(values: Mapping[str, Any], prefix: KeyPath) -> None:
         for key, value in values.items():
             path = (*prefix, key)
-            if not declared.covers(path):
-                guess = declared.closest((*path, *_single_chain(value)))
-                findings.append(Finding(
-                    check=CHECK, workload=origin_label, field=dotted(path),
-                    expected="a key the chart declares in a values.yaml or reads in a template",
-                    actual="a key this chart never reads (setting it does nothing)",
-                    hint=f"did you mean {guess}?" if guess else "",
-                    source=layer.where(path)))
-            elif isinstance(value, dict):
-                visit(value, path)
+            status = declared.status(path)
+            if status == "whole":
+                continue
+            if status == "node":
+                if isinstance(value, dict):
+                    visit(value, path)
+                continue
+            out.append(Candidate(path, maybe=status == "maybe"))
 
     visit(layer.values, ())
+    return out
+
+
+def lookup_value(layer: Layer, path: KeyPath) -> Any:
+    value: Any = layer.values
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def unused_keys(layer: Layer, declared: Declared, origin_label: str,
+                nothing: Iterable[KeyPath] | None = None) -> list[Finding]:
+    """One finding per key of ``layer`` that does nothing (the topmost such key of a subtree),
+    with file, line, key path and, on evidence, the declared key it probably meant.
+
+    ``nothing``: the candidate keys that rendering showed to do nothing (see
+    :mod:`harness_refarch.unread`); ``None`` reports the static candidates, for callers that
+    render nothing (the static scan alone never makes a finding in a conformance run).
+    ``origin_label`` names the layer for the reader, e.g. ``"architecture prod-1-incluster
+    overlay"`` or ``"values file my-override.yaml"``.
+    """
+    confirmed = None if nothing is None else set(nothing)
+    findings: list[Finding] = []
+    for candidate in candidates(layer, declared):
+        if confirmed is not None and candidate.path not in confirmed:
+            continue
+        value = lookup_value(layer, candidate.path)
+        guess = declared.closest(candidate.path, value)
+        findings.append(Finding(
+            check=CHECK, workload=origin_label, field=dotted(candidate.path),
+            expected="a key the chart reads (a template reads it, or rendering without it changes the objects)",
+            actual="a key no template reads; the render without it is the same (setting it does nothing)",
+            hint=f"did you mean {guess}?" if guess else "",
+            source=layer.where(candidate.path)))
     return findings
