@@ -2,8 +2,8 @@
 
 The static scan (:mod:`harness_refarch.checks.values_keys`) names the keys of a values stack
 that no template is seen reading. Rendering decides each of them: the stack is rendered with
-the candidates removed (an extra values layer setting them to ``null``, which deletes a key
-and the chart's default for it) and compared with the normal render modulo what two renders of
+the candidates removed (each values file that sets one replaced by a private copy without it,
+``--set`` assignments of it dropped) and compared with the normal render modulo what two renders of
 identical inputs change (:class:`~harness_refarch.identity.Volatility`). Unchanged: all of
 them do nothing. Changed (or the render fails): the group is split in two and each half is
 tried again, down to single keys, until :data:`MAX_PROBES` renders were spent; keys still
@@ -17,6 +17,7 @@ once, so that every reported key is proven together.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -161,20 +162,45 @@ def stack_candidates(rs: RefarchSession, pair: Pair, standby: bool = False) -> d
 
 def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[KeyPath],
                   value: Any = None) -> RenderRequest:
-    """``request`` with one more values layer removing (or overwriting) ``keys``; the layer is
-    written to the session's private work directory, named by its content."""
+    """``request`` without ``keys``: each values file that sets one of them is replaced by a
+    copy without it (``value=None``), or one more layer sets them all to ``value``. The files
+    are written to the session's private work directory, named by their content."""
     import hashlib
 
     import yaml
 
-    text = yaml.safe_dump(probe_values(keys, value), sort_keys=True)
-    path = rs.private_dir("probes") / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.yaml"
-    if not path.is_file():
-        path.write_text(text, encoding="utf-8")
-    what = "without" if value is None else "overwriting"
-    return dataclasses.replace(request, values=(*request.values, path),
-                               sets=without_sets(request.sets, keys) if value is None else request.sets,
-                               label=f"{request.label} {what} {len(keys)} key(s)")
+    def private(doc: Mapping[str, Any]) -> Path:
+        text = yaml.safe_dump(dict(doc), sort_keys=True)
+        path = rs.private_dir("probes") / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.yaml"
+        if not path.is_file():
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    if value is not None:
+        return dataclasses.replace(request, values=(*request.values, private(probe_values(keys, value))),
+                                   label=f"{request.label} overwriting {len(keys)} key(s)")
+    files = []
+    for path in request.values:
+        values = rs.layer(path).values
+        kept = without_keys(values, keys)
+        files.append(path if kept == values else private(kept))
+    return dataclasses.replace(request, values=tuple(files), sets=without_sets(request.sets, keys),
+                               label=f"{request.label} without {len(keys)} key(s)")
+
+
+def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[str, Any]:
+    """``values`` without the given key paths (the same object when none of them is there)."""
+    out: Any = values
+    for key in keys:
+        if not lookup_found(out, key):
+            continue
+        out = copy.deepcopy(dict(out)) if out is values else out
+        node = out
+        for part in key[:-1]:
+            node = node[part]
+        del node[key[-1]]
+    result: Mapping[str, Any] = out
+    return result
 
 
 def first_probes(rs: RefarchSession, pair: Pair, standby: bool = False) -> list[RenderRequest]:

@@ -12,8 +12,8 @@ import pytest
 from harness_refarch.checks.values_keys import (
     CHECK,
     Declared,
+    candidates,
     declared_paths,
-    template_blocks,
     template_reads,
     unused_keys,
 )
@@ -52,8 +52,8 @@ def test_embedded_layers_exist() -> None:
 
 @pytest.mark.parametrize("path", EMBEDDED_LAYERS, ids=[p.name for p in EMBEDDED_LAYERS])
 def test_every_key_of_our_own_layers_is_used(path: Path, embedded: Declared) -> None:
-    findings = unused_keys(load_layer(path), embedded, path.name)
-    assert not findings, "\n".join(map(str, findings))
+    # statically read, every one: no render is needed to clear them
+    assert candidates(load_layer(path), embedded) == []
 
 
 def test_misspelled_service_is_reported_with_line_and_the_key_it_meant(tmp_path: Path,
@@ -65,7 +65,7 @@ def test_misspelled_service_is_reported_with_line_and_the_key_it_meant(tmp_path:
     assert finding.field == "platform.ng-manger"
     assert finding.source == "my-override.yaml:4 platform.ng-manger"
     assert finding.hint == "did you mean platform.ng-manager.replicaCount?"
-    assert "never reads" in str(finding)
+    assert "no template reads" in str(finding)
 
 
 def test_misspelled_global_is_reported(tmp_path: Path, embedded: Declared) -> None:
@@ -79,8 +79,9 @@ def test_misspelled_global_is_reported(tmp_path: Path, embedded: Declared) -> No
 @pytest.mark.parametrize(("text", "field", "hint"), [
     ("global:\n  backup:\n    enabeld: true\n", "global.backup.enabeld", "did you mean global.backup.enabled?"),
     ("ng-manager:\n  replicaCount: 3\n", "ng-manager", "did you mean platform.ng-manager.replicaCount?"),
-    ("platform:\n  ng-manager:\n    replicas: 3\n", "platform.ng-manager.replicas",
-     "did you mean platform.ng-manager.replicaCount?"),
+    ("platform:\n  ng-manager:\n    replicas: 3\n", "platform.ng-manager.replicas", ""),  # not a typo
+    ("code:\n  code-ui: {replicaCount: 1}\n", "code", ""),  # two edits from "cd" is another word
+    ("global:\n  cg: {enabled: true}\n", "global.cg", ""),
     ("ci:\n  global:\n    hha: true\n", "ci.global.hha", "did you mean global.ha?"),
     ("zzzzzz: 1\n", "zzzzzz", ""),
 ])
@@ -141,11 +142,16 @@ def test_alias_library_tags_conditions_and_globals(umbrella: Path, tmp_path: Pat
     )
     findings = unused_keys(layer_of(tmp_path, text, "u.yaml"), declared, "values file u.yaml")
     assert [(f.field, f.source.split(" ")[0], f.hint) for f in findings] == [
+        ("web.resources", "u.yaml:6", ""),           # declared {} in values.yaml, read by nothing
         ("app", "u.yaml:9", "did you mean api.replicas?"),
         ("db.sise", "u.yaml:13", "did you mean db.size?"),
+        ("global.appOnly", "u.yaml:15", ""),          # declared only
+        ("global.db.port", "u.yaml:17", ""),          # declared only
+        ("extras", "u.yaml:20", ""),                  # declared {}: no longer "accepts anything"
+        ("nothing", "u.yaml:21", ""),
         ("feature.other", "u.yaml:22", ""),
         ("dashed-key.more", "u.yaml:23", ""),
-        ("web2", "u.yaml:24", "did you mean web?"),
+        ("web2", "u.yaml:24", ""),
     ]
 
 
@@ -176,28 +182,66 @@ def test_template_reads_follow_variables_lookups_and_scopes() -> None:
         '{{- define "a" -}}\n'
         "{{- $v := .root.Values -}}\n"
         '{{ $v.ports.http }} {{ get $v "config" }} {{ get (get $v "java" | default dict) "memory" }}\n'
-        '{{ index .Values "ng-manager" "x" }} {{ hasKey $.Values.global "y" }}\n'
-        "{{ include \"b\" (dict \"values\" $v) }}\n"
+        '{{ index .root.Values "ng-manager" "x" }} {{ hasKey $.root.Values.global "y" }}\n'
+        "{{ include \"b\" (dict \"values\" $v \"g\" .root.Values.global) }}\n"
         "{{- end -}}\n"
         '{{- define "b" -}}\n'
-        "{{- $b := .Values.global.backup -}}{{ if $b.enabled }}{{ $b.schedule.cron }}{{ end }}\n"
-        "{{ $v.notTheSameV }}\n"
-        "{{- range $k, $db := .Values.global.database }}{{ $db.installed }}{{ end }}\n"
-        "{{- $d := .Values.global.dr }}{{ toYaml $d }}\n"
+        "{{- $b := .g.backup -}}{{ if $b.enabled }}{{ $b.schedule.cron }}{{ end }}\n"
+        "{{- range $k, $db := .g.database }}{{ $db.installed }}{{ end }}\n"
+        "{{- with .values.feature }}{{ .flag }}{{ end }}\n"
+        "{{- $d := .g.dr }}{{ toYaml $d }}\n"
+        '{{ include "image" (dict "imageRoot" .values.image "global" .g) }}\n'
         "{{- end -}}\n"
+        '{{- define "image" -}}\n'
+        "{{- $r := .imageRoot.registry -}}{{- if .global }}{{ if .global.imageRegistry }}"
+        "{{ $r = .global.imageRegistry }}{{ end }}{{ end -}}\n"
+        '{{ printf "%s/%s" $r .imageRoot.repository }}{{ "{{ not an action }}" }}\n'
+        "{{- end -}}\n"
+        '{{ include "a" (dict "root" $) }}\n'
+        "{{ toYaml .Values.resources | nindent 4 }}\n"
+        "{{ include \"ports\" (dict \"claims\" (list (dict \"size\" .Values.data.size))) }}\n"
+        '{{- define "ports" -}}{{ range .claims }}{{ .size }}{{ end }}{{- end -}}\n'
     )
-    assert template_reads(text) == {
-        ("ports", "http"), ("config",), ("java",), ("ng-manager", "x"), ("global",), ("global", "y"),
-        ("global", "backup", "enabled"), ("global", "backup", "schedule", "cron"),
-        ("global", "database"), ("global", "database", "installed"), ("global", "dr"),
+    assert {".".join(p): m for p, m in template_reads(text).items()} == {
+        "ports.http": "whole", "config": "whole", "java.memory": "whole",
+        "ng-manager.x": "whole", "global": "exact", "global.y": "exact",
+        "global.backup.enabled": "exact", "global.backup.schedule.cron": "whole",
+        "global.database.*": "exact", "global.database.*.installed": "whole",
+        "feature": "exact", "feature.flag": "whole", "global.dr": "whole",
+        "image.registry": "whole", "image.repository": "whole", "global.imageRegistry": "whole",
+        "resources": "whole", "data.size": "whole",
     }
-    names = [(b.name, sorted(b.includes)) for b in template_blocks(text)]
-    assert names == [(None, []), ("a", ["b"]), ("b", [])]
 
 
-def test_dynamic_include_assumes_any_library_template(umbrella: Path) -> None:
+def test_a_subtree_handed_to_a_helper_is_not_read_whole(tmp_path: Path) -> None:
+    """(dict "global" .Values.global) reads only what the helper reads below "global"."""
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("global: {imageRegistry: r, backup: {enabled: false}}\nimage: {repo: x}\n")
+    (chart / "templates" / "_h.tpl").write_text(
+        '{{- define "img" -}}{{ .global.imageRegistry }}/{{ .imageRoot.repo }}{{- end -}}\n')
+    (chart / "templates" / "cm.yaml").write_text(
+        'image: {{ include "img" (dict "imageRoot" .Values.image "global" .Values.global) }}\n'
+        'platform: {{ include "img" (index .Values "platform" | default dict) }}\n')
+    declared = declared_paths(chart)
+    layer = layer_of(tmp_path, "global:\n  imageRegistry: r2\n  backup:\n    enabled: true\n"
+                               "  dr: {createCluster: true}\nplatform:\n  imageRoot: {repo: y}\n  other: 1\n")
+    assert [(".".join(c.path), c.maybe) for c in candidates(layer, declared)] == [
+        ("global.backup", False), ("global.dr", False), ("platform.other", False)]
+
+
+def test_dynamic_include_leaves_its_argument_undecided(umbrella: Path) -> None:
     deploy = umbrella / "charts" / "app" / "templates" / "deploy.yaml"
     deploy.write_text(deploy.read_text().replace('include "common.pod"', 'include (print "common." "pod")'))
     declared = declared_paths(umbrella)
-    assert declared.covers(("web", "image", "tag"))
-    assert declared.covers(("web", "neverIncluded"))  # cannot tell: every library template counts
+    # the template cannot be known: keys of the chart are candidates a render must decide
+    assert declared.status(("web", "image", "tag")) == "maybe"
+    assert declared.covers(("web", "replicas"))  # read by deploy.yaml itself
+    assert not declared.covers(("web", "neverIncluded"))
+
+
+def test_checksum_of_a_template_file_reads_nothing_new(umbrella: Path) -> None:
+    deploy = umbrella / "charts" / "app" / "templates" / "deploy.yaml"
+    deploy.write_text(deploy.read_text() + '  checksum: {{ include (print $.Template.BasePath "/x.yaml") . }}\n')
+    assert declared_paths(umbrella).status(("web", "neverIncluded")) == "none"

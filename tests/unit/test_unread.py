@@ -1,0 +1,238 @@
+"""Keys that do nothing, on evidence (issue 13 items 3 and 4): static candidates decided by
+rendering without them (group testing, capped), hints only on evidence, and an architecture
+the chart cannot express reported once, as the cause of its dependent checks' findings."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness_refarch import unread
+from harness_refarch.catalog import load_catalog
+from harness_refarch.checks.values_keys import declared_paths, unused_keys
+from harness_refarch.identity import Volatility, learn_volatile
+from harness_refarch.manifest import parse_manifest
+from harness_refarch.session import Options, RefarchSession
+from harness_refarch.unread import Decision, decide, probe_values, same_objects, without_sets
+from harness_refarch.values import KeyPath, load_layer
+
+REPO = Path(__file__).resolve().parents[2]
+RELEASED = REPO.parent / "shared" / "reference" / "released-chart" / "harness"
+needs_released = pytest.mark.skipif(not (RELEASED / "Chart.yaml").is_file(),
+                                    reason="the released chart is not in ../shared/reference")
+OVERLAY_KEYS = {("global", "backup"), ("global", "pdb"), ("global", "autoscaling")}
+PROFILE_KEYS = {("code",), ("iacm",), ("data-platform",), ("sto", "ticket-service"), ("platform", "queue-service"),
+                ("chaos", "chaos-machine-ifc"), ("chaos", "chaos-machine-ifs"), ("chaos", "load-test-manager")}
+
+
+# -- group testing ---------------------------------------------------------------------------------
+def _keys(*names: str) -> list[KeyPath]:
+    return [(n,) for n in names]
+
+
+class Renders:
+    """A fake "render without these keys": it changes when a key of ``matter`` is removed."""
+
+    def __init__(self, matter: set[str], together: set[str] | None = None) -> None:
+        self.matter, self.together, self.calls = matter, together or set(), 0
+
+    def __call__(self, group: Sequence[KeyPath]) -> bool:
+        self.calls += 1
+        names = {k[0] for k in group}
+        return bool(names & self.matter) or (bool(self.together) and self.together <= names)
+
+
+def test_keys_that_do_nothing_cost_one_render() -> None:
+    renders = Renders(set())
+    decision = decide(_keys(*"abcdefghij"), renders)
+    assert decision.nothing == frozenset(_keys(*"abcdefghij")) and renders.calls == decision.renders == 1
+
+
+def test_a_key_that_matters_is_found_by_bisection_and_never_reported() -> None:
+    renders = Renders({"c"})
+    decision = decide(_keys(*"abcdefgh"), renders)
+    assert decision.matters == {("c",)}
+    assert decision.nothing == frozenset(_keys(*"abdefgh"))
+    assert renders.calls == decision.renders <= unread.MAX_PROBES
+    assert decide(_keys(*"abcdefgh"), Renders({"c"})) == decision  # deterministic
+
+
+def test_the_render_budget_is_a_hard_cap_and_undecided_keys_are_not_reported() -> None:
+    renders = Renders(set("abcdefghijklmnop"))
+    decision = decide(_keys(*"abcdefghijklmnop"), renders, max_probes=5)
+    assert renders.calls == 4  # one render is kept for the confirmation, which nothing needs here
+    assert decision.nothing == frozenset()
+    assert decision.undecided | decision.matters == frozenset(_keys(*"abcdefghijklmnop"))
+    assert "undecided" in decision.notes[-1]
+
+
+def test_keys_that_matter_only_together_are_not_reported() -> None:
+    decision = decide(_keys("x", "y", "z", "w"), Renders(set(), together={"x", "z"}))
+    assert decision.nothing == frozenset()
+    assert decision.undecided == frozenset(_keys("x", "y", "z", "w"))
+
+
+def test_probe_values_remove_keys_and_sets_are_dropped() -> None:
+    assert probe_values([("global", "backup"), ("global", "backup", "enabled"), ("code",)]) == {
+        "code": None, "global": {"backup": None}}
+    assert without_sets(["global.backup.enabled=true", "global.ha=true", "a\\.b.c=1"],
+                        [("global", "backup"), ("a.b",)]) == ("global.ha=true",)
+
+
+def _manifest(text: str) -> Any:
+    return parse_manifest(text, "harness", "test")
+
+
+def test_comparison_ignores_only_what_two_identical_renders_change() -> None:
+    first = _manifest("kind: Secret\napiVersion: v1\nmetadata: {name: s-ab12cd}\ndata: {k: YQ==}\n---\n"
+                      "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c, annotations: {rollme: x1}}\n"
+                      "data: {a: '1'}\n")
+    second = _manifest("kind: Secret\napiVersion: v1\nmetadata: {name: s-zz99yy}\ndata: {k: Yg==}\n---\n"
+                       "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c, annotations: {rollme: y2}}\n"
+                       "data: {a: '1'}\n")
+    changed = _manifest("kind: Secret\napiVersion: v1\nmetadata: {name: s-qq11ww}\ndata: {k: Yw==}\n---\n"
+                        "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c, annotations: {rollme: z3}}\n"
+                        "data: {a: '2'}\n")
+    volatility = learn_volatile(first, second)
+    assert same_objects(first, second, volatility)
+    assert not same_objects(first, changed, volatility)
+    assert not same_objects(first, second, Volatility())  # nothing learned: nothing ignored
+
+
+# -- hints on evidence -----------------------------------------------------------------------------
+@needs_released
+def test_no_far_fetched_hints_on_the_released_chart(tmp_path: Path) -> None:
+    declared = declared_paths(RELEASED)
+    findings = unused_keys(load_layer(RELEASED / "override-small.yaml"), declared, "profile")
+    by_key = {f.field: f.hint for f in findings}
+    assert by_key["code"] == by_key["sto.ticket-service"] == by_key["data-platform"] == ""
+    old = tmp_path / "old-layout.yaml"  # services at the top, as before the modules existed
+    old.write_text("ng-manager:\n  replicaCount: 3\n  java: {memory: 4096}\n"
+                   "global:\n  backup: {enabled: true}\n  cx: {enabled: true}\n")
+    hints = {f.field: f.hint for f in unused_keys(load_layer(old), declared, "old")}
+    assert hints["ng-manager"] == "did you mean platform.ng-manager?"
+    assert hints["global.backup"] == ""  # one "enabled" somewhere else is no evidence
+    assert hints["global.cx"] == ""  # two letters one edit from "cd" is another word
+
+
+# -- the released chart, rendered ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory, real_helm: Path) -> RefarchSession:
+    moved = tmp_path_factory.mktemp("user") / "older-release.yaml"
+    moved.write_text("ng-manager:\n  replicaCount: 3\n  java: {memory: 4096}\n")
+    session = RefarchSession(Options(chart=RELEASED, fixtures=REPO / "fixtures", helm=str(real_helm), cache=False,
+                                     profiles=["small"], architectures=["prod-3-incluster", "dr-warm-standby"],
+                                     values=[moved]))
+    yield session
+    session.close()
+
+
+def _pair(rs: RefarchSession, architecture: str) -> Any:
+    return next(p for p in rs.pairs if p.architecture.name == architecture)
+
+
+@needs_released
+def test_released_chart_overlay_and_profile_keys_are_named_and_really_do_nothing(
+        released: RefarchSession, real_helm: Path, tmp_path: Path) -> None:
+    pair = _pair(released, "prod-3-incluster")
+    decision = released.unread(pair)
+    assert OVERLAY_KEYS | PROFILE_KEYS | {("ng-manager",)} <= decision.nothing
+    assert decision.renders == 1 and not decision.undecided  # all candidates in one render
+    moved = [f for f in unused_keys(released.layer(released.options.values[0]), released.declared, "user",
+                                    decision.nothing)]
+    assert [(f.field, f.hint) for f in moved] == [("ng-manager", "did you mean platform.ng-manager?")]
+    # The proof, independent of the suite's render cache: helm without every reported key.
+    base = released.request(pair)
+    without = unread.probe_request(released, base, sorted(decision.nothing))
+    assert all(p == q or p.parent.name == "probes" for p, q in zip(without.values, base.values, strict=True))
+    assert not any(p.is_relative_to(RELEASED) for p in without.values if p not in base.values)
+
+    def helm(request: Any) -> Any:
+        out = subprocess.run([str(real_helm), *request.template_args()], check=True, capture_output=True,
+                             text=True, timeout=300)
+        return parse_manifest(out.stdout, "harness", "proof")
+
+    first, second = helm(base), helm(base)
+    volatility = learn_volatile(first, second)
+    assert same_objects(first, helm(without), volatility)
+    # ... and the comparison can fail: a key the chart reads changes the render.
+    read = tmp_path / "read.yaml"
+    read.write_text("platform:\n  ng-manager:\n    resources:\n      limits:\n        memory: 9Gi\n")
+    assert not same_objects(first, helm(dataclasses.replace(base, values=(*base.values, read))), volatility)
+
+
+@needs_released
+def test_released_chart_dr_standby_key_is_named(released: RefarchSession) -> None:
+    pair = _pair(released, "dr-warm-standby")
+    assert ("global", "dr") in released.unread(pair, standby=True).nothing
+
+
+@needs_released
+def test_dependent_checks_report_the_inexpressible_architecture_once(released: RefarchSession) -> None:
+    pair = _pair(released, "prod-3-incluster")
+    cause = unread.inexpressible(released, pair, "velero_backup")
+    assert cause is not None
+    assert (cause.check, cause.field) == ("architecture", "global.backup")
+    assert cause.source == "overlays/prod-3-incluster.yaml:11 global.backup"
+    assert "test_architecture_expressible[small-prod-3-incluster]" in cause.hint
+    assert unread.inexpressible(released, pair, "high_availability").field == "global.autoscaling, global.pdb"
+    assert unread.inexpressible(released, pair, "database_quorum") is None  # relies on nothing unread
+    dr = unread.inexpressible(released, _pair(released, "dr-warm-standby"), "warm_standby")
+    assert dr is not None and dr.field == "global.dr"
+
+
+# -- which overlay keys each check relies on: data ------------------------------------------------
+def test_the_mapping_is_data_next_to_the_architectures() -> None:
+    table = unread.relies_on(REPO / "fixtures")
+    assert table["velero_backup"] == (("global", "backup"),)
+    assert table["warm_standby"] == (("global", "dr"),)
+    assert ("global", "pdb") in table["high_availability"]
+    assert ("global", "autoscaling") in table["hpa_bounds"]
+    catalog = load_catalog(REPO / "fixtures")
+    assert (catalog.root / unread.RELIES_ON_FILE).is_file()
+
+
+@dataclasses.dataclass
+class FakeSession:
+    """Just what :func:`unread.inexpressible` asks of a session."""
+
+    fixtures: Path
+    layer: Any
+    nothing: frozenset[KeyPath]
+
+    @property
+    def options(self) -> Any:
+        return Options(chart=Path("."), fixtures=self.fixtures)
+
+    def unread(self, pair: Any, standby: bool = False) -> Decision:
+        return Decision(nothing=self.nothing)
+
+    def labelled_layers(self, pair: Any, standby: bool = False) -> list[tuple[Any, str, str]]:
+        return [(self.layer, "overlay", "architecture")]
+
+
+def test_inexpressible_needs_an_unread_key_the_check_relies_on(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / unread.RELIES_ON_FILE).write_text("relies_on:\n  my_check: [global.snap]\n")
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("global:\n  ha: true\n  snap:\n    every: 6h\n")
+    catalog = load_catalog(REPO / "fixtures")
+    pair = catalog.pairs(["small"], ["prod-1-incluster"])[0]
+    layer = load_layer(overlay, "overlay.yaml")
+    hit = unread.inexpressible(FakeSession(fixtures, layer, frozenset({("global", "snap")})), pair,  # type: ignore[arg-type]
+                               "my_check")
+    assert hit is not None and hit.source == "overlay.yaml:3 global.snap" and "read by nothing" in str(hit)
+    read = FakeSession(fixtures, layer, frozenset({("global", "ha")}))
+    assert unread.inexpressible(read, pair, "my_check") is None  # type: ignore[arg-type]
+    assert unread.inexpressible(read, pair, "other_check") is None  # type: ignore[arg-type]
+    (fixtures / unread.RELIES_ON_FILE).write_text("relies_on: [global.snap]\n")
+    unread.relies_on.cache_clear()
+    with pytest.raises(Exception, match="relies_on"):
+        unread.inexpressible(read, pair, "my_check")  # type: ignore[arg-type]
+    unread.relies_on.cache_clear()
