@@ -639,7 +639,8 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
         if found:  # symptoms of an architecture the chart cannot express: one line, the cause
-            cause = unread.inexpressible(refarch, pair, node.originalname.removeprefix("test_"))  # type: ignore[attr-defined]
+            cause = unread.inexpressible(refarch, pair, node.originalname.removeprefix("test_"),  # type: ignore[attr-defined]
+                                         hidden=len(found))
             if cause is not None:
                 found = [cause]
         waivers = node.config.stash.get(_WAIVERS, None)

@@ -236,3 +236,39 @@ def test_inexpressible_needs_an_unread_key_the_check_relies_on(tmp_path: Path) -
     with pytest.raises(Exception, match="relies_on"):
         unread.inexpressible(read, pair, "my_check")  # type: ignore[arg-type]
     unread.relies_on.cache_clear()
+
+
+@needs_released
+def test_a_dependent_test_fails_with_one_line_pointing_at_the_cause(pytester: pytest.Pytester,
+                                                                     real_helm: Path) -> None:
+    """On the released chart (which reads no global.backup), the backup test of a backup
+    architecture says once why, instead of listing what the missing backup objects imply."""
+    result = pytester.runpytest_subprocess(
+        str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-p", "no:cacheprovider",
+        "-p", "no:randomly", "--refarch-fixtures", str(REPO / "fixtures"), "--refarch-helm", str(real_helm),
+        "--chart-path", str(RELEASED), "--refarch-profile", "small", "--refarch-architecture", "prod-1-incluster",
+        "-q", "-k", "velero_backup or architecture_expressible")
+    out = result.stdout.str()
+    assert result.ret == 1
+    backup = out[out.index("test_velero_backup[small-prod-1-incluster]"):]
+    backup = backup[:backup.index("\n\n") if "\n\n" in backup else len(backup)]
+    lines = [line for line in backup.splitlines() if line.startswith("  - [")]
+    assert len(lines) == 1, backup
+    assert lines[0].startswith("  - [architecture] architecture prod-1-incluster: global.backup:")
+    assert "test_architecture_expressible[small-prod-1-incluster]" in lines[0]
+    assert "overlays/prod-1-incluster.yaml:9 global.backup" in lines[0]
+    assert "architecture prod-1-incluster overlay overlays/prod-1-incluster.yaml: global.backup" in out
+
+
+def test_a_stored_render_compares_equal_to_a_fresh_one() -> None:
+    """The render store keeps masked values; a fresh render of the same inputs is the same."""
+    from harness_refarch.store import scrub
+
+    text = ("kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\n"
+            "data: {MONGO_URI: 'mongodb://u:s3cr3t@h:27017/db', API_TOKEN: abcdefghijklmnop123456}\n")
+    fresh = _manifest(text)
+    stored = _manifest(text)
+    for obj in stored.objects:
+        obj.body.update(scrub(obj.body))
+    assert [o.body for o in fresh.objects] != [o.body for o in stored.objects]
+    assert same_objects(fresh, stored, Volatility())
