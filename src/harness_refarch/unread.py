@@ -8,8 +8,9 @@ identical inputs change (:class:`~harness_refarch.identity.Volatility`). Unchang
 them do nothing. Changed (or the render fails): the group is split in two and each half is
 tried again, down to single keys, until :data:`MAX_PROBES` renders were spent; keys still
 undecided then are never reported. A candidate that a template *may* read through something
-the scan does not follow (``maybe``) must also leave the render unchanged when set to a
-sentinel string, so that a template reading it as ``if``/``default`` cannot hide.
+the scan does not follow (``maybe``), or that a ``values.yaml`` declares (its default would
+stand in for the removed key), must also leave the render unchanged when every value the
+layers set under it is overwritten with a sentinel string.
 
 When more than one group was found to do nothing, one last render removes all of them at
 once, so that every reported key is proven together.
@@ -157,9 +158,12 @@ def _same_secret(name_a: str, name_b: str, a: Manifest, b: Manifest, volatility:
 def stack_candidates(rs: RefarchSession, pair: Pair, standby: bool = False) -> dict[KeyPath, bool]:
     """Candidate key paths of every layer of the stack, in render order -> ``maybe``."""
     found: dict[KeyPath, bool] = {}
+    declared = rs.declared
     for layer, _, _ in rs.labelled_layers(pair, standby):
-        for candidate in candidates(layer, rs.declared):
-            found[candidate.path] = found.get(candidate.path, False) or candidate.maybe
+        for candidate in candidates(layer, declared):
+            # a default in some values.yaml would stand in for a removed key: overwrite it too
+            overwrite = candidate.maybe or declared.normalise(candidate.path) in declared.paths
+            found[candidate.path] = found.get(candidate.path, False) or overwrite
     return found
 
 
@@ -179,8 +183,11 @@ def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[Key
             path.write_text(text, encoding="utf-8")
         return path
 
-    if value is not None:
-        return dataclasses.replace(request, values=(*request.values, private(probe_values(keys, value))),
+    if value is not None:  # every value the layers set under the keys, overwritten (same shape)
+        shaped: dict[str, Any] = {}
+        for path in request.values:
+            _merge(shaped, _overwritten(rs.layer(path).values, keys, value))
+        return dataclasses.replace(request, values=(*request.values, private(shaped)),
                                    label=f"{request.label} overwriting {len(keys)} key(s)")
     files = []
     for path in request.values:
@@ -189,6 +196,36 @@ def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[Key
         files.append(path if kept == values else private(kept))
     return dataclasses.replace(request, values=tuple(files), sets=without_sets(request.sets, keys),
                                label=f"{request.label} without {len(keys)} key(s)")
+
+
+def _overwritten(values: Mapping[str, Any], keys: Iterable[KeyPath], value: Any) -> dict[str, Any]:
+    """The parts of ``values`` under ``keys``, each leaf replaced by ``value``."""
+    def leaves(node: Any) -> Any:
+        return {k: leaves(v) for k, v in node.items()} if isinstance(node, dict) and node else value
+
+    out: dict[str, Any] = {}
+    for key in keys:
+        found, node = _lookup(values, key)
+        if found:
+            _merge(out, probe_values([key], leaves(node)))
+    return out
+
+
+def _lookup(values: Mapping[str, Any], path: KeyPath) -> tuple[bool, Any]:
+    node: Any = values
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for k, v in other.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = copy.deepcopy(v)
 
 
 def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[str, Any]:

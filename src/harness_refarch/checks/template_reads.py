@@ -53,10 +53,30 @@ class DictV:
 
 @dataclass(frozen=True)
 class ListV:
+    """A list literal: its elements."""
+
     items: tuple[Value, ...]
 
 
-Value = Union[Ref, DictV, ListV, None]  # noqa: UP007 - a runtime alias
+@dataclass(frozen=True)
+class OneOf:
+    """One of several values (``default``, ``merge``, a variable assigned again)."""
+
+    items: tuple[Value, ...]
+
+
+Value = Union[Ref, DictV, ListV, OneOf, None]  # noqa: UP007 - a runtime alias
+
+
+def _elements(value: Value) -> tuple[Value, ...]:
+    """What ranging over ``value`` yields, one value per possible element."""
+    if isinstance(value, ListV):
+        return value.items
+    if isinstance(value, OneOf):
+        return tuple(e for item in value.items for e in _elements(item))
+    if isinstance(value, (Ref, DictV)):
+        return (_field(value, (ANY,)),)
+    return ()
 
 
 @dataclass(frozen=True)
@@ -205,7 +225,7 @@ class _Block:
         elif isinstance(value, DictV):
             for _, item in value.items:
                 self.use(item, mode)
-        elif isinstance(value, ListV):
+        elif isinstance(value, (ListV, OneOf)):
             for item in value.items:
                 self.use(item, mode)
 
@@ -288,9 +308,12 @@ class _Block:
             if name == "dig":  # dig "a" "b" default dict
                 return _field(values[-1], tuple(s or ANY for s in strings[:-2])) if len(values) >= 3 else None
             kept = tuple(v for v in values if v is not None)
-            if name in ("list", "append", "mustAppend", "prepend", "mustPrepend"):
-                return ListV(kept)
-            return kept[0] if len(kept) == 1 else ListV(kept) if kept else None
+            if name == "list":
+                return ListV(tuple(values))
+            if name in ("append", "mustAppend", "prepend", "mustPrepend", "concat", "compact", "mustCompact",
+                        "uniq", "mustUniq", "without", "mustWithout"):
+                return ListV(tuple(e for v in kept for e in (_elements(v) if not _is_item(name, v, values) else (v,))))
+            return kept[0] if len(kept) == 1 else OneOf(kept) if kept else None
         if name in _KEYS_FUNCS:
             for value in values:
                 self.use(_field(value, (ANY,)), EXACT)
@@ -367,6 +390,11 @@ def _names_template_file(op: Operand) -> bool:
                for command in _seq(op[1]) for o in _seq(command))
 
 
+def _is_item(name: str, value: Value, values: list[Value]) -> bool:
+    """``append $list x``: ``x`` is one element (not a list to splice); ``prepend`` likewise."""
+    return name in ("append", "mustAppend", "prepend", "mustPrepend") and len(values) == 2 and value is values[1]
+
+
 def _seq(value: object) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, (list, tuple)) else ()
 
@@ -377,7 +405,7 @@ def _join(a: Value, b: Value) -> Value:
         return b
     if b is None:
         return a
-    return ListV((a, b))
+    return OneOf((a, b))
 
 
 def _field(value: Value, fields: Path) -> Value:
@@ -385,9 +413,11 @@ def _field(value: Value, fields: Path) -> Value:
         if isinstance(value, Ref):
             value = value.sub(part)
         elif isinstance(value, DictV):
-            value = value.get(part) if part != ANY else ListV(tuple(v for _, v in value.items))
-        elif isinstance(value, ListV):  # one of several values (a reassigned variable)
-            value = ListV(tuple(_field(item, (part,)) for item in value.items))
+            value = value.get(part) if part != ANY else OneOf(tuple(v for _, v in value.items))
+        elif isinstance(value, ListV):  # an element (range, index), nothing else
+            value = OneOf(value.items) if part == ANY or part.isdigit() else None
+        elif isinstance(value, OneOf):
+            value = OneOf(tuple(_field(item, (part,)) for item in value.items))
         else:
             return None
     return value
@@ -468,15 +498,20 @@ def _substitute(read: Read, arg: Value) -> Iterator[Read]:
                 return
             value = value.get(part)
             continue
-        if isinstance(value, ListV):  # a list's elements, or one of several values
-            rest = read.path[i + 1:] if part == ANY or part.isdigit() else read.path[i:]
+        if isinstance(value, ListV):  # a list's elements
+            if part == ANY or part.isdigit():
+                for item in value.items:
+                    yield from _substitute(Read("arg", read.path[i + 1:], read.mode), item)
+            return
+        if isinstance(value, OneOf):
             for item in value.items:
-                yield from _substitute(Read("arg", rest, read.mode), item)
+                yield from _substitute(Read("arg", read.path[i:], read.mode), item)
+            return
         return
     if isinstance(value, Ref):
         yield Read(value.root, value.path, read.mode)
-    elif isinstance(value, (DictV, ListV)):
-        items = value.items if isinstance(value, ListV) else tuple(v for _, v in value.items)
+    elif isinstance(value, (DictV, ListV, OneOf)):
+        items = value.items if isinstance(value, (ListV, OneOf)) else tuple(v for _, v in value.items)
         for item in items:
             yield from _substitute(Read("arg", (), read.mode), item)
 
@@ -491,6 +526,8 @@ def _subst_value(value: Value, arg: Value) -> Value:
         return DictV(tuple((k, _subst_value(v, arg)) for k, v in value.items))
     if isinstance(value, ListV):
         return ListV(tuple(_subst_value(v, arg) for v in value.items))
+    if isinstance(value, OneOf):
+        return OneOf(tuple(_subst_value(v, arg) for v in value.items))
     return None
 
 
