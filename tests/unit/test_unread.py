@@ -271,3 +271,37 @@ def test_a_stored_render_compares_equal_to_a_fresh_one() -> None:
         obj.body.update(scrub(obj.body))
     assert [o.body for o in fresh.objects] != [o.body for o in stored.objects]
     assert same_objects(fresh, stored, Volatility())
+
+
+def test_a_key_equal_to_its_default_is_not_reported_when_a_template_reads_it(tmp_path: Path,
+                                                                             real_helm: Path) -> None:
+    """greeting.text is read only through tpl (the scan cannot see it) and the user sets it to
+    its default: removing it changes nothing, overwriting it does, so it is not reported; a key
+    no part of the chart has is reported after one render."""
+    chart = tmp_path / "tiny"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tiny\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text('msg: "{{ .Values.greeting.text }}"\ngreeting:\n  text: hi\n')
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny\ndata:\n  msg: {{ tpl .Values.msg . | quote }}\n")
+    for profile in ("demo", "small"):
+        (chart / f"override-{profile}.yaml").write_text("greeting:\n  text: hi\nnotInThisChart: {a: 1}\n")
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "profiles.yaml").write_text((REPO / "fixtures" / "profiles.yaml").read_text())
+    (fixtures / "overlays").mkdir()
+    (fixtures / "overlays" / "demo.yaml").write_text("{}\n")
+    (fixtures / "architectures.yaml").write_text(
+        "architectures:\n  demo:\n    title: Demo\n    profiles: [demo]\n    overlay: overlays/demo.yaml\n"
+        "    ha: false\n    backup: false\n    databases: {}\n")
+    rs = RefarchSession(Options(chart=chart, fixtures=fixtures, helm=str(real_helm), cache=False))
+    try:
+        [pair] = rs.pairs
+        assert unread.stack_candidates(rs, pair) == {("greeting",): True, ("notInThisChart",): False}
+        decision = rs.unread(pair)
+        assert decision.nothing == {("notInThisChart",)}
+        assert decision.matters == {("greeting",)}
+        assert not list(chart.glob("*.yaml.*")) and sorted(p.name for p in chart.iterdir()) == [
+            "Chart.yaml", "override-demo.yaml", "override-small.yaml", "templates", "values.yaml"]
+    finally:
+        rs.close()
