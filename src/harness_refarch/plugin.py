@@ -456,6 +456,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             if marks.get("previous") and previous is not None:
                 requests.append(rs.request(previous))
     probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := _pair_of(item)) is not None}
+    if hasattr(session.config, "workerinput"):
+        probed = {}  # an xdist worker probes the pairs it is given, when their tests run
     for pair in probed.values():  # after the pairs' own renders: the first "without" renders
         requests += unread.first_probes(rs, pair)
         if pair.architecture.standby_overlay is not None:
