@@ -26,7 +26,7 @@ from typing import Any, Union
 
 ANY = "*"  # a path part standing for every key (range, index with a computed key)
 EXACT, WHOLE, PASSED = "exact", "whole", "passed"
-_RANK = {PASSED: 0, EXACT: 1, WHOLE: 2}
+RANK = {PASSED: 0, EXACT: 1, WHOLE: 2}  # a stronger read wins
 
 Path = tuple[str, ...]
 
@@ -568,6 +568,6 @@ def values_reads(reads: Iterable[Read]) -> dict[Path, str]:
         if read.root != "root" or read.path[:1] != ("Values",) or len(read.path) < 2:
             continue  # not values, or the whole .Values handed on: nothing exact
         path = read.path[1:]
-        if path not in out or _RANK[read.mode] > _RANK[out[path]]:
+        if path not in out or RANK[read.mode] > RANK[out[path]]:
             out[path] = read.mode
     return out

@@ -25,6 +25,7 @@ from harness_refarch.checks.template_reads import (
     ANY,
     EXACT,
     PASSED,
+    RANK,
     WHOLE,
     Resolver,
     Summary,
@@ -213,11 +214,6 @@ def _fields(text: str) -> KeyPath:
     return tuple(part for part in text.split(".") if part)
 
 
-def template_summaries(text: str) -> list[Summary]:
-    """The blocks of one template file (top-level text, then each ``define``)."""
-    return summarise(text)
-
-
 def template_reads(text: str, defines: Mapping[str, list[Summary]] | None = None) -> dict[KeyPath, str]:
     """Values paths one template file reads from its top-level context, with the mode, following
     the named templates it defines (and those of ``defines``)."""
@@ -229,9 +225,7 @@ def template_reads(text: str, defines: Mapping[str, list[Summary]] | None = None
 
 
 def _record(reads: dict[KeyPath, str], path: KeyPath, mode: str) -> None:
-    from harness_refarch.checks.template_reads import _RANK
-
-    if path not in reads or _RANK[mode] > _RANK[reads[path]]:
+    if path not in reads or RANK[mode] > RANK[reads[path]]:
         reads[path] = mode
 
 
