@@ -243,7 +243,7 @@ class RefarchSession:
         if store is None:
             return _lint(self.helm, request)
         key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                        request.kube_version, self.helm.identity, 0, kind="lint")
+                        request.kube_version, self.helm.identity, 0, kind="lint-messages")
         return get_or_compute(store, key, lambda: _lint(self.helm, request))
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
@@ -487,23 +487,53 @@ def _hashable(value: Any) -> bool:
 
 
 _LINT_LINE = re.compile(r"^\[(ERROR|WARNING)\]\s*(.*)$")
+_LINT_FILE = re.compile(r"(?:template: )?((?:[\w.-]+/)*templates/[^\s:]+|values\.yaml|Chart\.yaml)"
+                        r"(?::\d+(?::\d+)?)?:?\s*")
+MAX_LINT_FINDINGS = 80
+
+
+def lint_findings(text: str) -> list[Finding]:
+    """Each ``[ERROR]``/``[WARNING]`` message helm lint printed, as its own finding.
+
+    helm v4 wraps a message over indented continuation lines; they are joined. The finding's
+    ``workload`` is the file helm names (the template, values.yaml, Chart.yaml) and its ``field``
+    is the severity and helm's message, so that a waiver or baseline entry matches that one
+    message and a new, different lint error is never hidden by it. Line and column numbers are
+    kept out of the field (an edit above a known problem must not make it new)."""
+    messages: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        match = _LINT_LINE.match(line)
+        if match:
+            messages.append((match.group(1), match.group(2).strip()))
+        elif messages and line[:1].isspace() and line.strip():
+            level, said = messages[-1]
+            messages[-1] = (level, f"{said} {line.strip()}")
+    out: list[Finding] = []
+    for level, said in dict.fromkeys(messages):
+        where, _, rest = said.partition(": ")
+        located = _LINT_FILE.match(rest)
+        if located:
+            where, rest = located.group(1), rest[located.end():]
+        message = " ".join(mask(rest or said).split())
+        if len(message) > 300:
+            message = message[:300] + " ..."
+        out.append(Finding("helm-lint", where or "chart", f"{level.lower()}: {message}", "no lint message",
+                           f"helm lint --strict reports this {level.lower()}"))
+    if len(out) > MAX_LINT_FINDINGS:
+        out = [*out[:MAX_LINT_FINDINGS], Finding("helm-lint", "chart", "more messages", "no lint message",
+                                                 f"{len(out) - MAX_LINT_FINDINGS} more lint messages not shown")]
+    return out
 
 
 def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
     try:
         helm.run(request.lint_args())
     except HelmFailed as exc:
-        text = str(exc)
-        found = [m for m in map(_LINT_LINE.match, text.splitlines()) if m]
+        found = lint_findings(f"{exc.stdout}\n{exc.output}")
         if not found:
-            return [Finding("helm-lint", "chart", "helm lint --strict", "passes", bounded(text, 20, 20))]
-        out = []
-        for match in found[:80]:
-            level, message = match.group(1), match.group(2)
-            where, _, said = message.partition(": ")
-            out.append(Finding("helm-lint", where or "chart", level.lower(), "no lint message",
-                               mask(said or message)[:400]))
-        return out
+            return [Finding("helm-lint", "chart", "helm lint --strict", "passes", exc.reason,
+                            hint=bounded(exc.output, 20, 20))]
+        return found
     return []
 
 
