@@ -37,6 +37,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness_refarch.errors import RefarchError
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded, load_bounded
 
 KeyPath = tuple[str, ...]
 
@@ -181,8 +182,11 @@ def load_layer(path: Path, origin: str | None = None) -> Layer:
                            "Pass the YAML values file.")
     composer = _Composer()
     try:
-        node = yaml.compose(text, Loader=SAFE_LOADER)
+        node = compose_bounded(text, SAFE_LOADER)
         values = {} if node is None else composer.build(node, ())
+    except YamlLimitError as exc:
+        raise RefarchError(f"Values file {path} is refused: {exc}. Values files are bounded to "
+                           f"{LIMITS_TEXT}; write the values out without nested aliases.") from None
     except yaml.YAMLError as exc:
         raise RefarchError(f"Values file {path} is not valid YAML: {yaml_problem(exc)}. Fix the file "
                            "(helm rejects it too; a YAML linter such as yamllint points at the line).") from exc
@@ -610,7 +614,10 @@ def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
     if data is None:
         return None
     try:
-        return yaml.load(data.decode("utf-8-sig"), Loader=SAFE_LOADER)
+        return load_bounded(data.decode("utf-8-sig"), SAFE_LOADER)
+    except YamlLimitError as exc:
+        raise RefarchError(f"{name} of the chart at {where} is refused: {exc}. Chart files are bounded to "
+                           f"{LIMITS_TEXT}.") from None
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
         raise RefarchError(f"{name} of the chart at {where} cannot be read: {problem}. Fix that file "

@@ -454,16 +454,40 @@ def _chart_yaml_invalid(tmp_path: Path) -> list[str]:
     return ["--chart-path", str(chart)]
 
 
+ALIAS_BOMB = "".join(  # 9**9 nodes once its aliases are expanded; test_yaml_limits measures it
+    [f'a: &a [{",".join(["x"] * 9)}]\n',
+     *(f'{n}: &{n} [{",".join([f"*{p}"] * 9)}]\n' for p, n in zip("abcdefgh", "bcdefghi", strict=True))])
+
+
+def _alias_bomb_values(tmp_path: Path) -> list[str]:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB)
+    return ["--refarch-values", str(path)]
+
+
 @pytest.mark.parametrize(("make_args", "names", "words"), [
     (_garbage_values, "garbage.yaml", "not UTF-8"),
+    (_alias_bomb_values, "bomb.yaml", "excessive aliasing"),
     (_chart_without_version, "Chart.yaml", "version"),
     (_chart_yaml_invalid, "Chart.yaml", "Chart.yaml"),
     (lambda tmp_path: ["--cluster-version", "garbage"], "--cluster-version", "not a Kubernetes version"),
-], ids=["binary-values-file", "chart-without-version", "chart-yaml-invalid", "cluster-version"])
+], ids=["binary-values-file", "alias-bomb-values", "chart-without-version", "chart-yaml-invalid", "cluster-version"])
 def test_bad_inputs_are_checked_up_front(tmp_path: Path, real_helm: Path, make_args,  # type: ignore[no-untyped-def]
                                          names: str, words: str) -> None:
     run = run_suite(real_helm, *make_args(tmp_path), *ONE_PAIR, cwd=tmp_path)
     _one_usage_paragraph(run, names, words)
+
+
+def test_an_alias_bomb_profile_file_fails_its_pairs_in_bounded_messages(tmp_path: Path, real_helm: Path) -> None:
+    """A broken profile file fails that profile's tests (as a broken override-large.yaml fails
+    only large tests), quickly and without a traceback, instead of expanding 9**9 nodes."""
+    chart = chart_copy(tmp_path)
+    (chart / "override-demo.yaml").write_text(ALIAS_BOMB)
+    run = run_suite(real_helm, "--chart-path", str(chart), *ONE_PAIR, cwd=tmp_path)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert run.out.count("excessive aliasing") == 1, run.text[-3000:]  # the render failure, said once
+    assert len(run.text.splitlines()) < 200
 
 
 def test_helm_output_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
