@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import os
 import re
 import sys
@@ -63,12 +64,15 @@ RENDER_CATEGORY = "failed (render)"
 
 # option name -> (dest, environment variable, how the variable is split for repeatable options)
 _ENV: dict[str, tuple[str, str, str | None]] = {}
+_FLAGS: set[str] = set()  # options without a value (store_true): their environment variable is a boolean
 
 
 def _add(group: Any, name: str, env_sep: str | None = None, **kwargs: Any) -> None:
     dest = "refarch_" + name.removeprefix("--refarch-").replace("-", "_")
     env = "REFARCH_" + name.removeprefix("--refarch-").replace("-", "_").upper()
     _ENV[name] = (dest, env, env_sep)
+    if kwargs.get("action") == "store_true":
+        _FLAGS.add(name)
     kwargs["help"] = f"{kwargs['help']} [env {env}]"
     group.addoption(name, dest=dest, **kwargs)
 
@@ -125,9 +129,34 @@ def _opt(config: pytest.Config, name: str) -> Any:
         return value
     if sep is not None:
         return [part.strip() for part in raw.split(sep) if part.strip()]
-    if isinstance(value, bool) or (value is None and name in ("--refarch-update", "--refarch-prune")):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name in _FLAGS:
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise RefarchError(f"{env}={raw[:40]!r} is not a boolean: set it to 1, true, yes or on to turn "
+                               f"{name} on, or 0, false, no or off (or unset it) to leave it off.")
+        return word in _TRUE
     return raw
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _number(config: pytest.Config, name: str, kind: type[float] | type[int], default: float,
+            low: float, high: float, what: str) -> float:
+    """A numeric option (command line or environment): finite and within [low, high], else one
+    paragraph naming the option, the value and what it must be."""
+    raw = _opt(config, name)
+    if raw is None or raw == "":
+        return default
+    env = _ENV[name][1]
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise RefarchError(f"{name} (or {env}) {str(raw)[:40]!r} must be {what}.")
+    return value
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -200,11 +229,10 @@ def _options(config: pytest.Config) -> Options:
     if app_values:
         values.insert(0, Path(app_values))
     fixtures = _opt(config, "--refarch-fixtures") or str(root / "fixtures")
-    try:
-        workers = int(_opt(config, "--refarch-render-workers") or 0)
-        timeout = float(_opt(config, "--refarch-render-timeout") or 120)
-    except ValueError as exc:
-        raise RefarchError(f"REFARCH_RENDER_WORKERS / REFARCH_RENDER_TIMEOUT must be numbers ({exc}).") from None
+    workers = int(_number(config, "--refarch-render-workers", int, 0, 0, 64,
+                          "a whole number of concurrent helm calls from 1 to 64 (0: the CPU count, at most 8)"))
+    timeout = _number(config, "--refarch-render-timeout", float, 120, 0.001, 86_400,
+                      "a finite number of seconds above 0 and at most 86400 (one day)")
     chart_path = Path(chart).expanduser()
     shared = _run_store(config)
     return Options(
@@ -218,13 +246,17 @@ def _options(config: pytest.Config) -> Options:
         namespace=_opt(config, "--refarch-namespace") or "harness",
         kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
         prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
-        cache=shared is not None or not cache_disabled(config), cache_dir=shared,
+        cache=shared is not None or not _opt(config, "--refarch-no-cache"), cache_dir=shared,
     )
 
 
 def cache_disabled(config: pytest.Config) -> bool:
-    """--refarch-no-cache (or REFARCH_NO_CACHE) was given."""
-    return bool(_opt(config, "--refarch-no-cache"))
+    """--refarch-no-cache (or REFARCH_NO_CACHE) was given. A REFARCH_NO_CACHE that is not a
+    boolean counts as not given here; building the session reports it as bad input."""
+    try:
+        return bool(_opt(config, "--refarch-no-cache"))
+    except RefarchError:
+        return False
 
 
 def _run_store(config: pytest.Config) -> Path | None:
@@ -250,10 +282,8 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
             config.stash[_WAIVERS] = _load_waivers(config, session)
             config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
-            reserve = _opt(config, "--refarch-node-reserve")
-            config.stash[_RESERVE] = 0.10 if reserve in (None, "") else float(reserve)
-            if not 0 <= config.stash[_RESERVE] < 1:
-                raise RefarchError(f"--refarch-node-reserve {reserve} must be a fraction in [0, 1), e.g. 0.1.")
+            config.stash[_RESERVE] = _number(config, "--refarch-node-reserve", float, 0.10, 0, 0.99,
+                                             "a fraction from 0 to 0.99 of each node kept for the system, e.g. 0.1")
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
             return None

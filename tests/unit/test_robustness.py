@@ -74,9 +74,10 @@ def suite_cmd(helm: Path, *args: str, fixtures: Path = FIXTURES) -> list[str]:
 
 
 def run_suite(helm: Path, *args: str, cwd: Path, fixtures: Path = FIXTURES, timeout: float = 120,
-              preexec_fn=None) -> Run:  # type: ignore[no-untyped-def]
+              preexec_fn=None, env: dict[str, str] | None = None) -> Run:  # type: ignore[no-untyped-def]
     start = time.monotonic()
-    proc = subprocess.run(suite_cmd(helm, *args, fixtures=fixtures), cwd=cwd, env=_env(cwd), capture_output=True,
+    proc = subprocess.run(suite_cmd(helm, *args, fixtures=fixtures), cwd=cwd, env={**_env(cwd), **(env or {})},
+                          capture_output=True,
                           text=True, errors="replace", timeout=timeout, check=False, preexec_fn=preexec_fn)
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
@@ -488,6 +489,30 @@ def test_an_alias_bomb_profile_file_fails_its_pairs_in_bounded_messages(tmp_path
     no_traceback(run)
     assert run.out.count("excessive aliasing") == 1, run.text[-3000:]  # the render failure, said once
     assert len(run.text.splitlines()) < 200
+
+
+@pytest.mark.parametrize(("args", "env", "names", "words"), [
+    (["--refarch-render-timeout", "inf"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    (["--refarch-render-timeout", "nan"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    (["--refarch-render-timeout", "1e309"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    ([], {"REFARCH_RENDER_WORKERS": "many"}, "REFARCH_RENDER_WORKERS", "whole number"),
+    ([], {"REFARCH_NODE_RESERVE": "abc"}, "REFARCH_NODE_RESERVE", "a fraction"),
+    (["--refarch-node-shape", "8,1e999Gi"], {}, "8,1e999Gi", "more than 1Pi"),
+    (["--refarch-node-shape", "1e999,32Gi"], {}, "1e999,32Gi", "at most 100,000"),
+    ([], {"REFARCH_NO_CACHE": "maybe"}, "REFARCH_NO_CACHE", "not a boolean"),
+], ids=["timeout-inf", "timeout-nan", "timeout-overflow", "workers-word", "reserve-word", "shape-memory-overflow",
+        "shape-cpu-overflow", "no-cache-word"])
+def test_numbers_and_booleans_that_are_not_are_one_paragraph(tmp_path: Path, real_helm: Path, args: list[str],
+                                                             env: dict[str, str], names: str, words: str) -> None:
+    run = run_suite(real_helm, *args, *ONE_PAIR, cwd=tmp_path, env=env)
+    _one_usage_paragraph(run, names, words)
+
+
+@pytest.mark.parametrize("word", ["0", "false", "No", "off"])
+def test_a_false_refarch_no_cache_keeps_the_cache(tmp_path: Path, real_helm: Path, word: str) -> None:
+    run = run_suite(real_helm, *ONE_PAIR, cwd=tmp_path, env={"REFARCH_NO_CACHE": word})
+    assert run.rc == 0, run.text[-3000:]
+    assert "(cache " in run.out and "no render cache" not in run.out, run.out[-2000:]
 
 
 def test_helm_output_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
