@@ -11,6 +11,8 @@ any conformance question does; both are always printed):
 
 * 0: no upgrade blocker and no regression;
 * 1: NEW fails a check that OLD passed (for some pair);
+* 2: some pair could not be compared (a render failed on either side, or no pair is common to both
+  charts): the answer is incomplete, and the pairs not compared are listed;
 * 3: at least one upgrade blocker (whether or not there are regressions);
 * 4: bad input (one paragraph, no traceback).
 """
@@ -48,10 +50,10 @@ from harness_refarch.render import RenderRequest
 from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
 
 PROG = "harness-refarch"
-EXIT_OK, EXIT_REGRESSION, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 3, 4
+EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARED, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 2, 3, 4
 RENDER = "render"
 _RESULT = {EXIT_OK: "no upgrade blocker, no regression", EXIT_REGRESSION: "NEW fails checks that OLD passed",
-           EXIT_BLOCKERS: "upgrade blockers"}
+           EXIT_BLOCKERS: "upgrade blockers", EXIT_NOT_COMPARED: "not everything could be compared"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,9 +172,15 @@ class DiffReport:
         return out
 
     @property
+    def not_compared(self) -> list[str]:
+        return [p.pair for p in self.pairs if p.diff is None]
+
+    @property
     def exit_code(self) -> int:
         if any(p.blockers for p in self.pairs):
             return EXIT_BLOCKERS
+        if self.not_compared or not self.pairs:
+            return EXIT_NOT_COMPARED
         return EXIT_REGRESSION if self.regressions else EXIT_OK
 
 
@@ -221,7 +229,10 @@ def _grouped(changes: Iterable[Change]) -> dict[str, dict[str, list[Change]]]:
 
 def _result_line(report: DiffReport) -> str:
     code = report.exit_code
-    return f"Result: {_RESULT[code]} (exit {code})"
+    missing = report.not_compared
+    why = (f"; not compared: {', '.join(missing)}" if missing
+           else "; no pair is common to both charts" if not report.pairs else "")
+    return f"Result: {_RESULT[code]} (exit {code}){why}"
 
 
 def format_text(report: DiffReport) -> str:
@@ -482,8 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["CHECKS", "EXIT_BLOCKERS", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS", "DiffReport",
-           "PairReport", "build_parser", "compare", "format_markdown", "format_text", "main"]
+__all__ = ["CHECKS", "EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",
+           "DiffReport", "PairReport", "build_parser", "compare", "format_markdown", "format_text", "main"]
 
 
 if __name__ == "__main__":

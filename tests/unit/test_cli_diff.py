@@ -16,6 +16,7 @@ import pytest
 
 from harness_refarch.cli import (
     EXIT_BLOCKERS,
+    EXIT_NOT_COMPARED,
     EXIT_OK,
     EXIT_REGRESSION,
     EXIT_USAGE,
@@ -179,17 +180,24 @@ def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.Cap
     assert SECRET not in out + err
 
 
-def test_new_render_failure_is_a_regression(capsys: pytest.CaptureFixture[str],
-                                            chart_copy: Callable[..., Path]) -> None:
-    def break_template(chart: Path) -> None:
-        with (chart / "templates" / "backup.yaml").open("a", encoding="utf-8") as fh:
-            fh.write('\n{{ fail "broken on purpose" }}\n')
+def _break_template(chart: Path) -> None:
+    with (chart / "templates" / "backup.yaml").open("a", encoding="utf-8") as fh:
+        fh.write('\n{{ fail "broken on purpose" }}\n')
 
-    code, out, _ = run(capsys, CHART, chart_copy(break_template))
-    assert code == EXIT_REGRESSION, out
+
+def test_a_render_failure_on_either_side_means_not_compared_exit_2(capsys: pytest.CaptureFixture[str],
+                                                                   chart_copy: Callable[..., Path]) -> None:
+    """Issue 14: "no upgrade blocker" must never be said of a pair that was not compared."""
+    broken = chart_copy(_break_template)
+    code, out, _ = run(capsys, CHART, broken)
+    assert code == EXIT_NOT_COMPARED, out
     assert "  not compared: NEW render failed: render large-prod-3-incluster failed" in out
     assert "broken on purpose" in out
-    assert "large-prod-3-incluster render: 1 finding(s)" in out
+    assert "large-prod-3-incluster render: 1 finding(s)" in out  # the regression is still listed
+    assert "not compared: large-prod-3-incluster" in out.splitlines()[-1], out
+    code, out, _ = run(capsys, broken, CHART)
+    assert code == EXIT_NOT_COMPARED, out
+    assert "no upgrade blocker" not in out and "not compared: large-prod-3-incluster" in out, out
 
 
 def planted_report() -> DiffReport:
