@@ -247,6 +247,10 @@ def _parse_entry(raw: Any, node: yaml.Node | None, index: int, path: Path) -> Wa
                            "'reason:' saying why the gap is accepted (a ticket, a decision); a waiver without "
                            "one cannot be reviewed.")
     expires = _parse_expires(raw.get("expires"), at("expires"))
+    if all(set(value) <= {"*"} for value in patterns.values()):
+        raise RefarchError(f"{where} matches every finding: it sets none of {', '.join(PATTERN_KEYS)} (or only "
+                           "'*'), so it would waive everything, new problems included. Name at least the check "
+                           "(e.g. 'check: resources') and narrow it by pair, workload or field.")
     return Waiver(check=patterns["check"], pair=patterns["pair"], workload=patterns["workload"],
                   field=patterns["field"], reason=reason.strip(), expires=expires,
                   source=str(path), line=line, index=index)

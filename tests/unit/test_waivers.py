@@ -63,11 +63,19 @@ def test_each_pattern_selects_findings(tmp_path: Path, entry: str, waived: set[F
 
 
 def test_missing_patterns_default_to_everything(tmp_path: Path) -> None:
-    ws = load(tmp_path, "waivers:\n  - reason: waive it all\n")
+    ws = load(tmp_path, "waivers:\n  - check: '*'\n    pair: demo-*\n    reason: waive demo\n")
     (waiver,) = ws.entries
-    assert (waiver.check, waiver.pair, waiver.workload, waiver.field) == ("*", "*", "*", "*")
+    assert (waiver.check, waiver.pair, waiver.workload, waiver.field) == ("*", "demo-*", "*", "*")
     failing, matched = ws.split([CPU, WIRE], "demo-demo")
     assert failing == [] and [f for f, _ in matched] == [CPU, WIRE]
+
+
+@pytest.mark.parametrize("text", ["waivers:\n  - reason: waive it all\n",
+                                  "waivers:\n  - check: '*'\n    field: '**'\n    reason: waive it all\n"])
+def test_a_waiver_that_would_match_every_finding_is_refused(tmp_path: Path, text: str) -> None:
+    """Issue 14: a waiver without a matcher silently waived every finding, new ones included."""
+    message = error_of(tmp_path, text)
+    assert "entry 1 (line 2) matches every finding" in message and "check: resources" in message, message
 
 
 def test_first_matching_waiver_is_reported_and_all_matching_are_used(tmp_path: Path) -> None:
@@ -168,8 +176,8 @@ def test_empty_file_and_empty_list_mean_no_waivers(tmp_path: Path) -> None:
     ("waivers:\n  - check: resources\n", ["entry 1 (line 2)", "has no reason", "'reason:'"]),
     ("waivers:\n  - check: resources\n    reason: '  '\n", ["entry 1 (line 3)", "has no reason"]),
     ("waivers:\n  - reason: 42\n", ["entry 1 (line 2)", "42", "not text"]),
-    ("waivers:\n  - reason: r\n  - chek: resources\n    reason: r\n",
-     ["entry 2 (line 3)", "unknown key(s) 'chek' (did you mean 'check'?)", "Allowed keys"]),
+    ("waivers:\n  - check: c\n    reason: r\n  - chek: resources\n    reason: r\n",
+     ["entry 2 (line 4)", "unknown key(s) 'chek' (did you mean 'check'?)", "Allowed keys"]),
     ("waivers:\n  - reason: r\n    expires: 2025-13-01\n", ["entry 1 (line 3)", "not an ISO date", "YYYY-MM-DD"]),
     ("waivers:\n  - reason: r\n    expires: next week\n", ["'next week'", "not an ISO date"]),
     ("waivers:\n  - reason: r\n    expires: 2025-6-1\n", ["'2025-6-1'", "YYYY-MM-DD"]),
