@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from harness_refarch import markdown
 from harness_refarch.catalog import Pair
 from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
 from harness_refarch.diff import (
@@ -277,7 +278,7 @@ def format_text(report: DiffReport) -> str:
 
 
 def _cell(text: str) -> str:
-    return mask(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>") or " "
+    return markdown.escape(text)
 
 
 def _row(*cells: str) -> str:
@@ -291,12 +292,12 @@ def format_markdown(report: DiffReport) -> str:
     unchanged = []
     for p in report.pairs:
         if p.diff is None:
-            lines += ["", f"### {p.pair}", "", f"Not compared: {_cell(p.note)}"]
+            lines += ["", f"### {_cell(p.pair)}", "", f"Not compared: {_cell(p.note)}"]
             continue
         if p.diff.empty:
             unchanged.append(p.pair)
             continue
-        lines += ["", f"### {p.pair}", "", _row("section", "object", "field", "OLD", "NEW"),
+        lines += ["", f"### {_cell(p.pair)}", "", _row("section", "object", "field", "OLD", "NEW"),
                   "|---|---|---|---|---|"]
         for c in p.diff.changes:
             field_text = c.field or ("workload added" if c.old == ABSENT else "workload removed")

@@ -246,3 +246,11 @@ def test_bad_input_is_one_paragraph_and_exit_4(capsys: pytest.CaptureFixture[str
     assert err.startswith("harness-refarch: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert out == ""
+
+
+def test_diff_markdown_never_passes_html_links_or_images_from_chart_content() -> None:
+    hostile = "[click](https://evil.example) ![p](https://tracker.example/p.png) <img src=x> `c`"
+    change = Change(WIRING, hostile, hostile, "a", hostile)
+    report = DiffReport("old", "new", [PairReport("large-x", PairDiff((change,)), [])], [])
+    md = format_markdown(report)
+    assert "](" not in md.replace("\\](", "") and "![" not in md and "<img" not in md and "`c`" not in md, md
