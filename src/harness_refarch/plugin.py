@@ -27,6 +27,7 @@ from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
+from harness_refarch.files import check_writable
 from harness_refarch.findings import Finding, report
 from harness_refarch.helm import RUNNING
 from harness_refarch.manifest import Manifest
@@ -48,6 +49,7 @@ _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
 _WAIVERS = pytest.StashKey[Waivers | None]()
 _WAIVER_PROBLEMS = pytest.StashKey[list[str]]()
+_WRITTEN = pytest.StashKey[list[tuple[str, str]]]()  # (what, where) of the outputs written at the end
 _SHAPES = pytest.StashKey[list[NodeShape]]()
 _RESERVE = pytest.StashKey[float]()
 _RESULTS = pytest.StashKey[list[TestResult]]()
@@ -280,6 +282,10 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
         try:
             session = RefarchSession(_options(config))
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
+            for option in ("--refarch-report", "--refarch-baseline-update"):
+                target = _opt(config, option)
+                if target:
+                    check_writable(Path(target).expanduser().resolve(), option)
             config.stash[_WAIVERS] = _load_waivers(config, session)
             config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
             config.stash[_RESERVE] = _number(config, "--refarch-node-reserve", float, 0.10, 0, 0.99,

@@ -31,6 +31,7 @@ from harness_refarch.plugin import (
     _WAIVERS,
     _WORKER_RENDERS,
     _WORKER_VOLATILE,
+    _WRITTEN,
     RENDER_CATEGORY,
     ROOT_CAUSE,
     _opt,
@@ -127,14 +128,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write("harness-refarch: capacity per pair (effective replicas x requests):")
         for line in terminal_table(pairs):
             write(f"  {line}")
-    target = _opt(config, "--refarch-report")
-    if target and pairs is not None and _PAIR_RESULTS in config.stash:
-        write(f"harness-refarch: report written to {Path(target).expanduser().resolve()}")
+    for what, where in config.stash.get(_WRITTEN, []):
+        write(f"harness-refarch: {what} written to {where}")
     for problem in config.stash.get(_WAIVER_PROBLEMS, []):
         write(f"harness-refarch: FAILED {problem}", red=True)
-    target = _opt(config, "--refarch-baseline-update")
-    if target:
-        write(f"harness-refarch: baseline of {len(config.stash.get(_FOUND, {}))} finding(s) written to {target}")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
@@ -247,18 +244,21 @@ def _failure_fields(failure: RenderFailure | None) -> dict[str, str] | None:
     return {"reason": failure.reason, "command": failure.command, "output": failure.output}
 
 
-def _write_report(session: pytest.Session) -> None:
+def _write_report(session: pytest.Session) -> bool:
+    """Compute the capacity of the pairs that ran; write the report if asked (True when written)."""
     config = session.config
     rs = config.stash.get(_KEY, None)
     target = _opt(config, "--refarch-report")
     if rs is None or config.option.collectonly or (rs._cache is None and not _is_xdist_controller(config)):
-        return
+        return False
     shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
     pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
     config.stash[_PAIR_RESULTS] = pairs
     if target:
         results: list[TestResult] = config.stash.setdefault(_RESULTS, [])
         write_report(Path(target).expanduser().resolve(), report_data(rs, results, pairs))
+        return True
+    return False
 
 
 def _waiver_problems(session: pytest.Session) -> list[str]:
@@ -291,17 +291,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _is_xdist_controller(config):
         get_session(config)
+    written = config.stash.setdefault(_WRITTEN, [])
+    failed: list[str] = []
     target = _opt(config, "--refarch-baseline-update")
     if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
         found = config.stash.get(_FOUND, {})
-        write_atomic(Path(target).expanduser().resolve(), baseline(found))
+        where = Path(target).expanduser().resolve()
+        try:
+            write_atomic(where, baseline(found))
+            written.append((f"baseline of {len(found)} finding(s)", str(where)))
+        except RefarchError as exc:
+            failed.append(f"baseline not written: {exc}")
     if exitstatus == pytest.ExitCode.INTERRUPTED or RUNNING.interrupted:
         return  # never wait for renders after Ctrl-C
     try:
-        _write_report(session)
+        if _write_report(session):
+            written.append(("report", str(Path(_opt(config, "--refarch-report")).expanduser().resolve())))
     except RefarchError as exc:
-        config.stash[_WAIVER_PROBLEMS] = [f"report not written: {exc}"]
-    problems = [*config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
+        failed.append(f"report not written: {exc}")
+    problems = [*failed, *config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

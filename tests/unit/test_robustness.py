@@ -508,6 +508,42 @@ def test_numbers_and_booleans_that_are_not_are_one_paragraph(tmp_path: Path, rea
     _one_usage_paragraph(run, names, words)
 
 
+def _a_file(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path / "a-file"
+
+
+@pytest.mark.parametrize("option", ["--refarch-baseline-update", "--refarch-report"])
+@pytest.mark.parametrize(("target", "words"), [
+    (lambda tmp_path: _a_file(tmp_path) / "out.yaml", "is a file, not a directory"),
+    (lambda tmp_path: tmp_path, "is a directory, not a file"),
+    (lambda tmp_path: Path("/proc/refarch-out.yaml"), "does not accept new files"),
+], ids=["under-a-file", "a-directory", "proc"])
+def test_an_output_that_cannot_be_written_is_one_paragraph_before_any_render(tmp_path: Path, real_helm: Path,
+                                                                              option: str, target, words: str) -> None:  # type: ignore[no-untyped-def]
+    run = run_suite(real_helm, option, str(target(tmp_path)), *ONE_PAIR, cwd=tmp_path)
+    _one_usage_paragraph(run, option, words)
+    assert "distinct render" not in run.out
+
+
+def test_an_output_that_fails_at_the_end_is_not_also_called_written(tmp_path: Path, real_helm: Path) -> None:
+    """The output directory exists when the run starts and is a file when it ends."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "swap.py").write_text(
+        "import os, shutil, pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_sessionfinish(session):\n"
+        f"    shutil.rmtree({str(out)!r})\n"
+        f"    open({str(out)!r}, 'w').close()\n")
+    run = run_suite(real_helm, "--refarch-report", str(out / "r.html"), "--refarch-baseline-update",
+                    str(out / "b.yaml"), "-p", "swap", *ONE_PAIR, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert run.rc == 1, run.text[-3000:]
+    assert "report not written" in run.out and "report written" not in run.out, run.out[-3000:]
+    assert "baseline not written" in run.out and "finding(s) written" not in run.out, run.out[-3000:]
+    no_traceback(run)
+
+
 @pytest.mark.parametrize("word", ["0", "false", "No", "off"])
 def test_a_false_refarch_no_cache_keeps_the_cache(tmp_path: Path, real_helm: Path, word: str) -> None:
     run = run_suite(real_helm, *ONE_PAIR, cwd=tmp_path, env={"REFARCH_NO_CACHE": word})
