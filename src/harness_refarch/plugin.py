@@ -292,6 +292,8 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
                                              "a fraction from 0 to 0.99 of each node kept for the system, e.g. 0.1")
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
+            if session is not None:
+                session.close()  # an unpacked .tgz chart's work directory goes with it
             return None
         config.stash[_KEY] = session
     return session

@@ -726,3 +726,17 @@ def test_a_tampered_cached_helm_is_refused_before_it_runs(tmp_path: Path, monkey
     with pytest.raises(RefarchError, match="does not match the pinned sha256"):
         find_helm(environ={"PATH": str(tmp_path / "empty")})
     assert not ran.exists()
+
+
+@pytest.mark.parametrize("bad", [["--refarch-node-shape", "eight,32Gi"], ["--refarch-waivers", "/nonexistent/w.yaml"]],
+                         ids=["node-shape", "waivers"])
+def test_bad_input_after_a_tgz_chart_is_unpacked_leaves_no_work_directory(tmp_path: Path, real_helm: Path,
+                                                                          bad: list[str]) -> None:
+    subprocess.run([str(real_helm), "package", str(CHART), "-d", str(tmp_path)], check=True, capture_output=True)
+    (archive,) = tmp_path.glob("*.tgz")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = run_suite(real_helm, "--chart-path", str(archive), *bad, *ONE_PAIR, cwd=tmp_path,
+                    env={"TMPDIR": str(scratch)})
+    assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
