@@ -104,8 +104,7 @@ def _same(value: Any, rendered: str | None, field: str) -> bool:
     text = str(value).strip()
     if text == rendered:
         return True
-    parsers: tuple[Callable[[object], Any], ...] = (
-        (jvm_heap_bytes,) if field.startswith("MEMORY") else (int, parse_quantity))
+    parsers: list[Callable[[str], Any]] = [jvm_heap_bytes] if field.startswith("MEMORY") else [int, parse_quantity]
     for parse in parsers:
         try:
             return bool(parse(text) == parse(rendered))

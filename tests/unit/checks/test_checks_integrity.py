@@ -147,7 +147,7 @@ def test_repository_runtime_labels_file_loads():
 def test_runtime_labels_file_malformed(tmp_path: Path, text):
     (tmp_path / "external-objects.yaml").write_text("")
     (tmp_path / "runtime-labels.yaml").write_text(text)
-    with pytest.raises(ExternalObjectsError, match="runtime-labels file .* is malformed"):
+    with pytest.raises(ExternalObjectsError, match=r"runtime-labels file .* is malformed"):
         load_external(tmp_path / "external-objects.yaml", {})
 
 
