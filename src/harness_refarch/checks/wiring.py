@@ -35,6 +35,8 @@ CREDENTIAL_NAME = re.compile(r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|AC
 # Values that are settings, not secrets, even under a credential-like name (USE_PASSWORD: "no").
 _NOT_A_CREDENTIAL = {"", "no", "false", "true", "yes", "0", "1", "on", "off", "y", "n"}
 _HOST_LIST_NAME = re.compile(r"(^|_)(HOSTS?|HOSTNAMES?|HOST_?LIST|ADDRESS(ES)?|ENDPOINTS?)$", re.IGNORECASE)
+# A setting that says where to connect (``MONGO_URI: mongodb://`` with no host is still a client's).
+_CONNECTION_KEY = re.compile(r"(URI|URL|HOSTS?|CONN(ECTION)?(_?STR(ING)?)?)$", re.IGNORECASE)
 DB_LABELS = {"mongo": ("mongodb", "mongo"), "postgres": ("postgresql", "postgres"),
              "redis": ("redis",), "timescaledb": ("timescaledb", "timescale")}
 # Which databases a scheme family can be, in the order a remaining tie is broken.
@@ -284,19 +286,21 @@ def _empty_host_lists(manifest: Manifest, databases: Mapping[str, DatabaseExpect
 
 def consumed(manifest: Manifest, found: Iterable[ConnectionString]) -> dict[str, str]:
     """The databases the render's workloads use, each with the evidence: a connection string
-    attributed to it, or a setting of a workload outside that database named after it
-    (``POSTGRES_USER``, ``TIMESCALEDB_PASSWORD`` read through env or envFrom)."""
+    attributed to it, or a setting named after it (``POSTGRES_USER``, ``TIMESCALEDB_PASSWORD``,
+    read through env or envFrom) in a database client, a container that reads a connection
+    string. A database server's own settings (Patroni's ``postgresdbAdminPassword`` in the
+    TimescaleDB pods) are no evidence: the server holds no connection string."""
+    found = list(found)
     out: dict[str, str] = {}
     for uri in found:
         out.setdefault(uri.db, uri.location)
-    own = {w.key for db in DB_LABELS for w in _in_cluster_workloads(manifest, db)}
+    clients = {(w.key, c.name) for uri in found for w, c in uri.consumers}
     for w in manifest.workloads.values():
-        if w.key in own:
-            continue
         for c in w.containers:
+            client = (w.key, c.name) in clients
             for name in c.env:
                 db = next((d for d in _KEY_ORDER if _KEY_WORDS[d].search(name)), None)
-                if db is not None:
+                if db is not None and (client or _CONNECTION_KEY.search(name)):
                     out.setdefault(db, f"{w.key} container {c.name} env {name}")
     return out
 

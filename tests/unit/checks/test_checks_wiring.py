@@ -233,13 +233,13 @@ def test_wiring_scheme_only_value_is_not_a_connection_string(make_pair, k8s, man
 
 
 def test_wiring_database_without_connection_string(make_pair, k8s, manifest):
-    """A workload that reads Redis settings but finds no Redis connection string is a finding."""
+    """A database client that reads Redis settings but finds no Redis connection string is a finding."""
     dbs = {**MONGO_IN, "redis": DatabaseExpectation("redis", in_cluster=True)}
-    worker = k8s.deployment("worker", containers=[k8s.container("worker", env=[k8s.secret_env("REDIS_PASSWORD")])])
-    [f] = wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest, extra=[worker]))
+    env = [k8s.secret_env("MONGO_USER"), k8s.secret_env("MONGO_PASSWORD"), k8s.secret_env("REDIS_PASSWORD")]
+    [f] = wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest, env=env))
     assert f.workload == "redis wiring"
     assert f.field == "connection strings"
-    assert f.expected == "at least one (the render uses redis: Deployment/worker container worker env REDIS_PASSWORD)"
+    assert f.expected == "at least one (the render uses redis: Deployment/ng-manager container app env REDIS_PASSWORD)"
     assert f.actual == "none found in env or ConfigMaps"
 
 
@@ -248,9 +248,12 @@ def test_database_no_rendered_workload_uses_is_not_expected(make_pair, k8s, mani
     CI and CD modules): no connection string is expected, so nothing is reported."""
     dbs = {**MONGO_IN, "postgres": DatabaseExpectation("postgres", in_cluster=True),
            "redis": DatabaseExpectation("redis", in_cluster=False, hosts=("cache.example.com:6379",))}
-    assert wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest)) == []
-    assert wiring.consumed(_mongo(k8s, manifest), []) == {
-        "mongo": "Deployment/ng-manager container app env MONGO_URI"}
+    # the database server's own settings are no evidence of a client (Patroni's admin password)
+    admin = k8s.secret_env("postgresdbAdminPassword")
+    server = k8s.statefulset("tsdb", containers=[k8s.container("tsdb", env=[admin])])
+    assert wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest, extra=[server])) == []
+    m = _mongo(k8s, manifest)
+    assert wiring.consumed(m, wiring.connection_strings(m)) == {"mongo": "ConfigMap/ng-manager:MONGO_URI"}
 
 
 # -- external databases ----------------------------------------------------------------------
