@@ -15,7 +15,7 @@ from harness_refarch.catalog import Pair
 from harness_refarch.checks.values_keys import Declared, unused_keys
 from harness_refarch.findings import Finding
 from harness_refarch.quantities import QuantityError, jvm_heap_bytes, parse_quantity
-from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction, dotted
+from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
 
 CHECK = "layering"
 
@@ -147,8 +147,8 @@ def explain(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> tuple
         return merged.source(hit), ""
     where = merged.source(hit)
     shown = "no value" if rendered is None else rendered
-    return "", (f"{dotted(hit)} is {value} ({where}), but the render has {shown}: "
-                f"that key does not reach this field, the chart's template decides it")
+    return "", (f"{where} sets {value}, but the render has {shown}: that key does not reach "
+                "this field (the chart's template decides it)")
 
 
 def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:

@@ -75,10 +75,9 @@ def test_a_line_whose_value_was_not_rendered_is_not_named(tmp_path):
     assert [f.source for f in out] == [
         "", "", "override-large.yaml:7 platform.gateway.resources.limits.memory",
         "override-large.yaml:9 platform.gateway.java.memory", ""]
-    assert out[0].hint == ("platform.log-service.replicaCount is 3 (override-large.yaml:3 "
-                           "platform.log-service.replicaCount), but the render has 1: that key does not "
-                           "reach this field, the chart's template decides it")
-    assert ("8192Mi (override-large.yaml:7 platform.gateway.resources.limits.memory), but the render has "
-            "no value") in out[1].hint
-    assert out[4].hint.endswith("the chart's template decides it; if intended, record it")
+    assert out[0].hint == ("override-large.yaml:3 platform.log-service.replicaCount sets 3, but the render "
+                           "has 1: that key does not reach this field (the chart's template decides it)")
+    assert out[1].hint.startswith("override-large.yaml:7 platform.gateway.resources.limits.memory sets 8192Mi, "
+                                  "but the render has no value")
+    assert out[4].hint.endswith("(the chart's template decides it); if intended, record it")
     assert "[set by" not in str(out[0]) and "does not reach this field" in str(out[0])
