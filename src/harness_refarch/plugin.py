@@ -307,7 +307,7 @@ def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | N
             raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
                                "Check the path, or start one with --refarch-baseline-update FILE.")
         return None
-    return load_waivers(path)
+    return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
 
 
 def _exit_on_error(config: pytest.Config) -> None:

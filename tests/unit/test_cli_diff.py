@@ -159,7 +159,7 @@ def test_no_credentials_in_any_format(capsys: pytest.CaptureFixture[str], chart_
     def plant(chart: Path) -> None:
         replace_once(chart / "override-large.yaml", "    redis:\n      replicaCount: 3\n",
                      "    redis:\n      replicaCount: 3\n      hosts:\n"
-                     f"        - redis://default:{SECRET}@redis2.db.example.internal:6379\n")
+                     f"        - default:{SECRET}@redis2.db.example.internal:6379\n")
 
     new = chart_copy(plant)
     for fmt in ("text", "markdown"):
@@ -172,7 +172,7 @@ def test_no_credentials_in_any_format(capsys: pytest.CaptureFixture[str], chart_
 
 def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.CaptureFixture[str],
                                                              chart_copy: Callable[..., Path]) -> None:
-    secret_set = f"global.database.redis.hosts[0]=redis://default:{SECRET}@r.example.internal:6379"
+    secret_set = f"global.database.redis.hosts[0]=default:{SECRET}@r.example.internal:6379"
     code, out, err = run(capsys, CHART, chart_copy(), "--refarch-set", secret_set,
                          architectures=("prod-3-external-self-managed",))
     assert code == EXIT_OK, out + err  # same literal credential on both sides: not a regression

@@ -375,3 +375,40 @@ def test_the_example_file_loads() -> None:
     ws = load_waivers(example, today=date(2026, 1, 1))
     assert len(ws.entries) >= 3 and ws.expired() == []
     assert all(w.reason for w in ws.entries)
+
+
+# -- waivers about one chart (issue 13 item 6) -------------------------------------------------------
+BLOCKING = Finding("integrity", "Ingress/blocking-swagger-api",
+                   "spec.rules[0].http.paths[0] (/api/swagger(/|$)(.*)) backend service",
+                   "Service dne in the render", "no Service dne")
+
+
+def test_chart_glob_limits_a_waiver_to_its_chart(tmp_path: Path) -> None:
+    """A waiver about one chart's intentional pattern waives there and is inactive elsewhere:
+    it neither waives another chart's finding nor goes stale on a chart without the pattern."""
+    text = ("waivers:\n  - check: integrity\n    chart: harness\n    workload: Ingress/blocking-*\n"
+            "    reason: blocks a path on purpose\n")
+    path = write(tmp_path, text)
+    released = load_waivers(path, today=TODAY, chart="harness")
+    failing, waived = released.split([BLOCKING], "small-prod-3-incluster")
+    assert failing == [] and [w.reason for _, w in waived] == ["blocks a path on purpose"]
+    other = load_waivers(path, today=TODAY, chart="harness-prod")
+    assert other.split([BLOCKING], "small-prod-3-incluster")[0] == [BLOCKING]
+    assert other.stale() == []  # not about this chart: never stale here
+    assert load_waivers(path, today=TODAY, chart="harness").stale() != []  # on its chart it can go stale
+
+
+def test_chart_glob_must_be_text(tmp_path: Path) -> None:
+    assert "'chart' is 3" in error_of(tmp_path, "waivers:\n  - chart: 3\n    reason: x\n")
+
+
+def test_repository_waivers_file_waives_the_blocking_ingress_of_released_charts_only() -> None:
+    """fixtures/waivers.yaml (the default file) ships the released chart's blocking Ingress as a
+    waiver with its reason; the integrity check itself still reports any dangling backend."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "waivers.yaml"
+    released = load_waivers(path, today=TODAY, chart="harness")
+    failing, waived = released.split([BLOCKING], "large-dr-warm-standby")
+    assert failing == [] and "deliberately does not exist" in waived[0][1].reason
+    other = Finding("integrity", "Ingress/api", BLOCKING.field, "Service api in the render", "no Service api")
+    assert released.split([other], "large-dr-warm-standby")[0] == [other]
+    assert load_waivers(path, today=TODAY, chart="harness-prod").entries == ()
