@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import filelock
 
-from harness_refarch import install_helm
+from harness_refarch import chart_files, install_helm
 from harness_refarch.checks.wiring import CREDENTIAL_NAME, looks_like_credential
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import Manifest, from_bodies, set_digest_key
@@ -32,7 +32,6 @@ from harness_refarch.redact import mask
 
 FORMAT = 1
 T = TypeVar("T")
-_SKIP_DIRS = {".git", "__pycache__"}
 
 
 def default_dir() -> Path:
@@ -42,8 +41,8 @@ def default_dir() -> Path:
 def chart_digest(chart: Path) -> str:
     """sha256 over every file of the chart (relative path and content), in a stable order."""
     h = hashlib.sha256()
-    for path in sorted(p for p in chart.rglob("*") if p.is_file() and not _SKIP_DIRS & set(p.parts)):
-        h.update(str(path.relative_to(chart)).encode() + b"\0")
+    for rel, path in chart_files.walk(chart):
+        h.update(str(rel).encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from harness_refarch import chart_files
 from harness_refarch.errors import RefarchError
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
 from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded, load_bounded
@@ -627,21 +627,17 @@ def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
 def _read_dir(root: Path) -> dict[str, bytes]:
     """The files of a chart directory that matter for values (not every file of the tree)."""
     files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        parts = rel_dir.parts
-        for name in filenames:
-            rel = (rel_dir / name).as_posix() if parts else name
-            keep = (name in ("Chart.yaml", "values.yaml", "requirements.yaml")
-                    or ("templates" in parts and name.endswith(_TEMPLATE_SUFFIXES))
-                    or (parts and parts[-1] == "charts" and name.endswith((".tgz", ".tar.gz"))))
-            if keep:
-                try:
-                    files[rel] = (Path(dirpath) / name).read_bytes()
-                except OSError as exc:
-                    raise RefarchError(f"Cannot read {Path(dirpath) / name}: {exc.strerror or exc}. Check "
-                                       "the chart's file permissions.") from exc
+    for rel_path, path in chart_files.walk(root):  # symlinked subcharts and templates followed, as helm does
+        parts, name = rel_path.parent.parts, rel_path.name
+        keep = (name in ("Chart.yaml", "values.yaml", "requirements.yaml")
+                or ("templates" in parts and name.endswith(_TEMPLATE_SUFFIXES))
+                or (parts and parts[-1] == "charts" and name.endswith((".tgz", ".tar.gz"))))
+        if keep:
+            try:
+                files[rel_path.as_posix()] = path.read_bytes()
+            except OSError as exc:
+                raise RefarchError(f"Cannot read {path}: {exc.strerror or exc}. Check "
+                                   "the chart's file permissions.") from exc
     return files
 
 
