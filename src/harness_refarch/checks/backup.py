@@ -411,7 +411,7 @@ def _schedule_defects(s: K8sObject, origin: str, policy: Policy) -> list[Finding
     cadence, gap = _cadence(s, origin, str(s.spec.get("schedule") or ""), policy)
     out += cadence
     cycle = (gap or policy.max_interval) * policy.min_ttl_cycles
-    expected = f"at least {human(cycle)} (one full cycle between runs)"
+    expected = f"at least {human(cycle)}: one full cycle between runs"
     ttl = t.get("ttl")
     if ttl in (None, ""):
         out.append(Finding(CHECK, s.key, "spec.template.ttl", expected,
@@ -424,7 +424,7 @@ def _schedule_defects(s: K8sObject, origin: str, policy: Policy) -> list[Finding
         else:
             if kept < cycle:
                 out.append(Finding(CHECK, s.key, "spec.template.ttl", expected,
-                                   f"{ttl!s} ({human(kept)}): backups expire before the next run", hint))
+                                   f"{ttl!s} = {human(kept)}: backups expire before the next run", hint))
     return out
 
 
