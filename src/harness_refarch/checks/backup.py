@@ -519,7 +519,9 @@ def _snapshot_class_findings(classes: list[tuple[K8sObject, str]]) -> list[Findi
                         f"none rendered or given with {OPTION}")]
     by_driver: dict[str, list[str]] = {}
     for obj, _ in classes:
-        by_driver.setdefault(str(obj.body.get("driver", "")), []).append(obj.key)
+        keys = by_driver.setdefault(str(obj.body.get("driver", "")), [])
+        if obj.key not in keys:  # the same object in the render and a manifest file is one object
+            keys.append(obj.key)
     return [Finding(CHECK, ", ".join(sorted(keys)), "driver",
                     f"one VolumeSnapshotClass labelled {SNAPSHOT_LABEL} per CSI driver (Velero cannot choose)",
                     f"{len(keys)} for driver {driver}") for driver, keys in sorted(by_driver.items()) if len(keys) > 1]

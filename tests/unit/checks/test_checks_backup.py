@@ -409,6 +409,11 @@ def test_two_labelled_classes_for_one_driver(make_pair, k8s, manifest):
         "2 for driver ebs.csi.aws.com")
 
 
+def test_one_class_in_the_render_and_a_manifest_file_is_one_class(make_pair, k8s, manifest):
+    m = _render(k8s, manifest, schedule=_schedule())
+    assert _check(make_pair, m, _operator(SNAPSHOT_CLASS)) == []
+
+
 # -- durations -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("expr", "gap"), [
     ("0 7 * * *", timedelta(hours=24)),
