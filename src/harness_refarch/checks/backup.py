@@ -17,6 +17,7 @@ the data says, is not paused, and whose TTL keeps at least one full cycle.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -285,12 +286,14 @@ def _template(schedule: K8sObject) -> Mapping[str, Any]:
 
 
 def _namespace_problem(schedule: K8sObject, namespace: str) -> str | None:
+    """Velero's namespace filter: unset or ``*`` includes all; names may be glob patterns
+    (``harness-*``, as current Velero releases accept); an exclusion wins."""
     t = _template(schedule)
     included = [str(n) for n in t.get("includedNamespaces") or []] or ["*"]  # Velero: unset means all
     excluded = [str(n) for n in t.get("excludedNamespaces") or []]
-    if namespace in excluded or "*" in excluded:
+    if any(fnmatch.fnmatchcase(namespace, n) for n in excluded):
         return f"excludedNamespaces {excluded} leaves out namespace {namespace}"
-    if namespace not in included and "*" not in included:
+    if not any(fnmatch.fnmatchcase(namespace, n) for n in included):
         return f"includedNamespaces {included} leaves out namespace {namespace}"
     return None
 

@@ -88,6 +88,7 @@ def _operator(*docs, name="velero-schedule.yaml"):
     _schedule(schedule="0 0 * * 1-5"),
     _schedule(namespaces=["*"]),
     _schedule(namespaces=None),
+    _schedule(namespaces=["harn*"]),
     _schedule(selector=None),
     _schedule(selector={}),
     _schedule(selector={"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
@@ -101,7 +102,7 @@ def _operator(*docs, name="velero-schedule.yaml"):
     _schedule(includedResources=["*"], excludedResources=["secrets"]),
     _schedule(includedNamespaceScopedResources=["pods", "persistentvolumeclaims"]),
 ], ids=["daily_cron", "every_12h", "every_6h_cron", "daily_macro", "weekly_with_weekly_ttl", "weekdays_only",
-        "all_namespaces", "namespaces_unset", "no_selector", "empty_selector", "match_expressions_in",
+        "all_namespaces", "namespaces_unset", "namespace_glob", "no_selector", "empty_selector", "match_expressions_in",
         "exists_and_does_not_exist", "or_selectors", "fs_backup", "short_resource_names", "all_resources",
         "namespace_scoped_resources"])
 def test_backup_conformant(make_pair, k8s, manifest, schedule):
@@ -164,7 +165,9 @@ def test_only_a_one_off_backup_is_one_finding(make_pair, k8s, manifest):
 @pytest.mark.parametrize(("template", "reason"), [
     ({"namespaces": ["other"]}, "includedNamespaces ['other'] leaves out namespace harness"),
     ({"namespaces": ["*"], "excludedNamespaces": ["harness"]}, "excludedNamespaces ['harness'] leaves out"),
-], ids=["other_namespace", "excluded_namespace"])
+    ({"namespaces": ["harness-*"]}, "includedNamespaces ['harness-*'] leaves out namespace harness"),
+    ({"namespaces": ["*"], "excludedNamespaces": ["h?rness"]}, "excludedNamespaces ['h?rness'] leaves out"),
+], ids=["other_namespace", "excluded_namespace", "glob_missing", "excluded_by_glob"])
 def test_schedule_for_another_namespace(make_pair, k8s, manifest, template, reason):
     [f] = _check(make_pair, _render(k8s, manifest, schedule=_schedule(**template), postgres=True))
     assert (f.workload, f.field) == ("backup", "backup schedule")
