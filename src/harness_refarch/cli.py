@@ -93,7 +93,7 @@ CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
     ("documented_minimum", {"minimum": True}, lambda rs, p, m: resources.demo_minimum(p, m)),
     ("capacity_not_below_previous_profile", {"previous": True}, _previous),
     ("database_wiring", {}, lambda rs, p, m: wiring.wiring(p, m)),
-    ("velero_backup", {"backup": True}, lambda rs, p, m: backup.backup(p, m)),
+    ("velero_backup", {"backup": True}, lambda rs, p, m: backup.backup(p, m, rs.backup_evidence)),
     ("warm_standby", {"dr": True}, _standby),
 )
 
@@ -348,6 +348,9 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
                    help="your own values file, layered before the profile file on both sides (repeatable)")
     p.add_argument("--refarch-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra helm --set on both sides (repeatable)")
+    p.add_argument("--refarch-manifests", action="append", default=[], metavar="FILE",
+                   help="the operator's backup objects (Velero Schedule, VolumeSnapshotClass), judged with both "
+                        "sides' renders (repeatable)")
     p.add_argument("--refarch-fixtures", metavar="DIR", help="reference-architecture data (default: ./fixtures)")
     p.add_argument("--refarch-helm", metavar="PATH", help="helm binary (default: $HELM_BIN, PATH, pinned helm)")
     p.add_argument("--refarch-release-name", default="harness", metavar="NAME", help="release name")
@@ -427,6 +430,7 @@ def options_for(chart: str, args: argparse.Namespace) -> Options:
         chart=_chart(chart), fixtures=fixtures, helm=args.refarch_helm,
         profiles=list(args.refarch_profile), architectures=list(args.refarch_architecture),
         values=[Path(v).expanduser().resolve() for v in args.refarch_values], sets=list(args.refarch_set),
+        manifests=[Path(m).expanduser().resolve() for m in args.refarch_manifests],
         release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version)
 
 

@@ -90,6 +90,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
               "and before the profile file (repeatable, in order)")
     _add(group, "--refarch-set", "\n", action="append", default=[], metavar="KEY=VALUE",
          help="extra helm --set, applied after every values file (repeatable)")
+    _add(group, "--refarch-manifests", os.pathsep, action="append", default=[], metavar="FILE",
+         help="the operator's own backup objects (Velero Schedule, VolumeSnapshotClass, backup CronJob), "
+              "for charts that render none: YAML manifests, judged with the render (repeatable)")
     _add(group, "--refarch-helm", metavar="PATH",
          help="helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
               "by harness-refarch-install-helm)")
@@ -244,6 +247,7 @@ def _options(config: pytest.Config) -> Options:
         profiles=_opt(config, "--refarch-profile"),
         architectures=_opt(config, "--refarch-architecture"),
         values=[v.expanduser().resolve() for v in values], sets=_opt(config, "--refarch-set"),
+        manifests=[Path(m).expanduser().resolve() for m in _opt(config, "--refarch-manifests")],
         release=_opt(config, "--refarch-release-name") or "harness",
         namespace=_opt(config, "--refarch-namespace") or "harness",
         kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
-from harness_refarch.checks import golden, layering
+from harness_refarch.checks import backup, golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
 from harness_refarch.errors import HelmFailed, RefarchError
 from harness_refarch.findings import Finding
@@ -50,6 +50,7 @@ class Options:
     architectures: list[str] = field(default_factory=list)
     values: list[Path] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)
+    manifests: list[Path] = field(default_factory=list)  # the operator's backup objects (--refarch-manifests)
     release: str = "harness"
     namespace: str = "harness"
     kube_version: str = DEFAULT_KUBE_VERSION
@@ -102,6 +103,7 @@ class RefarchSession:
         self._effective: dict[str, Pair] = {}
         self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
+        self.operator_manifests: tuple[Manifest, ...] = ()  # --refarch-manifests, parsed up front
         self.chart: ResolvedChart | None = None
         try:
             self.validate()
@@ -128,6 +130,8 @@ class RefarchSession:
             self.layer(path)  # parsed once, here: a bad file is one paragraph before any render
         for path in sorted({p for pair in self.pairs for p in self.architecture_layers(pair)}):
             self.layer(path)  # the architecture overlays too, whatever data directory they come from
+        if o.manifests:  # parsed once, here: a bad file is one paragraph before any render
+            self.operator_manifests = backup.load_manifests(o.manifests, o.namespace, self.backup_policy)
         for assignment in o.sets:
             if "=" not in assignment or assignment.startswith("="):
                 raise RefarchError(f"--refarch-set {assignment.split('=', 1)[0]!r}... is not of the form "
@@ -162,6 +166,16 @@ class RefarchSession:
     @cached_property
     def catalog(self) -> Catalog:
         return load_catalog(self.options.fixtures)
+
+    @cached_property
+    def backup_policy(self) -> backup.Policy:
+        """What counts as backup evidence and how often backups run (fixtures/backup.yaml)."""
+        return backup.load_policy(self.options.fixtures / "backup.yaml")
+
+    @cached_property
+    def backup_evidence(self) -> backup.Evidence:
+        """The backup data and the operator's manifests, the same for every pair."""
+        return backup.Evidence(self.backup_policy, self.operator_manifests)
 
     @cached_property
     def all_pairs(self) -> list[Pair]:
