@@ -222,6 +222,20 @@ class Manifest:
         }
 
     # -- lookups ---------------------------------------------------------------------------
+    def workload_of(self, text: str) -> str | None:
+        """The key of the workload a finding's ``workload`` text is about (``Deployment/x`` or
+        ``Deployment/x container c``): the longest workload key that is the text or is followed
+        by a space in it. Names may hold spaces (Kubernetes refuses them, helm renders them), so
+        the text is never simply split at its first space."""
+        best = text if text in self.workloads else None
+        if best is None:
+            cut = text.find(" ")
+            while cut != -1:
+                if text[:cut] in self.workloads:
+                    best = text[:cut]
+                cut = text.find(" ", cut + 1)
+        return best
+
     def get(self, kind: str, name: str) -> K8sObject | None:
         return self._index.get((kind, name))
 

@@ -593,7 +593,7 @@ def refarch_workload() -> str:
 def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
     """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
     keys = {*_by_identity(manifest).get(identity, ()), identity}
-    return [f for f in findings if f.workload.split(" ", 1)[0] in keys]
+    return [f for f in findings if (manifest.workload_of(f.workload) or f.workload.split(" ", 1)[0]) in keys]
 
 
 _IDENTITIES: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}

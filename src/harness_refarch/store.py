@@ -13,6 +13,7 @@ Where it lives follows the helm cache: ``$HARNESS_REFARCH_CACHE`` or the XDG cac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -47,6 +48,20 @@ def chart_digest(chart: Path) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the suite's own code (every module and template of the installed package).
+
+    Stored entries hold what this code made of a render (the parsed manifest, schema, lint and
+    yamllint findings): another version of the suite must not be answered from them."""
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel, path in chart_files.walk(package):
+        if path.suffix in (".py", ".j2"):
+            h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -74,7 +89,7 @@ class RenderStore:
             namespace: str, kube_version: str, helm_version: str, repeat: int, kind: str = "render") -> str:
         if chart not in self._chart_digests:
             self._chart_digests[chart] = chart_digest(chart)
-        parts = [f"format={FORMAT}", f"kind={kind}", f"chart={self._chart_digests[chart]}",
+        parts = [f"format={FORMAT}", f"code={code_digest()}", f"kind={kind}", f"chart={self._chart_digests[chart]}",
                  *(f"values={file_digest(v)}" for v in values), *(f"set={s}" for s in sets),
                  f"release={release}", f"namespace={namespace}", f"kube={kube_version}",
                  f"helm={helm_version}", f"repeat={repeat}"]

@@ -63,3 +63,17 @@ def test_stored_render_holds_no_credential_and_keeps_the_findings(tmp_path: Path
     assert loaded is not None
     assert wiring.wiring(PAIR, loaded) == wiring.wiring(PAIR, fresh)
     assert wiring.wiring(PAIR, fresh)  # the planted literals are findings, on both sides
+
+
+def test_another_version_of_the_suite_is_never_answered_from_the_store(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stored findings are what this code made of a render: a changed check must recompute them."""
+    from harness_refarch import store as store_module
+
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    rs = store_module.RenderStore(tmp_path / "store")
+    args = (chart, (), (), "r", "ns", "1.29.0", "v4.1.4", 0)
+    before = rs.key(*args, kind="schema:x")
+    monkeypatch.setattr(store_module, "code_digest", lambda: "another version of the suite")
+    assert rs.key(*args, kind="schema:x") != before

@@ -82,7 +82,7 @@ def _tails(field: str) -> tuple[KeyPath, ...]:
 
 
 def _workload_name(workload: str) -> str:
-    key = workload.split(" ", 1)[0]
+    key = workload.split(" container ", 1)[0] if " container " in workload else workload.split(" ", 1)[0]
     return key.split("/", 1)[1] if "/" in key else ""
 
 
