@@ -25,7 +25,6 @@ import pytest
 
 from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
-from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import check_writable
 from harness_refarch.findings import Finding, report
@@ -541,8 +540,7 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
     values; failing values traced to their layer). Errors come back as values so the test fails
     outside any ``except`` block (no "During handling of the above exception" chains)."""
     try:
-        found = refarch.findings(check, refarch.effective_pair(pair), *args)
-        return with_sources(found, refarch.merged(pair)), None
+        return refarch.traced(check, pair, *args), None
     except RefarchError as exc:
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
@@ -592,8 +590,19 @@ def refarch_workload() -> str:
 
 def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
     """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
-    keys = {*_by_identity(manifest).get(identity, ()), identity}
-    return [f for f in findings if (manifest.workload_of(f.workload) or f.workload.split(" ", 1)[0]) in keys]
+    grouped = _GROUPED.get(id(findings))
+    if grouped is None or grouped[0] is not findings or grouped[1] is not manifest:
+        index: dict[str, list[Finding]] = {}
+        for f in findings:  # one pass per findings list, not one per per-workload test
+            index.setdefault(manifest.workload_of(f.workload) or f.workload.split(" ", 1)[0], []).append(f)
+        grouped = (findings, manifest, index)
+        _GROUPED[id(findings)] = grouped
+    keys = dict.fromkeys([*_by_identity(manifest).get(identity, ()), identity])
+    return [f for key in keys for f in grouped[2].get(key, ())]
+
+
+# findings list -> (it, the manifest, its findings by workload key); the list is kept so its id stays its own
+_GROUPED: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = {}
 
 
 _IDENTITIES: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}

@@ -92,6 +92,7 @@ class RefarchSession:
     def __init__(self, options: Options) -> None:
         self.options = options
         self._findings: dict[tuple[Any, ...], list[Finding]] = {}
+        self._traced: dict[tuple[int, str], tuple[list[Finding], list[Finding]]] = {}  # found is kept: ids stay unique
         self._cache: RenderCache | None = None
         self.golden_written: list[tuple[Path, str]] = []
         self._golden_done: set[Path] = set()
@@ -423,6 +424,16 @@ class RefarchSession:
         if key not in self._findings:
             self._findings[key] = check(*args)
         return self._findings[key]
+
+    def traced(self, check: Callable[..., list[Finding]], pair: Pair, *args: Any) -> list[Finding]:
+        """The findings of ``check`` on ``pair`` as its layers make it, each failing value traced to
+        the values line that set it; once per check and pair, however many per-workload tests
+        read them (tracing per test made a 1,000-workload chart quadratic)."""
+        found = self.findings(check, self.effective_pair(pair), *args)
+        key = (id(found), pair.id)
+        if key not in self._traced:
+            self._traced[key] = (found, layering.with_sources(found, self.merged(pair)))
+        return self._traced[key][1]
 
     def golden(self, pair: Pair) -> dict[str, Any] | None:
         path = self.catalog.golden_path(pair)
