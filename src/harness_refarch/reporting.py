@@ -34,6 +34,7 @@ from harness_refarch.plugin import (
     _WRITTEN,
     RENDER_CATEGORY,
     ROOT_CAUSE,
+    _exit_on_error,
     _opt,
     _pair_of,
     cache_disabled,
@@ -313,3 +314,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist the controller checks the input before any worker starts: bad input is
+    one paragraph and exit 4, not one crash per worker (an INTERNALERROR)."""
+    config = session.config
+    if _is_xdist_controller(config) and not config.option.collectonly:
+        get_session(config)
+        _exit_on_error(config)
