@@ -125,7 +125,7 @@ class RenderStore:
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, separators=(",", ":"))
+                fh.write(encode(doc))
             os.replace(tmp, path)
         finally:
             Path(tmp).unlink(missing_ok=True)

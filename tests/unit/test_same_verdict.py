@@ -142,6 +142,7 @@ def test_generated_job_names_never_reach_test_ids_or_baselines(chart: Path, tmp_
     first = suite(real_helm, chart, tmp_path / "cache-1", "--refarch-baseline-update",
                   str(tmp_path / "baseline.yaml"), junit=tmp_path / "first.xml")
     second = suite(real_helm, chart, tmp_path / "cache-2", junit=tmp_path / "second.xml")
+    assert first.returncode == second.returncode == 1, first.stdout[-3000:]  # the planted findings
     ids_first, ids_second = outcomes(tmp_path / "first.xml"), outcomes(tmp_path / "second.xml")
     assert not differences(ids_first, ids_second), "\n".join(differences(ids_first, ids_second))
     jobs = sorted({t.split("-Job/", 1)[1] for t in ids_first if "test_container_resources" in t and "-Job/" in t})
