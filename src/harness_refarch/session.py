@@ -6,6 +6,7 @@ render -> manifest -> checks pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -24,7 +25,7 @@ from harness_refarch.checks.values_keys import Declared, declared_paths
 from harness_refarch.errors import HelmFailed, RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, bounded, find_helm
-from harness_refarch.identity import Volatility, learn_volatile
+from harness_refarch.identity import Volatility, learn_volatile, stable_text
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
@@ -420,9 +421,11 @@ class RefarchSession:
 
     # -- findings, golden files ------------------------------------------------------------
     def findings(self, check: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
+        """``check(*args)``, memoised, with every object in a finding's workload and field named
+        by its identity (:func:`stable_findings`)."""
         key = (check, *[a.id if isinstance(a, Pair) else a if _hashable(a) else id(a) for a in args])
         if key not in self._findings:
-            self._findings[key] = check(*args)
+            self._findings[key] = stable_findings(check(*args))
         return self._findings[key]
 
     def traced(self, check: Callable[..., list[Finding]], pair: Pair, *args: Any) -> list[Finding]:
@@ -501,6 +504,18 @@ WORKLOAD_FILTERS: dict[str, Callable[[Workload], bool]] = {
     "stateless": _is_stateless,
     "jvm": _is_jvm,
 }
+
+
+def stable_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings keyed by object identity: ``Job/ti-migration-wjwtqj`` becomes ``Job/ti-migration-*``
+    in the workload and field, which test ids, waivers and baselines match, so a name generated
+    at render time never changes which test a finding belongs to or which waiver matches it."""
+    out = []
+    for f in findings:
+        workload, field_ = stable_text(f.workload), stable_text(f.field)
+        out.append(f if (workload, field_) == (f.workload, f.field) else
+                   dataclasses.replace(f, workload=workload, field=field_))
+    return out
 
 
 def _hashable(value: Any) -> bool:

@@ -136,8 +136,8 @@ def test_learned_random_names_match_a_golden_file_recorded_before(k8s, manifest)
     same inputs showed to be random is normalised on both sides."""
     from harness_refarch.identity import learn_volatile
 
-    def job(name):
-        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+    def job(name):  # a Deployment: a Job is identified without its last name segment anyway
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
                 "spec": {"template": {"spec": {"containers": [k8s.container("m")]}}}}
 
     recorded = golden.snapshot(manifest(job("migrate-abcde")))
