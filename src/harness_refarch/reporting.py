@@ -140,6 +140,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"harness-refarch: baseline of {len(config.stash.get(_FOUND, {}))} finding(s) written to {target}")
     for line in rs.golden_notes():
         write(line)
+    pointing = len(terminalreporter.stats.get(golden.CATEGORY, []))
+    if pointing:
+        write(f"harness-refarch: {pointing} per-workload golden test(s) failed because their pair's golden file "
+              "cannot be compared (missing, or recorded on another chart); test_golden_workloads says why, "
+              "once per pair")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
