@@ -506,9 +506,10 @@ class RefarchSession:
         problem = golden.chart_problem(path, expected, self.chart_id, pair.id)
         if problem or expected is None:
             raise GoldenFileProblem(problem)
-        keys = [k for k in manifest.workloads if golden.identity(k) == workload]
+        vol = self.volatility(pair)
+        keys = [k for k in manifest.workloads if workload in (golden.identity(k), vol.normalise(k))]
         return golden.compare_one(workload, keys, expected, self._golden_snapshot(pair, manifest),
-                                  self.volatility(pair), golden.hint(path, expected, self.chart_stamp))
+                                  vol, golden.hint(path, expected, self.chart_stamp))
 
     def golden_notes(self) -> list[str]:
         """Summary lines: golden files of this run's pairs recorded on another chart (said once);
