@@ -134,15 +134,20 @@ class Catalog:
         """The first ``without_figures`` rule matching a profile name the catalogue does not know."""
         return next((r for r in self.rules if r.matches(name)), None)
 
-    def adopt(self, names: Iterable[str]) -> list[str]:
+    def adopt(self, names: Iterable[str], like: Mapping[str, str] | None = None) -> list[str]:
         """Add every name (of a chart's ``override-<name>.yaml``) that is no catalogue profile
-        but matches a ``without_figures`` rule, as a profile without figures; returns those added."""
+        but matches a ``without_figures`` rule (or is given in ``like``, name -> catalogue
+        profile, as ``harness-refarch diff --refarch-profile-map`` does), as a profile without
+        figures; returns those added."""
         added = []
         for name in sorted(names):
-            rule = None if name in self.profiles else self.rule_for(name)
-            if rule is not None:
+            if name in self.profiles:
+                continue
+            rule = self.rule_for(name)
+            target = rule.like if rule is not None else (like or {}).get(name)
+            if target is not None and target in self.profiles and self.profiles[target].figures:
                 self.profiles[name] = Profile(name=name, users=None, parallel_cd=None, parallel_ci=None,
-                                              figures=False, like=rule.like)
+                                              figures=False, like=target)
                 added.append(name)
         return added
 

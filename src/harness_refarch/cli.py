@@ -454,13 +454,17 @@ def options_for(chart: str, args: argparse.Namespace, side: str = "") -> Options
     profile names, translated through --refarch-profile-map)."""
     fixtures = Path(args.refarch_fixtures).expanduser().resolve() if args.refarch_fixtures else default_fixtures()
     profiles = list(args.refarch_profile)
+    mapping = profile_map(getattr(args, "refarch_profile_map", [])) if side else {}
     if side:
-        profiles = side_profiles(profiles, profile_map(getattr(args, "refarch_profile_map", [])), side)
+        profiles = side_profiles(profiles, mapping, side)
+    # an OLD profile file no rule adopts runs like the NEW profile it is mapped to
+    like = {old: new for old, new in mapping.items()} if side == "OLD" else {}
     return Options(
         chart=_chart(chart), fixtures=fixtures, helm=args.refarch_helm,
         profiles=profiles, architectures=list(args.refarch_architecture),
         values=[Path(v).expanduser().resolve() for v in args.refarch_values], sets=list(args.refarch_set),
-        release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version)
+        release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version,
+        profiles_like=like)
 
 
 def common_pairs(old: RefarchSession, new: RefarchSession, mapping: dict[str, str] | None = None
@@ -469,14 +473,11 @@ def common_pairs(old: RefarchSession, new: RefarchSession, mapping: dict[str, st
     ``mapping`` (--refarch-profile-map) names; and notes on the pairs left uncompared."""
     mapping = mapping or {}
     for side, rs, names in (("OLD", old, mapping.keys()), ("NEW", new, mapping.values())):
-        have = {p.profile.name for p in rs.pairs}
         files = set(rs.chart_profiles())
         for name in names:
-            if name not in have:
-                why = (f"has no override-{name}.yaml" if name not in files
-                       else f"runs no pair of profile {name} with these options")
-                raise RefarchError(f"--refarch-profile-map names {side} profile {name}, but the {side} chart {why}. "
-                                   f"{side} profiles: {', '.join(sorted(have)) or 'none'}.")
+            if name not in files:
+                raise RefarchError(f"--refarch-profile-map names {side} profile {name}, but the {side} chart has no "
+                                   f"override-{name}.yaml; it has {', '.join(sorted(files)) or 'none'}.")
     claimed = set(mapping.values())
     by_id = {p.id: p for p in new.pairs}
     out: list[tuple[Pair, Pair]] = []

@@ -64,6 +64,8 @@ class Options:
     prune_golden: bool = False
     workers: int = 0
     timeout: float = DEFAULT_TIMEOUT
+    # profile files no rule of profiles.yaml adopts, run like a catalogue profile (name -> profile)
+    profiles_like: dict[str, str] = field(default_factory=dict)
 
 
 def check_name(option: str, value: str, max_len: int) -> None:
@@ -174,7 +176,7 @@ class RefarchSession:
     def catalog(self) -> Catalog:
         """The catalogue, plus the chart's profile files without figures that a rule adopts."""
         catalog = load_catalog(self.options.fixtures)
-        catalog.adopt(self.chart_profiles())
+        catalog.adopt(self.chart_profiles(), self.options.profiles_like)
         return catalog
 
     def chart_profiles(self) -> list[str]:
@@ -216,10 +218,10 @@ class RefarchSession:
         lines = []
         for p in self.figureless_profiles:
             rule = self.catalog.rule_for(p.name)
+            why = f"rule {rule.match!r} of 'without_figures'" if rule else "as asked"
             lines.append(f"harness-refarch: profile {p.name} has no figures in {table}: override-{p.name}.yaml runs "
-                         f"the architectures of {p.like} (rule {rule.match if rule else '?'!r} of 'without_figures') "
-                         "with every check that needs no figures; its sizing is not judged "
-                         "(test_profile_figures says so)")
+                         f"the architectures of {p.like} ({why}) with every check that needs no figures; its sizing "
+                         "is not judged (test_profile_figures says so)")
         for path in self.unknown_override_files:
             lines.append(f"harness-refarch: {path.name} matches no profile of the reference architectures and no rule "
                          f"of 'without_figures' in {table} (not run; add a rule there to test it)")

@@ -227,6 +227,16 @@ def test_diff_maps_profiles_between_versions(capsys: pytest.CaptureFixture[str],
     out = capsys.readouterr().out
     assert "No changes: prod-prod-3-incluster -> large-prod-3-incluster" in out, out
     assert main([*base, "--refarch-profile-map", "prod=huge"]) == EXIT_USAGE
-    assert "NEW chart has no override-huge.yaml" in capsys.readouterr().err
+    assert "the NEW chart has no override-huge.yaml; it has demo, large, medium, small" in capsys.readouterr().err
     assert main([*base, "--refarch-profile-map", "prod"]) == EXIT_USAGE
     assert "is not of the form OLD=NEW" in capsys.readouterr().err
+
+
+def test_diff_runs_an_old_profile_no_rule_knows_like_the_profile_it_is_mapped_to(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    old = older_release(tmp_path)
+    (old / "override-prod.yaml").rename(old / "override-sizing-xl.yaml")
+    argv = ["diff", str(old), str(CHART), "--refarch-fixtures", str(FIXTURES), "--refarch-architecture",
+            "prod-3-incluster", "--refarch-profile-map", "sizing-xl=large"]
+    assert main(argv) == EXIT_OK, capsys.readouterr()
+    assert "No changes: sizing-xl-prod-3-incluster -> large-prod-3-incluster" in capsys.readouterr().out
