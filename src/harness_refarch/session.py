@@ -36,10 +36,6 @@ LOWEST_KUBE_MINOR = (1, 27)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NO_WORKLOADS = "(no workloads)"
 
-
-class GoldenFileProblem(RefarchError):
-    """A pair's golden file cannot be compared at all (missing, or recorded on another chart)."""
-
 RENDER_FAILED = "(render failed)"
 
 
@@ -486,7 +482,7 @@ class RefarchSession:
     def _golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
         path = self.catalog.golden_path(pair)
         expected = self.golden(pair)
-        found = golden.file_findings(path, expected, self.chart_id)
+        found = golden.file_findings(self._shown(path), expected, self.chart_id)
         if expected is None or golden.chart_problem(path, expected, self.chart_id, pair.id):
             return found
         vol = self.volatility(pair)
@@ -499,15 +495,28 @@ class RefarchSession:
             self._golden_snaps[pair.id] = golden.snapshot(manifest, self.volatility(pair))
         return self._golden_snaps[pair.id]
 
+    def golden_problem(self, pair: Pair) -> str:
+        """Why ``pair``'s golden file cannot be compared at all (missing, another chart's), in
+        one line pointing at ``test_golden_workloads``; empty when it can."""
+        path = self.catalog.golden_path(pair)
+        return golden.chart_problem(self._shown(path), self.golden(pair), self.chart_id, pair.id)
+
+    def _shown(self, path: Path) -> Path:
+        """A golden file as findings name it: ``fixtures/golden/<profile>/<architecture>.yaml``,
+        the same on every machine (finding keys, waivers and baselines stay portable)."""
+        root = self.catalog.root
+        return Path(root.name) / path.relative_to(root) if path.is_relative_to(root) else path
+
     def golden_workload_findings(self, pair: Pair, manifest: Manifest, workload: str) -> list[Finding]:
         """One workload of the render (``workload`` as its test id names it) against its golden
-        entry. A golden file that cannot be compared at all (missing, another chart's) raises
-        one line pointing at ``test_golden_workloads``; an entry the file lacks is a finding."""
+        entry; an entry the file lacks is a finding. A golden file that cannot be compared at all
+        (missing, another chart's) is one finding, the line of :meth:`golden_problem` (a finding,
+        so that a baseline or waiver can accept it like any other)."""
         path = self.catalog.golden_path(pair)
         expected = self.golden(pair)
-        problem = golden.chart_problem(path, expected, self.chart_id, pair.id)
+        problem = self.golden_problem(pair)
         if problem or expected is None:
-            raise GoldenFileProblem(problem)
+            return [Finding(golden.CHECK, workload, "golden file", "compared with its golden entry", problem)]
         vol = self.volatility(pair)
         keys = [k for k in manifest.workloads if workload in (golden.identity(k), vol.normalise(k))]
         return golden.compare_one(workload, keys, expected, self._golden_snapshot(pair, manifest),

@@ -95,11 +95,20 @@ def test_golden_files_of_another_chart_are_reported_once_not_per_symptom(tmp_pat
     per_workload = run.named("test_matches_golden")
     assert len(per_workload) >= 20 and set(per_workload.values()) == {"failed"}, per_workload
     for test in per_workload:
-        line = run.messages[test]
-        assert "\n" not in line and "belongs to another chart (harness-prod 0.1.0" in line, line
+        head, line = run.messages[test].splitlines()  # one finding, one line
+        assert head.endswith(f"1 finding(s) for large-prod-3-incluster {test.split('-incluster-')[1][:-1]}:"), head
+        assert "golden file: expected compared with its golden entry, got the golden file" in line, line
+        assert "belongs to another chart (harness-prod 0.1.0" in line, line
         assert line.endswith("see test_golden_workloads[large-prod-3-incluster]"), line
     assert f"{len(per_workload)} failed (golden file)" in run.out, run.out[-2000:]
     assert "golden file(s) under" in run.out and "were recorded on another chart (harness-prod 0.1.0;" in run.out
+    # findings like any other: a baseline accepts them, and the gated run is green
+    baseline = tmp_path / "baseline.yaml"
+    run_suite(tmp_path, real_helm, "--chart-path", str(chart), *LARGE_PAIR, "-k", "golden",
+              "--refarch-baseline-update", str(baseline))
+    gated = run_suite(tmp_path, real_helm, "--chart-path", str(chart), *LARGE_PAIR, "-k", "golden",
+                      "--refarch-waivers", str(baseline))
+    assert gated.rc == 0 and set(gated.outcomes.values()) == {"skipped"}, gated.out[-3000:]
 
 
 JOB = """\
