@@ -538,7 +538,7 @@ class RefarchSession:
         current = self.chart_id
         return [f"harness-refarch: {len(paths)} golden file(s) under {self.catalog.root / 'golden'} were recorded on "
                 f"another chart ({chart}; this run renders {current}): not compared; test_golden_workloads says so "
-                "once per pair and each per-workload golden test fails with one line pointing there"
+                "once per pair and each per-workload golden test fails with one finding pointing there"
                 for chart, paths in sorted(other.items())]
 
     def unused_golden_files(self) -> list[Path]:

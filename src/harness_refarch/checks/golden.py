@@ -9,7 +9,7 @@ today and ``migrate-q9z1m`` tomorrow is the same entry.
 A golden file records the chart it was recorded on (``chart: {name, version, digest}``, the
 digest being the render store's content digest of the chart). Against a chart of another name
 or version the file is not compared at all: :func:`file_findings` says so once per file and
-:func:`chart_problem` gives every per-workload test one line pointing there, instead of one
+:func:`chart_problem` gives every per-workload test one finding pointing there, instead of one
 symptom per workload and field. A file written before the header existed is still compared,
 with one finding asking to re-record it.
 """
