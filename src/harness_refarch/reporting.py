@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks import golden
 from harness_refarch.checks.determinism import determinism
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
@@ -53,6 +54,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     points at the render failure, which the summary shows once (one root cause, one message)."""
     if report.when == "call" and report.failed and any(k == ROOT_CAUSE for k, _ in report.user_properties):
         return RENDER_CATEGORY, "F", "FAILED (render)"
+    if report.when == "call" and report.failed and any(k == golden.ROOT_CAUSE for k, _ in report.user_properties):
+        return golden.CATEGORY, "F", "FAILED (golden file)"
     return None
 
 
@@ -109,8 +112,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
           f"{len(rs.pairs)} (profile, architecture) pair(s)")
     for profile in rs.missing_profiles:
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
-    for path in rs.unknown_override_files:
-        write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
+    for line in rs.profile_notes():
+        write(line)
     infos = _render_infos(config, rs)
     if infos:
         hits = sum(bool(r["cached"]) for r in infos)
@@ -133,6 +136,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"harness-refarch: {what} written to {where}")
     for problem in config.stash.get(_WAIVER_PROBLEMS, []):
         write(f"harness-refarch: FAILED {problem}", red=True)
+    for line in rs.golden_notes():
+        write(line)
+    pointing = len(terminalreporter.stats.get(golden.CATEGORY, []))
+    if pointing:
+        write(f"harness-refarch: {pointing} per-workload golden test(s) failed because their pair's golden file "
+              "cannot be compared (missing, or recorded on another chart); test_golden_workloads says why, "
+              "once per pair")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
