@@ -47,6 +47,10 @@ class NodeShapeError(RefarchError):
     """A node shape option that cannot be read."""
 
 
+MAX_NODE_CPU = 100_000  # cores; larger shapes are typos (1e999) and would overflow the plans
+MAX_NODE_MEMORY = 2**50  # 1Pi
+
+
 @dataclass(frozen=True)
 class NodeShape:
     """One node type: CPU cores, memory bytes and the pod limit; ``label`` is how it is shown."""
@@ -79,8 +83,12 @@ class NodeShape:
         except QuantityError:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is not a Kubernetes quantity "
                                  f"(such as 32Gi or 64G). {usage}") from None
-        if not math.isfinite(cpu) or cpu <= 0:
-            raise NodeShapeError(f"Node shape {raw!r}: CPU must be more than 0 cores. {usage}")
+        if not math.isfinite(cpu) or not 0 < cpu <= MAX_NODE_CPU:
+            raise NodeShapeError(f"Node shape {raw!r}: CPU must be more than 0 cores and at most "
+                                 f"{MAX_NODE_CPU:,}. {usage}")
+        if memory > MAX_NODE_MEMORY:
+            raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is more than 1Pi, which no node has. "
+                                 f"{usage}")
         if memory < 2**20:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is {memory} bytes, less than 1Mi; "
                                  f"a unit is probably missing (did you mean {parts[1]}Gi?). {usage}")

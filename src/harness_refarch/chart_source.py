@@ -35,9 +35,12 @@ KUBE_VERSION = re.compile(
     r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)(?:\.(?P<patch>0|[1-9]\d*))?"
     r"(?P<pre>-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?P<build>\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
-# An archive that unpacks to more than this is not a chart; refuse before filling the disk.
-MAX_UNPACKED_BYTES = 1 << 30
+# helm's own loader limits (helm 3.17+: --max-chart-size 100 MiB unpacked, --max-file-size 5 MiB per
+# file): an archive past them is one helm refuses too, so it is refused before anything is unpacked.
+MAX_UNPACKED_BYTES = 100 << 20
+MAX_FILE_BYTES = 5 << 20
 MAX_MEMBERS = 100_000
+MAX_PATH_PARTS = 64  # folders a member may be nested in; real charts nest under 15 deep
 
 SourceKind = Literal["directory", "archive", "repository"]
 
@@ -223,7 +226,18 @@ def _safe_unpack(archive: Path, workdir: Path) -> Path:
         if len(members) > MAX_MEMBERS or sum(m.size for m in members) > MAX_UNPACKED_BYTES:
             raise RefarchError(
                 f"The chart archive {archive} would unpack to more than {MAX_MEMBERS} files or "
-                f"{MAX_UNPACKED_BYTES >> 20} MiB, which no chart needs. {hint}")
+                f"{MAX_UNPACKED_BYTES >> 20} MiB, which helm refuses too (its --max-chart-size). {hint}")
+        big = next((m for m in members if m.size > MAX_FILE_BYTES), None)
+        if big is not None:
+            raise RefarchError(
+                f"The chart archive {archive} holds a file of {big.size >> 20} MiB ({big.name[:200]!r}); helm refuses "
+                f"files over {MAX_FILE_BYTES >> 20} MiB in a chart (its --max-file-size), so nothing was unpacked. "
+                f"{hint}")
+        deep = next((m for m in members if len(PurePosixPath(m.name).parts) > MAX_PATH_PARTS), None)
+        if deep is not None:
+            raise RefarchError(
+                f"The chart archive {archive} nests a file {len(PurePosixPath(deep.name).parts)} folders deep "
+                f"(at most {MAX_PATH_PARTS} are read), which no chart does, so nothing was unpacked. {hint}")
         unsafe = [m.name for m in members
                   if PurePosixPath(m.name).is_absolute() or ".." in PurePosixPath(m.name).parts]
         if unsafe:

@@ -141,9 +141,27 @@ def wiring_summary(manifest: Manifest, databases: Mapping[str, DatabaseExpectati
         entry["hosts"].update(h.lower() for h in uri.hosts)
         entry["schemes"].add(uri.inner_scheme or uri.scheme)
         entry["tls"].add("on" if uri.tls else "off")
-    return {db: {"hosts": sorted(e["hosts"]), "schemes": sorted(e["schemes"]),
+    return {db: {"hosts": _by_host(e["hosts"]), "schemes": sorted(e["schemes"]),
                  "tls": e["tls"].pop() if len(e["tls"]) == 1 else "mixed"}
             for db, e in sorted(out.items())}
+
+
+def _by_host(hosts: Iterable[str]) -> dict[str, str]:
+    """``{host: "host:port[, host:port]"}``: OLD and NEW hosts are paired by host name, never by their
+    position in a sorted list (a new host next to an old one is an addition, not a change)."""
+    ports: dict[str, set[str]] = {}
+    for entry in hosts:
+        name, port = _split_host(entry)
+        ports.setdefault(name, set()).update([port] if port else [])
+    return {name: ", ".join(f"{name}:{port}" for port in sorted(p)) or name for name, p in sorted(ports.items())}
+
+
+def _split_host(entry: str) -> tuple[str, str]:
+    if entry.startswith("["):
+        name, _, port = entry[1:].partition("]")
+        return name, port.lstrip(":")
+    name, sep, port = entry.rpartition(":")
+    return (name, port) if sep and port.isdigit() else (entry, "")
 
 
 def backup_summary(manifest: Manifest) -> dict[str, dict[str, Any]]:
@@ -183,6 +201,8 @@ def _field(path: Sequence[Any]) -> str:
         return f"container {parts[1]}" + (f" {rest}" if rest else "")
     if len(parts) >= 2 and parts[0] == "storage":
         return " ".join(parts[1:]) + " storage"
+    if len(parts) == 2 and parts[0] == "hosts":
+        return f"host {parts[1]}"
     return ".".join(parts)
 
 
@@ -268,15 +288,17 @@ def _claim_spec_changes(obj: K8sObject, where: str, old: Mapping[str, Any], new:
     """
     out = []
     old_size, new_size = _storage(old), _storage(new)
-    if old_size is not None and new_size is not None and new_size < old_size:
-        out.append(_blocker(obj, f"{where}.resources.requests.storage", _claim_size(old), _claim_size(new),
-                            "a volume cannot shrink: Kubernetes rejects the smaller claim and `helm upgrade` "
-                            "fails; keep the old size"))
-    elif storage_immutable and (old_size != new_size if old_size is not None and new_size is not None
-                                else _claim_size(old) != _claim_size(new)):
+    if storage_immutable and (old_size != new_size if old_size is not None and new_size is not None
+                              else _claim_size(old) != _claim_size(new)):
+        # the real reason, whichever way the size goes: Kubernetes rejects any change of a
+        # StatefulSet's volumeClaimTemplates (the PVCs themselves could grow, never the template)
         out.append(_blocker(obj, f"{where}.resources.requests.storage", _claim_size(old), _claim_size(new),
                             "volumeClaimTemplates are immutable: `helm upgrade` fails; resize the existing "
                             "PVCs by hand and orphan-delete the StatefulSet, then upgrade"))
+    elif old_size is not None and new_size is not None and new_size < old_size:
+        out.append(_blocker(obj, f"{where}.resources.requests.storage", _claim_size(old), _claim_size(new),
+                            "a PersistentVolumeClaim cannot shrink: Kubernetes rejects the smaller claim and "
+                            "`helm upgrade` fails; keep the old size"))
     for key in ("storageClassName", "accessModes", "volumeMode"):
         if old.get(key) != new.get(key):
             out.append(_blocker(obj, f"{where}.{key}", old.get(key), new.get(key)))

@@ -37,6 +37,31 @@ def write_atomic(path: Path, text: str) -> None:
                            "check that the directory is writable.") from exc
 
 
+def check_writable(path: Path, option: str) -> None:
+    """Fail before any render, in one paragraph, when ``path`` could not be written at the end.
+
+    The test is real (a temporary file is created and removed in the directory that would hold
+    the target, or in its nearest existing ancestor), so read-only mounts, ``/proc`` and places
+    owned by someone else are caught as well as a target that is a directory or lies under a file.
+    """
+    path = Path(path)
+    how = f"Pass {option} a file path in a directory you can write."
+    if path.is_dir():
+        raise RefarchError(f"{option} {path} is a directory, not a file. {how}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise RefarchError(f"{option} {path} cannot be written: {ancestor} is a file, not a directory. {how}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".refarch-write-check.", suffix=".tmp")
+    except OSError as exc:
+        raise RefarchError(f"{option} {path} cannot be written: {ancestor} does not accept new files "
+                           f"({exc.strerror or exc}). {how}") from None
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
+
+
 def _replace(path: Path, directory: Path, text: str) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)

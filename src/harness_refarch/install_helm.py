@@ -197,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     except RefarchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the cache directory cannot be made or written
+        where = exc.filename or cache_dir()
+        print(f"error: cannot install helm under {where}: {exc.strerror or exc}. The helm cache lives in "
+              f"{cache_dir()}; set HARNESS_REFARCH_CACHE (or XDG_CACHE_HOME) to a directory you can write, "
+              "or install helm yourself and put it on PATH.", file=sys.stderr)
+        return 2
     return 0
 
 

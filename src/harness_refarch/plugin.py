@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import os
 import re
 import sys
@@ -25,8 +26,8 @@ import pytest
 from harness_refarch import unread
 from harness_refarch.capacity import NodeShape
 from harness_refarch.catalog import Pair
-from harness_refarch.checks.layering import with_sources
 from harness_refarch.errors import RefarchError
+from harness_refarch.files import check_writable
 from harness_refarch.findings import Finding, report
 from harness_refarch.helm import RUNNING
 from harness_refarch.manifest import Manifest
@@ -48,6 +49,7 @@ _KEY = pytest.StashKey[RefarchSession | None]()
 _ERROR = pytest.StashKey[str]()
 _WAIVERS = pytest.StashKey[Waivers | None]()
 _WAIVER_PROBLEMS = pytest.StashKey[list[str]]()
+_WRITTEN = pytest.StashKey[list[tuple[str, str]]]()  # (what, where) of the outputs written at the end
 _SHAPES = pytest.StashKey[list[NodeShape]]()
 _RESERVE = pytest.StashKey[float]()
 _RESULTS = pytest.StashKey[list[TestResult]]()
@@ -64,12 +66,15 @@ RENDER_CATEGORY = "failed (render)"
 
 # option name -> (dest, environment variable, how the variable is split for repeatable options)
 _ENV: dict[str, tuple[str, str, str | None]] = {}
+_FLAGS: set[str] = set()  # options without a value (store_true): their environment variable is a boolean
 
 
 def _add(group: Any, name: str, env_sep: str | None = None, **kwargs: Any) -> None:
     dest = "refarch_" + name.removeprefix("--refarch-").replace("-", "_")
     env = "REFARCH_" + name.removeprefix("--refarch-").replace("-", "_").upper()
     _ENV[name] = (dest, env, env_sep)
+    if kwargs.get("action") == "store_true":
+        _FLAGS.add(name)
     kwargs["help"] = f"{kwargs['help']} [env {env}]"
     group.addoption(name, dest=dest, **kwargs)
 
@@ -85,6 +90,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
               "and before the profile file (repeatable, in order)")
     _add(group, "--refarch-set", "\n", action="append", default=[], metavar="KEY=VALUE",
          help="extra helm --set, applied after every values file (repeatable)")
+    _add(group, "--refarch-manifests", os.pathsep, action="append", default=[], metavar="FILE",
+         help="the operator's own backup objects (Velero Schedule, VolumeSnapshotClass, backup CronJob), "
+              "for charts that render none: YAML manifests, judged with the render (repeatable)")
     _add(group, "--refarch-helm", metavar="PATH",
          help="helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
               "by harness-refarch-install-helm)")
@@ -126,9 +134,34 @@ def _opt(config: pytest.Config, name: str) -> Any:
         return value
     if sep is not None:
         return [part.strip() for part in raw.split(sep) if part.strip()]
-    if isinstance(value, bool) or (value is None and name in ("--refarch-update", "--refarch-prune")):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name in _FLAGS:
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise RefarchError(f"{env}={raw[:40]!r} is not a boolean: set it to 1, true, yes or on to turn "
+                               f"{name} on, or 0, false, no or off (or unset it) to leave it off.")
+        return word in _TRUE
     return raw
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _number(config: pytest.Config, name: str, kind: type[float] | type[int], default: float,
+            low: float, high: float, what: str) -> float:
+    """A numeric option (command line or environment): finite and within [low, high], else one
+    paragraph naming the option, the value and what it must be."""
+    raw = _opt(config, name)
+    if raw is None or raw == "":
+        return default
+    env = _ENV[name][1]
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise RefarchError(f"{name} (or {env}) {str(raw)[:40]!r} must be {what}.")
+    return value
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -202,11 +235,10 @@ def _options(config: pytest.Config) -> Options:
     if app_values:
         values.insert(0, Path(app_values))
     fixtures = _opt(config, "--refarch-fixtures") or str(root / "fixtures")
-    try:
-        workers = int(_opt(config, "--refarch-render-workers") or 0)
-        timeout = float(_opt(config, "--refarch-render-timeout") or 120)
-    except ValueError as exc:
-        raise RefarchError(f"REFARCH_RENDER_WORKERS / REFARCH_RENDER_TIMEOUT must be numbers ({exc}).") from None
+    workers = int(_number(config, "--refarch-render-workers", int, 0, 0, 64,
+                          "a whole number of concurrent helm calls from 1 to 64 (0: the CPU count, at most 8)"))
+    timeout = _number(config, "--refarch-render-timeout", float, 120, 0.001, 86_400,
+                      "a finite number of seconds above 0 and at most 86400 (one day)")
     chart_path = Path(chart).expanduser()
     shared = _run_store(config)
     return Options(
@@ -216,17 +248,22 @@ def _options(config: pytest.Config) -> Options:
         profiles=_opt(config, "--refarch-profile"),
         architectures=_opt(config, "--refarch-architecture"),
         values=[v.expanduser().resolve() for v in values], sets=_opt(config, "--refarch-set"),
+        manifests=[Path(m).expanduser().resolve() for m in _opt(config, "--refarch-manifests")],
         release=_opt(config, "--refarch-release-name") or "harness",
         namespace=_opt(config, "--refarch-namespace") or "harness",
         kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
         prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
-        cache=shared is not None or not cache_disabled(config), cache_dir=shared,
+        cache=shared is not None or not _opt(config, "--refarch-no-cache"), cache_dir=shared,
     )
 
 
 def cache_disabled(config: pytest.Config) -> bool:
-    """--refarch-no-cache (or REFARCH_NO_CACHE) was given."""
-    return bool(_opt(config, "--refarch-no-cache"))
+    """--refarch-no-cache (or REFARCH_NO_CACHE) was given. A REFARCH_NO_CACHE that is not a
+    boolean counts as not given here; building the session reports it as bad input."""
+    try:
+        return bool(_opt(config, "--refarch-no-cache"))
+    except RefarchError:
+        return False
 
 
 def _run_store(config: pytest.Config) -> Path | None:
@@ -250,14 +287,18 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
         try:
             session = RefarchSession(_options(config))
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
+            for option in ("--refarch-report", "--refarch-baseline-update"):
+                target = _opt(config, option)
+                if target:
+                    check_writable(Path(target).expanduser().resolve(), option)
             config.stash[_WAIVERS] = _load_waivers(config, session)
             config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
-            reserve = _opt(config, "--refarch-node-reserve")
-            config.stash[_RESERVE] = 0.10 if reserve in (None, "") else float(reserve)
-            if not 0 <= config.stash[_RESERVE] < 1:
-                raise RefarchError(f"--refarch-node-reserve {reserve} must be a fraction in [0, 1), e.g. 0.1.")
+            config.stash[_RESERVE] = _number(config, "--refarch-node-reserve", float, 0.10, 0, 0.99,
+                                             "a fraction from 0 to 0.99 of each node kept for the system, e.g. 0.1")
         except RefarchError as exc:
             config.stash[_ERROR] = str(exc)
+            if session is not None:
+                session.close()  # an unpacked .tgz chart's work directory goes with it
             return None
         config.stash[_KEY] = session
     return session
@@ -271,12 +312,12 @@ def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | N
             raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
                                "Check the path, or start one with --refarch-baseline-update FILE.")
         return None
-    return load_waivers(path)
+    return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
 
 
 def _exit_on_error(config: pytest.Config) -> None:
     if _ERROR in config.stash:
-        pytest.exit(f"harness-refarch: {config.stash[_ERROR]}", returncode=pytest.ExitCode.USAGE_ERROR)
+        raise pytest.UsageError(f"harness-refarch: {config.stash[_ERROR]}")  # printed as "ERROR: <paragraph>"
 
 
 
@@ -471,7 +512,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         try:
             rs.prefetch(dict.fromkeys(requests))
         except RefarchError as exc:
-            pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+            raise pytest.UsageError(f"harness-refarch: {exc}") from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -508,8 +549,7 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
     values; failing values traced to their layer). Errors come back as values so the test fails
     outside any ``except`` block (no "During handling of the above exception" chains)."""
     try:
-        found = refarch.findings(check, refarch.effective_pair(pair), *args)
-        return with_sources(found, refarch.merged(pair)), None
+        return refarch.traced(check, pair, *args), None
     except RefarchError as exc:
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
@@ -559,8 +599,19 @@ def refarch_workload() -> str:
 
 def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
     """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
-    keys = {*_by_identity(manifest).get(identity, ()), identity}
-    return [f for f in findings if f.workload.split(" ", 1)[0] in keys]
+    grouped = _GROUPED.get(id(findings))
+    if grouped is None or grouped[0] is not findings or grouped[1] is not manifest:
+        index: dict[str, list[Finding]] = {}
+        for f in findings:  # one pass per findings list, not one per per-workload test
+            index.setdefault(manifest.workload_of(f.workload) or f.workload.split(" ", 1)[0], []).append(f)
+        grouped = (findings, manifest, index)
+        _GROUPED[id(findings)] = grouped
+    keys = dict.fromkeys([*_by_identity(manifest).get(identity, ()), identity])
+    return [f for key in keys for f in grouped[2].get(key, ())]
+
+
+# findings list -> (it, the manifest, its findings by workload key); the list is kept so its id stays its own
+_GROUPED: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = {}
 
 
 _IDENTITIES: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}

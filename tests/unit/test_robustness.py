@@ -74,9 +74,10 @@ def suite_cmd(helm: Path, *args: str, fixtures: Path = FIXTURES) -> list[str]:
 
 
 def run_suite(helm: Path, *args: str, cwd: Path, fixtures: Path = FIXTURES, timeout: float = 120,
-              preexec_fn=None) -> Run:  # type: ignore[no-untyped-def]
+              preexec_fn=None, env: dict[str, str] | None = None) -> Run:  # type: ignore[no-untyped-def]
     start = time.monotonic()
-    proc = subprocess.run(suite_cmd(helm, *args, fixtures=fixtures), cwd=cwd, env=_env(cwd), capture_output=True,
+    proc = subprocess.run(suite_cmd(helm, *args, fixtures=fixtures), cwd=cwd, env={**_env(cwd), **(env or {})},
+                          capture_output=True,
                           text=True, errors="replace", timeout=timeout, check=False, preexec_fn=preexec_fn)
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
@@ -459,16 +460,100 @@ def _chart_yaml_invalid(tmp_path: Path) -> list[str]:
     return ["--chart-path", str(chart)]
 
 
+ALIAS_BOMB = "".join(  # 9**9 nodes once its aliases are expanded; test_yaml_limits measures it
+    [f'a: &a [{",".join(["x"] * 9)}]\n',
+     *(f'{n}: &{n} [{",".join([f"*{p}"] * 9)}]\n' for p, n in zip("abcdefgh", "bcdefghi", strict=True))])
+
+
+def _alias_bomb_values(tmp_path: Path) -> list[str]:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB)
+    return ["--refarch-values", str(path)]
+
+
 @pytest.mark.parametrize(("make_args", "names", "words"), [
     (_garbage_values, "garbage.yaml", "not UTF-8"),
+    (_alias_bomb_values, "bomb.yaml", "excessive aliasing"),
     (_chart_without_version, "Chart.yaml", "version"),
     (_chart_yaml_invalid, "Chart.yaml", "Chart.yaml"),
     (lambda tmp_path: ["--cluster-version", "garbage"], "--cluster-version", "not a Kubernetes version"),
-], ids=["binary-values-file", "chart-without-version", "chart-yaml-invalid", "cluster-version"])
+], ids=["binary-values-file", "alias-bomb-values", "chart-without-version", "chart-yaml-invalid", "cluster-version"])
 def test_bad_inputs_are_checked_up_front(tmp_path: Path, real_helm: Path, make_args,  # type: ignore[no-untyped-def]
                                          names: str, words: str) -> None:
     run = run_suite(real_helm, *make_args(tmp_path), *ONE_PAIR, cwd=tmp_path)
     _one_usage_paragraph(run, names, words)
+
+
+def test_an_alias_bomb_profile_file_fails_its_pairs_in_bounded_messages(tmp_path: Path, real_helm: Path) -> None:
+    """A broken profile file fails that profile's tests (as a broken override-large.yaml fails
+    only large tests), quickly and without a traceback, instead of expanding 9**9 nodes."""
+    chart = chart_copy(tmp_path)
+    (chart / "override-demo.yaml").write_text(ALIAS_BOMB)
+    run = run_suite(real_helm, "--chart-path", str(chart), *ONE_PAIR, cwd=tmp_path)
+    assert run.rc == 1, run.text[-3000:]
+    no_traceback(run)
+    assert run.out.count("excessive aliasing") == 1, run.text[-3000:]  # the render failure, said once
+    assert len(run.text.splitlines()) < 200
+
+
+@pytest.mark.parametrize(("args", "env", "names", "words"), [
+    (["--refarch-render-timeout", "inf"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    (["--refarch-render-timeout", "nan"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    (["--refarch-render-timeout", "1e309"], {}, "--refarch-render-timeout", "finite number of seconds"),
+    ([], {"REFARCH_RENDER_WORKERS": "many"}, "REFARCH_RENDER_WORKERS", "whole number"),
+    ([], {"REFARCH_NODE_RESERVE": "abc"}, "REFARCH_NODE_RESERVE", "a fraction"),
+    (["--refarch-node-shape", "8,1e999Gi"], {}, "8,1e999Gi", "more than 1Pi"),
+    (["--refarch-node-shape", "1e999,32Gi"], {}, "1e999,32Gi", "at most 100,000"),
+    ([], {"REFARCH_NO_CACHE": "maybe"}, "REFARCH_NO_CACHE", "not a boolean"),
+], ids=["timeout-inf", "timeout-nan", "timeout-overflow", "workers-word", "reserve-word", "shape-memory-overflow",
+        "shape-cpu-overflow", "no-cache-word"])
+def test_numbers_and_booleans_that_are_not_are_one_paragraph(tmp_path: Path, real_helm: Path, args: list[str],
+                                                             env: dict[str, str], names: str, words: str) -> None:
+    run = run_suite(real_helm, *args, *ONE_PAIR, cwd=tmp_path, env=env)
+    _one_usage_paragraph(run, names, words)
+
+
+def _a_file(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path / "a-file"
+
+
+@pytest.mark.parametrize("option", ["--refarch-baseline-update", "--refarch-report"])
+@pytest.mark.parametrize(("target", "words"), [
+    (lambda tmp_path: _a_file(tmp_path) / "out.yaml", "is a file, not a directory"),
+    (lambda tmp_path: tmp_path, "is a directory, not a file"),
+    (lambda tmp_path: Path("/proc/refarch-out.yaml"), "does not accept new files"),
+], ids=["under-a-file", "a-directory", "proc"])
+def test_an_output_that_cannot_be_written_is_one_paragraph_before_any_render(tmp_path: Path, real_helm: Path,
+                                                                              option: str, target, words: str) -> None:  # type: ignore[no-untyped-def]
+    run = run_suite(real_helm, option, str(target(tmp_path)), *ONE_PAIR, cwd=tmp_path)
+    _one_usage_paragraph(run, option, words)
+    assert "distinct render" not in run.out
+
+
+def test_an_output_that_fails_at_the_end_is_not_also_called_written(tmp_path: Path, real_helm: Path) -> None:
+    """The output directory exists when the run starts and is a file when it ends."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "swap.py").write_text(
+        "import os, shutil, pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_sessionfinish(session):\n"
+        f"    shutil.rmtree({str(out)!r})\n"
+        f"    open({str(out)!r}, 'w').close()\n")
+    run = run_suite(real_helm, "--refarch-report", str(out / "r.html"), "--refarch-baseline-update",
+                    str(out / "b.yaml"), "-p", "swap", *ONE_PAIR, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert run.rc == 1, run.text[-3000:]
+    assert "report not written" in run.out and "report written" not in run.out, run.out[-3000:]
+    assert "baseline not written" in run.out and "finding(s) written" not in run.out, run.out[-3000:]
+    no_traceback(run)
+
+
+@pytest.mark.parametrize("word", ["0", "false", "No", "off"])
+def test_a_false_refarch_no_cache_keeps_the_cache(tmp_path: Path, real_helm: Path, word: str) -> None:
+    run = run_suite(real_helm, *ONE_PAIR, cwd=tmp_path, env={"REFARCH_NO_CACHE": word})
+    assert run.rc == 0, run.text[-3000:]
+    assert "(cache " in run.out and "no render cache" not in run.out, run.out[-2000:]
 
 
 def test_helm_output_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
@@ -646,3 +731,17 @@ def test_a_tampered_cached_helm_is_refused_before_it_runs(tmp_path: Path, monkey
     with pytest.raises(RefarchError, match="does not match the pinned sha256"):
         find_helm(environ={"PATH": str(tmp_path / "empty")})
     assert not ran.exists()
+
+
+@pytest.mark.parametrize("bad", [["--refarch-node-shape", "eight,32Gi"], ["--refarch-waivers", "/nonexistent/w.yaml"]],
+                         ids=["node-shape", "waivers"])
+def test_bad_input_after_a_tgz_chart_is_unpacked_leaves_no_work_directory(tmp_path: Path, real_helm: Path,
+                                                                          bad: list[str]) -> None:
+    subprocess.run([str(real_helm), "package", str(CHART), "-d", str(tmp_path)], check=True, capture_output=True)
+    (archive,) = tmp_path.glob("*.tgz")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = run_suite(real_helm, "--chart-path", str(archive), *bad, *ONE_PAIR, cwd=tmp_path,
+                    env={"TMPDIR": str(scratch)})
+    assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from harness_refarch.catalog import Architecture, DatabaseExpectation, Pair, Profile
 from harness_refarch.checks import wiring
+from harness_refarch.checks.determinism import determinism
+from harness_refarch.identity import learn_volatile
 from harness_refarch.manifest import parse_manifest
-from harness_refarch.store import RenderStore
+from harness_refarch.store import RenderStore, canonical
 
 RENDER = """
 apiVersion: v1
@@ -63,3 +65,60 @@ def test_stored_render_holds_no_credential_and_keeps_the_findings(tmp_path: Path
     assert loaded is not None
     assert wiring.wiring(PAIR, loaded) == wiring.wiring(PAIR, fresh)
     assert wiring.wiring(PAIR, fresh)  # the planted literals are findings, on both sides
+
+
+def test_another_version_of_the_suite_is_never_answered_from_the_store(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Stored findings are what this code made of a render: a changed check must recompute them."""
+    from harness_refarch import store as store_module
+
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    rs = store_module.RenderStore(tmp_path / "store")
+    args = (chart, (), (), "r", "ns", "1.29.0", "v4.1.4", 0)
+    before = rs.key(*args, kind="schema:x")
+    monkeypatch.setattr(store_module, "code_digest", lambda: "another version of the suite")
+    assert rs.key(*args, kind="schema:x") != before
+
+
+# -- one representation for fresh and stored renders (issue 13 item 1) -------------------------
+def _bodies(manifest):  # type: ignore[no-untyped-def]
+    return [o.body for o in manifest.objects]
+
+
+def test_a_fresh_render_takes_the_representation_of_a_stored_one(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    fresh = canonical(parse_manifest(RENDER, "ns", "fresh"))
+    store.save("k" * 64, parse_manifest(RENDER, "ns", "fresh"))
+    stored = store.load("k" * 64, "fresh")
+    assert stored is not None
+    assert _bodies(fresh) == _bodies(stored)
+    assert fresh.value_digests == stored.value_digests and fresh.value_digests
+    assert fresh.secret_digests == stored.secret_digests
+    assert _bodies(canonical(fresh)) == _bodies(fresh)  # masking twice changes nothing
+    assert not [secret for secret in PLANTED if secret in repr(_bodies(fresh))]
+
+
+def test_a_stored_and_a_fresh_render_of_the_same_inputs_compare_equal(tmp_path: Path) -> None:
+    """The determinism check once compared a stored, masked render with a fresh raw one and
+    reported every literal credential as generated at render time."""
+    store = RenderStore(tmp_path / "renders")
+    store.save("k" * 64, canonical(parse_manifest(RENDER, "ns", "first")))
+    stored = store.load("k" * 64, "first")
+    assert stored is not None
+    fresh = canonical(parse_manifest(RENDER, "ns", "second"))
+    assert learn_volatile(stored, fresh).empty
+    assert determinism(learn_volatile(stored, fresh)) == []
+
+
+def test_a_generated_literal_credential_is_still_seen_through_its_digest(tmp_path: Path) -> None:
+    """Masked in both renders, a literal token generated at render time still differs."""
+    store = RenderStore(tmp_path / "renders")
+    first = canonical(parse_manifest(RENDER, "ns", "first"))
+    second = canonical(parse_manifest(RENDER.replace("pl41n-literal-pw", "an0ther-pw"), "ns", "second"))
+    assert _bodies(first) == _bodies(second)  # the masked bodies cannot tell
+    vol = learn_volatile(first, second)
+    assert vol.volatile_fields == {("ConfigMap", "cfg", "data.DB_PASSWORD")}
+    [finding] = determinism(vol)
+    assert finding.workload == "ConfigMap/cfg" and "data.DB_PASSWORD" in finding.actual
+    assert "an0ther-pw" not in repr(vol) and store.root.is_dir()

@@ -63,11 +63,19 @@ def test_each_pattern_selects_findings(tmp_path: Path, entry: str, waived: set[F
 
 
 def test_missing_patterns_default_to_everything(tmp_path: Path) -> None:
-    ws = load(tmp_path, "waivers:\n  - reason: waive it all\n")
+    ws = load(tmp_path, "waivers:\n  - check: '*'\n    pair: demo-*\n    reason: waive demo\n")
     (waiver,) = ws.entries
-    assert (waiver.check, waiver.pair, waiver.workload, waiver.field) == ("*", "*", "*", "*")
+    assert (waiver.check, waiver.pair, waiver.workload, waiver.field) == ("*", "demo-*", "*", "*")
     failing, matched = ws.split([CPU, WIRE], "demo-demo")
     assert failing == [] and [f for f, _ in matched] == [CPU, WIRE]
+
+
+@pytest.mark.parametrize("text", ["waivers:\n  - reason: waive it all\n",
+                                  "waivers:\n  - check: '*'\n    field: '**'\n    reason: waive it all\n"])
+def test_a_waiver_that_would_match_every_finding_is_refused(tmp_path: Path, text: str) -> None:
+    """Issue 14: a waiver without a matcher silently waived every finding, new ones included."""
+    message = error_of(tmp_path, text)
+    assert "entry 1 (line 2) matches every finding" in message and "check: resources" in message, message
 
 
 def test_first_matching_waiver_is_reported_and_all_matching_are_used(tmp_path: Path) -> None:
@@ -168,8 +176,8 @@ def test_empty_file_and_empty_list_mean_no_waivers(tmp_path: Path) -> None:
     ("waivers:\n  - check: resources\n", ["entry 1 (line 2)", "has no reason", "'reason:'"]),
     ("waivers:\n  - check: resources\n    reason: '  '\n", ["entry 1 (line 3)", "has no reason"]),
     ("waivers:\n  - reason: 42\n", ["entry 1 (line 2)", "42", "not text"]),
-    ("waivers:\n  - reason: r\n  - chek: resources\n    reason: r\n",
-     ["entry 2 (line 3)", "unknown key(s) 'chek' (did you mean 'check'?)", "Allowed keys"]),
+    ("waivers:\n  - check: c\n    reason: r\n  - chek: resources\n    reason: r\n",
+     ["entry 2 (line 4)", "unknown key(s) 'chek' (did you mean 'check'?)", "Allowed keys"]),
     ("waivers:\n  - reason: r\n    expires: 2025-13-01\n", ["entry 1 (line 3)", "not an ISO date", "YYYY-MM-DD"]),
     ("waivers:\n  - reason: r\n    expires: next week\n", ["'next week'", "not an ISO date"]),
     ("waivers:\n  - reason: r\n    expires: 2025-6-1\n", ["'2025-6-1'", "YYYY-MM-DD"]),
@@ -367,3 +375,40 @@ def test_the_example_file_loads() -> None:
     ws = load_waivers(example, today=date(2026, 1, 1))
     assert len(ws.entries) >= 3 and ws.expired() == []
     assert all(w.reason for w in ws.entries)
+
+
+# -- waivers about one chart (issue 13 item 6) -------------------------------------------------------
+BLOCKING = Finding("integrity", "Ingress/blocking-swagger-api",
+                   "spec.rules[0].http.paths[0] (/api/swagger(/|$)(.*)) backend service",
+                   "Service dne in the render", "no Service dne")
+
+
+def test_chart_glob_limits_a_waiver_to_its_chart(tmp_path: Path) -> None:
+    """A waiver about one chart's intentional pattern waives there and is inactive elsewhere:
+    it neither waives another chart's finding nor goes stale on a chart without the pattern."""
+    text = ("waivers:\n  - check: integrity\n    chart: harness\n    workload: Ingress/blocking-*\n"
+            "    reason: blocks a path on purpose\n")
+    path = write(tmp_path, text)
+    released = load_waivers(path, today=TODAY, chart="harness")
+    failing, waived = released.split([BLOCKING], "small-prod-3-incluster")
+    assert failing == [] and [w.reason for _, w in waived] == ["blocks a path on purpose"]
+    other = load_waivers(path, today=TODAY, chart="harness-prod")
+    assert other.split([BLOCKING], "small-prod-3-incluster")[0] == [BLOCKING]
+    assert other.stale() == []  # not about this chart: never stale here
+    assert load_waivers(path, today=TODAY, chart="harness").stale() != []  # on its chart it can go stale
+
+
+def test_chart_glob_must_be_text(tmp_path: Path) -> None:
+    assert "'chart' is 3" in error_of(tmp_path, "waivers:\n  - chart: 3\n    reason: x\n")
+
+
+def test_repository_waivers_file_waives_the_blocking_ingress_of_released_charts_only() -> None:
+    """fixtures/waivers.yaml (the default file) ships the released chart's blocking Ingress as a
+    waiver with its reason; the integrity check itself still reports any dangling backend."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "waivers.yaml"
+    released = load_waivers(path, today=TODAY, chart="harness")
+    failing, waived = released.split([BLOCKING], "large-dr-warm-standby")
+    assert failing == [] and "deliberately does not exist" in waived[0][1].reason
+    other = Finding("integrity", "Ingress/api", BLOCKING.field, "Service api in the render", "no Service api")
+    assert released.split([other], "large-dr-warm-standby")[0] == [other]
+    assert load_waivers(path, today=TODAY, chart="harness-prod").entries == ()

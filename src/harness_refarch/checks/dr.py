@@ -8,14 +8,17 @@ TLS because one external host has none) are reported once, with the count and th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.determinism import dr_generated_secrets
 from harness_refarch.checks.wiring import ConnectionString, collapse, connection_strings, mask_finding, tls_findings
+from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.identity import Volatility, object_identity
 from harness_refarch.manifest import Manifest
+from harness_refarch.values import dotted, load_layer, lookup
 
 CHECK = "dr"
 ROUTE_KINDS = ("Ingress", "HTTPRoute", "GRPCRoute", "TLSRoute", "Route", "VirtualService", "Gateway")
@@ -44,6 +47,49 @@ def _by_identity(keys: Iterable[str], volatility: Volatility | None) -> dict[str
     return out
 
 
+def _canonical(manifest: Manifest, volatility: Volatility | None) -> dict[str, str]:
+    """Every object by identity, its body without the fields two identical renders change
+    (Secrets by their keys only: generated values are compared by ``dr_generated_secrets``)."""
+    out: dict[str, str] = {}
+    for obj in manifest.objects:
+        body = volatility.strip(obj.body) if volatility is not None else obj.body
+        if obj.kind == "Secret":
+            body = {k: sorted(body.get(k) or {}) for k in ("data", "stringData")}
+        out[identity(obj.key, volatility)] = json.dumps(body, sort_keys=True, default=str)
+    return out
+
+
+def _overlay_keys(spec: Pair) -> str:
+    """The keys the standby overlay sets (``global.dr.createCluster=true, ...``), for messages."""
+    path = spec.architecture.standby_overlay
+    if path is None:
+        return "the standby overlay"
+    try:
+        layer = load_layer(path)
+    except RefarchError:
+        return path.name
+    paths = list(layer.key_paths())
+    leaves = [f"{dotted(k)}: {str(lookup(layer.values, k)[1]).lower()}" for k in paths
+              if not any(other[:len(k)] == k and other != k for other in paths)]
+    return ", ".join(leaves) or path.name
+
+
+def _unchanged_standby(spec: Pair, primary: Manifest, standby: Manifest,
+                       volatility: Volatility | None) -> Finding | None:
+    """One finding when the standby render is the primary's: the chart reads none of the keys
+    the standby overlay sets, so every standby symptom (an Ingress taking traffic) has that cause."""
+    routes = sorted(obj.key for obj in standby.objects if obj.kind in ROUTE_KINDS)
+    if not routes or _canonical(primary, volatility) != _canonical(standby, volatility):
+        return None
+    name = spec.architecture.standby_overlay.name if spec.architecture.standby_overlay else "standby overlay"
+    return Finding(CHECK, "standby render", f"what {name} changes",
+                   f"a standby that takes no traffic until activated ({_overlay_keys(spec)})",
+                   f"nothing: the standby render equals the primary's, with its {len(routes)} traffic "
+                   f"entry point(s) ({routes[0]}, ...)",
+                   "the chart reads none of the keys the standby overlay sets, so it cannot render a "
+                   "standby; every standby finding follows from that")
+
+
 def warm_standby(spec: Pair, primary: Manifest, standby: Manifest,
                  volatility: Volatility | None = None) -> list[Finding]:
     """The standby shares the primary's external databases over TLS, takes no traffic, runs the
@@ -59,7 +105,10 @@ def warm_standby(spec: Pair, primary: Manifest, standby: Manifest,
                                ", ".join(sorted(s_hosts.get(db, set()))) or "none"))
     off = [(f"{label} {u.location}", u) for label, found in uris.items() for u in found if not u.tls]
     out += tls_findings(off, expected="on", check=CHECK)
-    for obj in standby.objects:
+    unchanged = _unchanged_standby(spec, primary, standby, volatility)
+    if unchanged is not None:
+        out.append(unchanged)  # the cause, instead of each Ingress as if the chart had been asked in vain
+    for obj in standby.objects if unchanged is None else ():
         if obj.kind in ROUTE_KINDS:
             out.append(Finding(CHECK, f"standby {obj.key}", "traffic entry point",
                                "none until the standby is activated (no concurrent writes)",

@@ -15,7 +15,7 @@ declared in ``fixtures/external-objects.yaml`` with a reason, or through the val
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -69,6 +69,8 @@ class External:
     entries: tuple[ExternalEntry, ...] = ()
     # Secret name -> dotted values path that names it (e.g. "global.database.mongo.secretName").
     value_secrets: Mapping[str, str] = field(default_factory=dict)
+    # Pod label keys that controllers set at run time (fixtures/runtime-labels.yaml) -> who sets them.
+    runtime_labels: Mapping[str, str] = field(default_factory=dict)
 
     def declared(self, kind: str, name: str) -> str | None:
         """Why ``kind``/``name`` may be missing from the render (the reason), or ``None``."""
@@ -133,11 +135,47 @@ def secrets_in_values(values: Mapping[str, Any] | None) -> dict[str, str]:
     return found
 
 
-def load_external(path: Path, merged_values: Mapping[str, Any] | None) -> External:
+def load_runtime_labels(path: Path) -> dict[str, str]:
+    """The runtime-labels file: ``{labels: {<label key>: <who sets it and when>}}``.
+
+    A pod template never shows these labels; a controller adds them to running pods (Patroni's
+    ``role``, the StatefulSet controller's ``statefulset.kubernetes.io/pod-name``). A missing
+    file means no such labels.
+    """
+    def bad(what: str) -> ExternalObjectsError:
+        return ExternalObjectsError(
+            f"The runtime-labels file {path} is malformed: {what}. Write 'labels:' as a mapping of "
+            "label key to a non-empty text saying which controller sets it, e.g. "
+            "'labels: {role: set by Patroni on the leader and replica pods}'.")
+
+    if not path.is_file():
+        return {}
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExternalObjectsError(f"Cannot read the runtime-labels file {path}: {exc}.") from None
+    except yaml.YAMLError as exc:
+        raise ExternalObjectsError(f"The runtime-labels file {path} is not valid YAML ({yaml_problem(exc)}).") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict) or set(doc) != {"labels"} or not isinstance(doc["labels"], dict):
+        raise bad("the top level must be a mapping with the one key 'labels'")
+    out = {}
+    for key, reason in doc["labels"].items():
+        if not isinstance(key, str) or not key or not isinstance(reason, str) or not reason.strip():
+            raise bad(f"label {key!r} has no text saying who sets it")
+        out[key] = reason.strip()
+    return out
+
+
+def load_external(path: Path, merged_values: Mapping[str, Any] | None,
+                  runtime_labels: Path | None = None) -> External:
     """Read the external-objects file and add the Secrets the merged values name.
 
     A pre-created Secret named in values (``existingSecret: harness-minio``) is by definition not
-    rendered, so it counts as declared; everything else must be listed with a reason.
+    rendered, so it counts as declared; everything else must be listed with a reason. The labels
+    controllers set at run time come from ``runtime_labels`` (default: ``runtime-labels.yaml``
+    beside the external-objects file).
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -152,7 +190,8 @@ def load_external(path: Path, merged_values: Mapping[str, Any] | None) -> Extern
     except yaml.YAMLError as exc:
         raise ExternalObjectsError(f"The external-objects file {path} is not valid YAML "
                                    f"({yaml_problem(exc)}). Fix the file (yamllint points at the line).") from None
-    return External(_entries(doc, path), secrets_in_values(merged_values))
+    labels = load_runtime_labels(runtime_labels or path.with_name("runtime-labels.yaml"))
+    return External(_entries(doc, path), secrets_in_values(merged_values), labels)
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -325,15 +364,26 @@ def _max_replicas(w: Workload) -> int:
     return max(bound, w.replicas or 0)
 
 
-def selects(selector: Mapping[str, Any] | None, w: Workload) -> bool:
-    """Whether a LabelSelector selects pods of ``w``, counting the per-pod labels the StatefulSet
-    controller adds (``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``), which
-    per-pod Services (e.g. Redis Sentinel announce Services) select on."""
+def selects(selector: Mapping[str, Any] | None, w: Workload, runtime_labels: Collection[str] = ()) -> bool:
+    """Whether a LabelSelector selects pods of ``w``.
+
+    Counts the per-pod labels the StatefulSet controller adds (``statefulset.kubernetes.io/pod-name``,
+    ``apps.kubernetes.io/pod-index``, checked against the ordinals the StatefulSet can have), which
+    per-pod Services (e.g. Redis Sentinel announce Services) select on. Other ``runtime_labels``
+    (Patroni's ``role``, ``controller-revision-hash``) are set on running pods by a controller, so
+    the render cannot tell their value: the selector is judged on its other terms.
+    """
     if selector_matches(selector, w.pod_labels):
         return True
-    wanted = (selector or {}).get("matchLabels") or {}
+    selector = selector or {}
+    wanted = selector.get("matchLabels") or {}
+    loose = set(runtime_labels) - {POD_NAME, POD_INDEX}
+    terms = {"matchLabels": {k: v for k, v in wanted.items() if k not in loose},
+             "matchExpressions": [e for e in selector.get("matchExpressions") or [] if e.get("key") not in loose]}
+    if not terms["matchLabels"] and not terms["matchExpressions"]:
+        return bool(loose & {*wanted, *(e.get("key") for e in selector.get("matchExpressions") or [])})
     if w.kind != "StatefulSet" or not ({POD_NAME, POD_INDEX} & set(wanted)):
-        return False
+        return bool(loose) and selector_matches(terms, w.pod_labels)
     ordinals: set[int] = set()
     name = re.fullmatch(rf"{re.escape(w.name)}-(\d+)", str(wanted.get(POD_NAME, "")))
     if name:
@@ -341,7 +391,7 @@ def selects(selector: Mapping[str, Any] | None, w: Workload) -> bool:
     if str(wanted.get(POD_INDEX, "")).isdigit():
         ordinals.add(int(wanted[POD_INDEX]))
     bound = _max_replicas(w)
-    return any(selector_matches(selector, {**w.pod_labels, POD_NAME: f"{w.name}-{i}", POD_INDEX: str(i)})
+    return any(selector_matches(terms, {**w.pod_labels, POD_NAME: f"{w.name}-{i}", POD_INDEX: str(i)})
                for i in ordinals if i < bound)
 
 
@@ -351,36 +401,34 @@ def _container_ports(w: Workload) -> list[Mapping[str, Any]]:
             for p in c.get("ports") or []]
 
 
-def services(manifest: Manifest) -> list[Finding]:
-    """A Service with a selector selects a rendered pod template, and each targetPort is a port
-    (number or name) a selected pod's containers declare."""
+def services(manifest: Manifest, runtime_labels: Collection[str] = ()) -> list[Finding]:
+    """A Service with a selector selects a rendered pod template, and each named targetPort is a
+    port name a selected pod's containers declare.
+
+    A numeric targetPort needs no declared ``containerPort``: Kubernetes forwards to the number
+    whatever the pod declares (``ports`` in a container spec is informational), so only a named
+    targetPort, which must resolve, can dangle.
+    """
     out = []
     for svc in manifest.of_kind("Service"):
         selector = svc.spec.get("selector")
         if not selector or svc.spec.get("type") == "ExternalName":
             continue  # endpoints managed by hand or DNS alias: nothing to follow
         pods = [w for w in manifest.workloads.values() if (w.obj.namespace or "") == (svc.namespace or "")
-                and selects({"matchLabels": selector}, w)]
+                and selects({"matchLabels": selector}, w, runtime_labels)]
         if not pods:
             out.append(Finding(CHECK, svc.key, "spec.selector", "selects at least one rendered pod template",
                                f"{_selector_text({'matchLabels': selector})} selects nothing",
                                "the Service has no endpoints"))
             continue
-        ports = [p for w in pods for p in _container_ports(w)]
-        numbers = {p.get("containerPort") for p in ports}
-        names = {p.get("name") for p in ports if p.get("name")}
+        names = {p.get("name") for w in pods for p in _container_ports(w) if p.get("name")}
         for index, port in enumerate(svc.spec.get("ports") or []):
             target = port.get("targetPort", port.get("port"))
             label = port.get("name") or port.get("port")
-            if isinstance(target, str) and not target.isdigit():
-                if target not in names:
-                    out.append(Finding(CHECK, svc.key, f"spec.ports[{index}] ({label}) targetPort",
-                                       f"a container port named {target} on {_keys(pods)}",
-                                       f"named ports: {_listing(names)}"))
-            elif target is not None and int(target) not in numbers:
+            if isinstance(target, str) and not target.isdigit() and target not in names:
                 out.append(Finding(CHECK, svc.key, f"spec.ports[{index}] ({label}) targetPort",
-                                   f"containerPort {target} on {_keys(pods)}",
-                                   f"container ports: {_listing(numbers)}"))
+                                   f"a container port named {target} on {_keys(pods)}",
+                                   f"named ports: {_listing(names)}"))
     return out
 
 
@@ -392,7 +440,7 @@ def _listing(items: set[Any]) -> str:
     return ", ".join(sorted(str(i) for i in items if i is not None)) or "none"
 
 
-def autoscalers_and_budgets(manifest: Manifest) -> list[Finding]:
+def autoscalers_and_budgets(manifest: Manifest, runtime_labels: Collection[str] = ()) -> list[Finding]:
     """Every HPA scales a rendered workload (kind and name); every PDB selects a rendered pod."""
     out = []
     for hpa in manifest.of_kind("HorizontalPodAutoscaler"):
@@ -403,7 +451,7 @@ def autoscalers_and_budgets(manifest: Manifest) -> list[Finding]:
                                f"no {target.get('kind')} {target.get('name')}", "the HPA scales nothing"))
     for pdb in manifest.of_kind("PodDisruptionBudget"):
         selector = pdb.spec.get("selector")
-        if not any((w.obj.namespace or "") == (pdb.namespace or "") and selects(selector, w)
+        if not any((w.obj.namespace or "") == (pdb.namespace or "") and selects(selector, w, runtime_labels)
                    for w in manifest.workloads.values()):
             out.append(Finding(CHECK, pdb.key, "spec.selector", "selects at least one rendered pod template",
                                f"{_selector_text(selector)} selects nothing", "the budget protects nothing"))
@@ -476,6 +524,7 @@ def duplicates(manifest: Manifest) -> list[Finding]:
 def integrity(spec: Pair, manifest: Manifest, external: External) -> list[Finding]:
     """All referential-integrity findings of one render (check id ``integrity``)."""
     return [
-        *workload_selectors(manifest), *services(manifest), *autoscalers_and_budgets(manifest),
+        *workload_selectors(manifest), *services(manifest, external.runtime_labels),
+        *autoscalers_and_budgets(manifest, external.runtime_labels),
         *ingresses(manifest), *pod_references(manifest, external), *duplicates(manifest),
     ]

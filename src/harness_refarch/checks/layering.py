@@ -8,11 +8,13 @@ file, ``--set``) coalesced the way helm does (see :mod:`harness_refarch.values`)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from harness_refarch.catalog import Pair
 from harness_refarch.checks.values_keys import Declared, unused_keys
 from harness_refarch.findings import Finding
+from harness_refarch.quantities import QuantityError, jvm_heap_bytes, parse_quantity
 from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
 
 CHECK = "layering"
@@ -83,35 +85,86 @@ def _tails(field: str) -> tuple[KeyPath, ...]:
 
 
 def _workload_name(workload: str) -> str:
-    key = workload.split(" ", 1)[0]
+    key = workload.split(" container ", 1)[0] if " container " in workload else workload.split(" ", 1)[0]
     return key.split("/", 1)[1] if "/" in key else ""
+
+
+_ABSENT = {"", "missing", "absent", "none", "unset", "(none)"}
+
+
+def _rendered(actual: str) -> str | None:
+    """The rendered value a finding reports (its first word: ``1``, ``4096m (80%)``), ``None``
+    when the render has none (``missing``, ``absent``)."""
+    token = actual.strip().split(" ", 1)[0].strip(",;")
+    return None if token.lower() in _ABSENT else token
+
+
+def _same(value: Any, rendered: str | None, field: str) -> bool:
+    """Whether a values line's ``value`` is the ``rendered`` one: numbers and quantities by
+    amount (``0.5`` is ``500m``, ``4096`` MiB of heap is ``4096m``), anything else as text."""
+    if rendered is None or value is None or isinstance(value, Mapping | list):
+        return False
+    text = str(value).strip()
+    if text == rendered:
+        return True
+    parsers: list[Callable[[str], Any]] = [jvm_heap_bytes] if field.startswith("MEMORY") else [int, parse_quantity]
+    for parse in parsers:
+        try:
+            return bool(parse(text) == parse(rendered))
+        except (ValueError, ArithmeticError, QuantityError):
+            continue
+    return False
 
 
 def trace(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> str:
     """``file:line key`` of the layer that set the value a finding is about, generically: a key
     path a layer set whose segments name the workload and end with the field's value key.
-    ``""`` when the field is not value-driven; ``"source not traced"`` when unsure."""
+    ``""`` when the field is not value-driven; ``"source not traced"`` when unsure. Use
+    :func:`explain` to also learn when the line's value is not what was rendered."""
+    return explain(finding, merged, paths)[0]
+
+
+def _hit(finding: Finding, paths: Sequence[KeyPath]) -> tuple[KeyPath | None, bool]:
+    """The one key path a layer set for the finding's workload and field, and whether there were
+    several candidates."""
     tails = _tails(finding.field)
     name = _workload_name(finding.workload)
     if not tails or not name:
-        return ""
+        return None, False
     hits = sorted({p for p in paths for tail in tails
                    if len(p) > len(tail) and p[-len(tail):] == tail
                    and any(seg == name or name.startswith(seg + "-") or seg.startswith(name)
                            for seg in p[:-len(tail)] if len(seg) > 2)})
-    if len(hits) != 1:
-        return NOT_TRACED if hits else ""
-    return merged.source(hits[0])
+    return (hits[0], False) if len(hits) == 1 else (None, bool(hits))
+
+
+def explain(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> tuple[str, str]:
+    """``(source, note)``: the source only when the line's value is what was rendered; else no
+    source and a note saying that the key does not reach the object (a template decides)."""
+    hit, several = _hit(finding, paths)
+    if hit is None:
+        return (NOT_TRACED if several else ""), ""
+    value = merged.get(hit)
+    rendered = _rendered(finding.actual)
+    if _same(value, rendered, finding.field):
+        return merged.source(hit), ""
+    where = merged.source(hit)
+    shown = "no value" if rendered is None else rendered
+    return "", (f"{where} sets {value}, but the render has {shown}: that key does not reach "
+                "this field (the chart's template decides it)")
 
 
 def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:
-    """Findings with their ``source`` filled where a values layer set the failing value."""
+    """Findings with their ``source`` filled where a values layer set the failing value; where a
+    layer set the key but the render shows another value, a note says the key does not reach it."""
     paths = list(merged.setters)
     out = []
     for f in findings:
         if not f.source:
-            source = trace(f, merged, paths)
+            source, note = explain(f, merged, paths)
             if source:
                 f = dataclasses.replace(f, source=source)
+            elif note:
+                f = dataclasses.replace(f, hint=f"{note}; {f.hint}" if f.hint else note)
         out.append(f)
     return out

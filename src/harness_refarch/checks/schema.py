@@ -462,6 +462,29 @@ def _check_object(kind: str, api_version: str, instance: dict[str, Any], kube: _
     return tuple(dict.fromkeys(out))  # unique, in the validator's order
 
 
+# Object names as the API server validates them: most kinds take a DNS-1123 subdomain, these a
+# DNS-1123 label (no dots, at most 63 characters). The OpenAPI schemas say nothing about names.
+_LABEL_NAMED = frozenset({"Service", "Namespace"})
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _name_findings(kind: str, key: str, name: str) -> list[Finding]:
+    """A name the API server would refuse is a finding; the object's other checks still run."""
+    if not name:  # generateName: the API server makes one up
+        return []
+    if kind in _LABEL_NAMED:
+        if len(name) <= 63 and _LABEL.match(name):
+            return []
+        expected = "a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)"
+    else:
+        if len(name) <= 253 and _SUBDOMAIN.match(name):
+            return []
+        expected = "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)"
+    return [Finding(CHECK, key, "metadata.name", expected, f"{name[:80]!r}",
+                    hint="the API server refuses this object")]
+
+
 def validate(manifest: Manifest, kube_version: str, schema_dir: Path) -> SchemaResult:
     """Validate every object of ``manifest`` against the schemas of ``kube_version``.
 
@@ -487,6 +510,7 @@ def validate(manifest: Manifest, kube_version: str, schema_dir: Path) -> SchemaR
             _RESULTS[key] = result
         else:
             cached += 1
+        findings += _name_findings(obj.kind, obj.key, obj.name)
         if isinstance(result, str):
             unvalidated[result] = None
             continue

@@ -23,18 +23,20 @@ from harness_refarch.redact import mask
 from harness_refarch.uris import ConnectionString
 
 __all__ = ["DB_LABELS", "SCHEMES", "ConnectionString", "classify", "collapse", "connection_strings",
-           "database_hosts", "mask_finding", "parse_uris", "places", "resolvable_hosts", "tls_findings",
+           "consumed", "database_hosts", "mask_finding", "parse_uris", "places", "resolvable_hosts", "tls_findings",
            "wiring"]
 
 CHECK = "wiring"
 SCHEMES = uris.SCHEMES
-CREDENTIAL_NAME = re.compile(
-    r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|ACCESS_KEY)$|"
-    r"^(MONGO|MONGODB|REDIS|POSTGRES|POSTGRESQL|PG|TIMESCALE|TIMESCALEDB|DB)_?USER(NAME)?$",
-    re.IGNORECASE)
+# Keys whose role is to hold a secret. A user name is not one (``TIMESCALEDB_USERNAME: postgres``
+# identifies an account; the password next to it is what must come from a Secret), so a
+# ``*_USER``/``*_USERNAME`` key is never judged a literal credential, whatever its value.
+CREDENTIAL_NAME = re.compile(r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_KEY|ACCESS_KEY)$", re.IGNORECASE)
 # Values that are settings, not secrets, even under a credential-like name (USE_PASSWORD: "no").
 _NOT_A_CREDENTIAL = {"", "no", "false", "true", "yes", "0", "1", "on", "off", "y", "n"}
 _HOST_LIST_NAME = re.compile(r"(^|_)(HOSTS?|HOSTNAMES?|HOST_?LIST|ADDRESS(ES)?|ENDPOINTS?)$", re.IGNORECASE)
+# A setting that says where to connect (``MONGO_URI: mongodb://`` with no host is still a client's).
+_CONNECTION_KEY = re.compile(r"(URI|URL|HOSTS?|CONN(ECTION)?(_?STR(ING)?)?)$", re.IGNORECASE)
 DB_LABELS = {"mongo": ("mongodb", "mongo"), "postgres": ("postgresql", "postgres"),
              "redis": ("redis",), "timescaledb": ("timescaledb", "timescale")}
 # Which databases a scheme family can be, in the order a remaining tie is broken.
@@ -195,10 +197,22 @@ def resolvable_hosts(manifest: Manifest) -> set[str]:
     return names
 
 
+def _secret_parts(uri: ConnectionString) -> list[str]:
+    """The parts of the userinfo that are secrets: the password, never the user name.
+
+    ``user:password@`` has one secret, the password. A lone ``secret@`` is a password for Redis
+    (clients send it as AUTH) and a user name for every other scheme.
+    """
+    user, sep, password = (uri.userinfo or "").partition(":")
+    if sep:
+        return [password]
+    return [user] if _effective_family(uri) == "redis" else []
+
+
 def _credential_findings(uri: ConnectionString) -> list[Finding]:
     out: list[Finding] = []
     if uri.userinfo is not None:
-        for part in filter(None, uri.userinfo.split(":", 1)):
+        for part in filter(None, _secret_parts(uri)):
             if not uris.is_var_ref(part):
                 out.append(Finding(CHECK, uri.location, "credentials in connection string",
                                    "$(VAR) references to secretKeyRef env vars",
@@ -240,18 +254,54 @@ def _literal_credentials(manifest: Manifest) -> list[Finding]:
     return out
 
 
+def _settings(manifest: Manifest) -> Iterator[tuple[str, str | None, str]]:
+    """(key, value, location) of every ConfigMap key and literal env var, empty ones included
+    (``value:`` with nothing after it renders as null)."""
+    for cm in manifest.of_kind("ConfigMap"):
+        for key, value in (cm.body.get("data") or {}).items():
+            yield str(key), None if value is None else str(value), f"ConfigMap/{cm.name}:{key}"
+    for w in manifest.workloads.values():
+        for c in w.containers:
+            for var in c.env.values():
+                if var.source == "value":
+                    yield var.name, var.value, f"{w.key} container {c.name} env {var.name}"
+
+
 def _empty_host_lists(manifest: Manifest, databases: Mapping[str, DatabaseExpectation]) -> list[Finding]:
-    """``MONGO_HOSTS: ""`` for an external database: the client has nowhere to connect."""
+    """``MONGODB_HOSTS:`` with no value (or ``""``, ``[]``): the client has nowhere to connect."""
     out = []
-    for key, value, location, _, _ in _sources(manifest):
-        if not _HOST_LIST_NAME.search(key) or value.strip(" \t\n,[]\"'"):
+    for key, value, location in _settings(manifest):
+        if not _HOST_LIST_NAME.search(key) or (value or "").strip(" \t\n,[]\"'"):
             continue
         db = next((d for d in _KEY_ORDER if _KEY_WORDS[d].search(key)), None)
         expectation = databases.get(db) if db else None
-        if expectation is not None and not expectation.in_cluster:
-            want = ", ".join(expectation.hosts) or "the external hosts"
-            out.append(Finding(CHECK, location, f"{db} host list", want, "empty",
-                               f"the {db} clients read their hosts from {key}"))
+        if expectation is None or expectation.in_cluster:
+            continue  # in-cluster clients get their hosts elsewhere; an unused external-hosts key is no gap
+        want = ", ".join(expectation.hosts) or "the external hosts"
+        out.append(Finding(CHECK, location, f"{db} host list", want,
+                           "empty" if value is not None else "empty (the key renders with no value)",
+                           f"the {db} clients read their hosts from {key}"))
+    return out
+
+
+def consumed(manifest: Manifest, found: Iterable[ConnectionString]) -> dict[str, str]:
+    """The databases the render's workloads use, each with the evidence: a connection string
+    attributed to it, or a setting named after it (``POSTGRES_USER``, ``TIMESCALEDB_PASSWORD``,
+    read through env or envFrom) in a database client, a container that reads a connection
+    string. A database server's own settings (Patroni's ``postgresdbAdminPassword`` in the
+    TimescaleDB pods) are no evidence: the server holds no connection string."""
+    found = list(found)
+    out: dict[str, str] = {}
+    for uri in found:
+        out.setdefault(uri.db, uri.location)
+    clients = {(w.key, c.name) for uri in found for w, c in uri.consumers}
+    for w in manifest.workloads.values():
+        for c in w.containers:
+            client = (w.key, c.name) in clients
+            for name in c.env:
+                db = next((d for d in _KEY_ORDER if _KEY_WORDS[d].search(name)), None)
+                if db is not None and (client or _CONNECTION_KEY.search(name)):
+                    out.setdefault(db, f"{w.key} container {c.name} env {name}")
     return out
 
 
@@ -303,14 +353,18 @@ def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
     databases = spec.architecture.databases
     out = _literal_credentials(manifest) + _empty_host_lists(manifest, databases)
     found = connection_strings(manifest, databases)
+    used = consumed(manifest, found)
     resolvable = resolvable_hosts(manifest)
     replica_sets: dict[str, list[str]] = {}
     tls_off: list[tuple[str, ConnectionString]] = []
     for db_name, expectation in databases.items():
         mine = [u for u in found if u.db == db_name]
-        if not mine:
+        if not mine and db_name in used:
+            # expectations come from what the render consumes: no workload using PostgreSQL,
+            # no PostgreSQL connection string expected
             out.append(Finding(CHECK, f"{db_name} wiring", "connection strings",
-                               "at least one", "none found in env or ConfigMaps"))
+                               f"at least one (the render uses {db_name}: {used[db_name]})",
+                               "none found in env or ConfigMaps"))
         workloads = _in_cluster_workloads(manifest, db_name)
         members: list[Workload] = []
         data_members = 0

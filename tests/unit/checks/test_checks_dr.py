@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import yaml
 
 from harness_refarch.checks import dr
 
@@ -179,3 +182,25 @@ def test_warm_standby_non_tls_uri_masks_password(make_pair, k8s, manifest, text_
     tls = [f for f in findings if f.field == "redis TLS"]
     assert [f.actual for f in tls] == ["off in redis://:****@cache.example.com:6379"]
     assert "Hunter2Secret" not in text_of(findings)
+
+
+def test_standby_identical_to_primary_names_the_real_cause(make_pair, k8s, manifest, tmp_path):
+    """The released chart reads no global.dr key: the standby render is the primary's, Ingresses
+    included. One finding says so (the overlay's keys change nothing), not one per Ingress as if
+    the chart had been asked to drop them."""
+    overlay = tmp_path / "dr-standby.yaml"
+    overlay.write_text("global:\n  dr:\n    createCluster: true\n    activateCluster: false\n")
+    pair = make_pair(dr=True)
+    pair = dataclasses.replace(pair, architecture=dataclasses.replace(pair.architecture, standby_overlay=overlay))
+    second = {**yaml.safe_load(INGRESS), "metadata": {"name": "api"}}
+    site = _site(k8s, manifest, ingress=True, extra=[second])
+    [f] = dr.warm_standby(pair, site, _site(k8s, manifest, ingress=True, extra=[second]))
+    assert (f.workload, f.field) == ("standby render", "what dr-standby.yaml changes")
+    assert f.expected == ("a standby that takes no traffic until activated "
+                          "(global.dr.createCluster: true, global.dr.activateCluster: false)")
+    assert f.actual == ("nothing: the standby render equals the primary's, with its 2 traffic entry point(s) "
+                        "(Ingress/api, ...)")
+    assert "reads none of the keys the standby overlay sets" in f.hint
+    # a standby that differs (one Ingress fewer) keeps the symptom findings: the overlay did something
+    [g] = dr.warm_standby(pair, site, _site(k8s, manifest, extra=[second]))
+    assert (g.workload, g.field) == ("standby Ingress/api", "traffic entry point")

@@ -90,20 +90,15 @@ def test_service_target_port_name_missing(make_pair, k8s, manifest):
     assert f.actual == "named ports: http"
 
 
-def test_service_target_port_number_missing(make_pair, k8s, manifest):
+def test_numeric_target_port_needs_no_declared_container_port(make_pair, k8s, manifest):
+    """Kubernetes forwards a numeric targetPort (or ``port`` without one) whatever the pod
+    declares: an undeclared number is no dangling reference (the released chart's
+    delegate-proxy and harness-manager Services)."""
     m = manifest(k8s.deployment("api", containers=[_with_ports(k8s)]),
-                 _service("api", {"app": "api"}, [{"port": 80, "targetPort": 9000}]))
-    [f] = _run(make_pair, m)
-    assert f.expected == "containerPort 9000 on Deployment/api"
-    assert f.actual == "container ports: 8080"
-
-
-def test_service_port_defaults_to_target(make_pair, k8s, manifest):
-    """Without targetPort the Service forwards to ``port``, which must then be a container port."""
-    m = manifest(k8s.deployment("api", containers=[_with_ports(k8s)]),
-                 _service("api", {"app": "api"}, [{"port": 80}]))
-    [f] = _run(make_pair, m)
-    assert f.expected == "containerPort 80 on Deployment/api"
+                 k8s.deployment("proxy", containers=[k8s.container("proxy")]),
+                 _service("api", {"app": "api"}, [{"port": 80, "targetPort": 9000}, {"port": 81}]),
+                 _service("proxy", {"app": "proxy"}, [{"port": 80, "targetPort": "8080"}]))
+    assert _run(make_pair, m) == []
 
 
 def test_service_without_selector_is_not_followed(make_pair, k8s, manifest):
@@ -121,6 +116,39 @@ def test_statefulset_pod_name_service(make_pair, k8s, manifest):
     beyond = _service("redis-3", {"statefulset.kubernetes.io/pod-name": "redis-3"}, [{"port": 6379}])
     [f] = _run(make_pair, manifest(sts, *ok, beyond))
     assert (f.workload, f.actual) == ("Service/redis-3", "statefulset.kubernetes.io/pod-name=redis-3 selects nothing")
+
+
+RUNTIME = External(runtime_labels={"role": "set by Patroni", "statefulset.kubernetes.io/pod-name": "sts"})
+
+
+def test_selector_on_runtime_label_is_judged_on_its_other_labels(make_pair, k8s, manifest):
+    """Patroni sets ``role`` on running pods: a Service or PDB selecting ``role: replica`` and
+    the pods' own labels selects them; a wrong other label still selects nothing."""
+    tsdb = k8s.statefulset("tsdb", replicas=3, containers=[_with_ports(k8s, "tsdb", [{"containerPort": 5432}])])
+    replica = _service("tsdb-replica", {"app": "tsdb", "role": "replica"}, [{"port": 5432}])
+    pdb = k8s.pdb("tsdb", {"app": "tsdb", "role": "master"}, max_unavailable=1)
+    assert _run(make_pair, manifest(tsdb, replica, pdb), RUNTIME) == []
+    # without the runtime-labels data the same selector selects nothing: the data is what decides
+    assert {f.workload for f in _run(make_pair, manifest(tsdb, replica, pdb))} == {
+        "Service/tsdb-replica", "PodDisruptionBudget/tsdb"}
+    wrong = _service("tsdb-replica", {"app": "tsdx", "role": "replica"}, [{"port": 5432}])
+    [f] = _run(make_pair, manifest(tsdb, wrong), RUNTIME)
+    assert (f.workload, f.actual) == ("Service/tsdb-replica", "app=tsdx, role=replica selects nothing")
+
+
+def test_repository_runtime_labels_file_loads():
+    root = Path(__file__).resolve().parents[3] / "fixtures"
+    external = load_external(root / "external-objects.yaml", {})
+    assert {"role", "statefulset.kubernetes.io/pod-name", "controller-revision-hash",
+            "apps.kubernetes.io/pod-index"} <= set(external.runtime_labels)
+
+
+@pytest.mark.parametrize("text", ["labels: [role]\n", "role: x\n", "labels: {role: ''}\n"])
+def test_runtime_labels_file_malformed(tmp_path: Path, text):
+    (tmp_path / "external-objects.yaml").write_text("")
+    (tmp_path / "runtime-labels.yaml").write_text(text)
+    with pytest.raises(ExternalObjectsError, match=r"runtime-labels file .* is malformed"):
+        load_external(tmp_path / "external-objects.yaml", {})
 
 
 # -- HPAs and PDBs ------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def test_a_failing_value_is_traced_to_the_layer_that_set_it(tmp_path):
                   "  gateway:\n    resources:\n      requests:\n        cpu: 10m\n")
     merged = coalesce([base, sets_layer(["platform.gateway.resources.requests.cpu=20m"])])
     hpa = Finding("replicas", "Deployment/ng-manager", "effective replicas (hpa)", ">= 2", "1")
-    cpu = Finding("resources", "Deployment/gateway container gateway", "resources.requests.cpu", "set", "x")
+    cpu = Finding("resources", "Deployment/gateway container gateway", "resources.requests.cpu", "<= limit 0.01",
+                  "0.020")
     pdb = Finding("replicas", "Deployment/ng-manager", "PodDisruptionBudget", "a PDB", "none")
     traced = layering.with_sources([hpa, cpu, pdb], merged)
     assert traced[0].source == "override-large.yaml:4 platform.ng-manager.autoscaling.minReplicas"
@@ -51,3 +52,32 @@ def test_a_failing_value_is_traced_to_the_layer_that_set_it(tmp_path):
     assert traced[2].source == ""  # not a value-driven field: nothing claimed
     both = Finding("golden", "Deployment/ng-manager", "replicas", "4", "1")
     assert layering.with_sources([both], merged)[0].source == NOT_TRACED  # two candidates: never guessed
+
+
+def test_a_line_whose_value_was_not_rendered_is_not_named(tmp_path):
+    """The released log-service template hard-codes ``replicas: 1``: the profile line that sets
+    3 is not the source; the finding says the key does not reach the object instead. Likewise a
+    main container's resources line is not the source of an init container's missing limit."""
+    base = _layer(tmp_path, "override-large.yaml",
+                  "platform:\n  log-service:\n    replicaCount: 3\n"
+                  "  gateway:\n    resources:\n      limits:\n        memory: 8192Mi\n"
+                  "    java:\n      memory: 4096\n")
+    merged = coalesce([base])
+    hard = Finding("replicas", "Deployment/log-service", "effective replicas (spec.replicas)", ">= 2", "1")
+    init = Finding("resources", "Deployment/gateway container wait-for-mongo (init)", "resources.limits.memory",
+                   "set", "missing")
+    main = Finding("resources", "Deployment/gateway container gateway", "resources.limits.memory",
+                   "<= 4Gi", "8Gi")
+    heap = Finding("resources", "Deployment/gateway container gateway", "MEMORY (configMap ConfigMap/gateway:MEMORY)",
+                   "<= 75% of memory limit 5Gi", "4096m (80%)")
+    golden = Finding("golden", "Deployment/log-service", "replicas", "3", "1", "if intended, record it")
+    out = layering.with_sources([hard, init, main, heap, golden], merged)
+    assert [f.source for f in out] == [
+        "", "", "override-large.yaml:7 platform.gateway.resources.limits.memory",
+        "override-large.yaml:9 platform.gateway.java.memory", ""]
+    assert out[0].hint == ("override-large.yaml:3 platform.log-service.replicaCount sets 3, but the render "
+                           "has 1: that key does not reach this field (the chart's template decides it)")
+    assert out[1].hint.startswith("override-large.yaml:7 platform.gateway.resources.limits.memory sets 8192Mi, "
+                                  "but the render has no value")
+    assert out[4].hint.endswith("(the chart's template decides it); if intended, record it")
+    assert "[set by" not in str(out[0]) and "does not reach this field" in str(out[0])

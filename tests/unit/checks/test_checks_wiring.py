@@ -233,12 +233,27 @@ def test_wiring_scheme_only_value_is_not_a_connection_string(make_pair, k8s, man
 
 
 def test_wiring_database_without_connection_string(make_pair, k8s, manifest):
+    """A database client that reads Redis settings but finds no Redis connection string is a finding."""
     dbs = {**MONGO_IN, "redis": DatabaseExpectation("redis", in_cluster=True)}
-    [f] = wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest))
+    env = [k8s.secret_env("MONGO_USER"), k8s.secret_env("MONGO_PASSWORD"), k8s.secret_env("REDIS_PASSWORD")]
+    [f] = wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest, env=env))
     assert f.workload == "redis wiring"
     assert f.field == "connection strings"
-    assert f.expected == "at least one"
+    assert f.expected == "at least one (the render uses redis: Deployment/ng-manager container app env REDIS_PASSWORD)"
     assert f.actual == "none found in env or ConfigMaps"
+
+
+def test_database_no_rendered_workload_uses_is_not_expected(make_pair, k8s, manifest):
+    """The architecture lists PostgreSQL, but no rendered workload uses it (the released chart's
+    CI and CD modules): no connection string is expected, so nothing is reported."""
+    dbs = {**MONGO_IN, "postgres": DatabaseExpectation("postgres", in_cluster=True),
+           "redis": DatabaseExpectation("redis", in_cluster=False, hosts=("cache.example.com:6379",))}
+    # the database server's own settings are no evidence of a client (Patroni's admin password)
+    admin = k8s.secret_env("postgresdbAdminPassword")
+    server = k8s.statefulset("tsdb", containers=[k8s.container("tsdb", env=[admin])])
+    assert wiring.wiring(make_pair(databases=dbs), _mongo(k8s, manifest, extra=[server])) == []
+    m = _mongo(k8s, manifest)
+    assert wiring.consumed(m, wiring.connection_strings(m)) == {"mongo": "ConfigMap/ng-manager:MONGO_URI"}
 
 
 # -- external databases ----------------------------------------------------------------------
@@ -544,3 +559,46 @@ def test_connection_string_repr_hides_the_password():
     [uri] = wiring.parse_uris(f"mongodb://admin:{SECRET}@h/db?password={SECRET}", "MONGO_URI", "loc")
     assert SECRET not in repr(uri)
     assert SECRET not in str(uri)
+
+
+# -- issue 13: no false findings, empty host lists ------------------------------------------------
+def test_empty_host_list_with_no_value_in_external_mode(make_pair, k8s, manifest):
+    """``- name: MONGODB_HOSTS`` / ``value:`` with nothing (the released access-control in external
+    pairs) renders as null: that is an empty host list too."""
+    app = k8s.container("access-control", env=[k8s.secret_env("MONGO_USER"), k8s.secret_env("MONGO_PASSWORD"),
+                                               {"name": "MONGODB_HOSTS", "value": None},
+                                               {"name": "MONGO_URI", "value": EXT_URI}])
+    m = manifest(k8s.deployment("access-control", containers=[app]))
+    [f] = wiring.wiring(make_pair(databases=MONGO_EXT), m)
+    assert (f.workload, f.field) == ("Deployment/access-control container access-control env MONGODB_HOSTS",
+                                     "mongo host list")
+    assert f.expected == "mongo-a.example.com:27017, mongo-b.example.com:27017"
+    assert f.actual == "empty (the key renders with no value)"
+
+
+@pytest.mark.parametrize("name", ["TIMESCALEDB_USERNAME", "TI_SERVICE_TIMESCALE_USERNAME", "MONGO_USER",
+                                  "REDIS_USERNAME", "DB_USER"])
+def test_user_name_is_not_a_credential(make_pair, k8s, manifest, name):
+    """A user name identifies an account; only its password is a credential (released chart:
+    ``TIMESCALEDB_USERNAME: postgres`` as a literal env value, used in the JDBC URI)."""
+    uri = GOOD_URI.replace("$(MONGO_USER)", f"$({name})")
+    env = [{"name": name, "value": "postgres"}, k8s.secret_env("MONGO_PASSWORD")]
+    extra = [k8s.configmap("names", {name: "harness"})]
+    assert wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, uri, env=env, extra=extra)) == []
+
+
+def test_literal_user_in_uri_is_not_a_credential_but_password_is(make_pair, k8s, manifest):
+    ok = GOOD_URI.replace("$(MONGO_USER)", "harness")
+    assert wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, ok)) == []
+    bad = GOOD_URI.replace("$(MONGO_PASSWORD)", SECRET)
+    [f] = wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, bad))
+    assert f.field == "credentials in connection string"
+    assert SECRET not in f.actual
+
+
+def test_password_from_a_literal_env_var_is_still_a_finding(make_pair, k8s, manifest):
+    env = [{"name": "MONGO_USER", "value": "harness"}, {"name": "MONGO_PASSWORD", "value": SECRET}]
+    found = wiring.wiring(make_pair(databases=MONGO_IN), _mongo(k8s, manifest, env=env))
+    assert {(f.field, f.expected) for f in found} == {
+        ("env MONGO_PASSWORD", "from a secretKeyRef"),
+        ("env MONGO_PASSWORD", "credentials only through secretKeyRef")}

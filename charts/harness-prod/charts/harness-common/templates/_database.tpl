@@ -86,9 +86,10 @@ Credentials never appear literally: URIs reference $(VAR) env vars filled from S
     {{- end -}}
     {{- printf "redis://%s" (join "," $hosts) -}}
   {{- else -}}
+    {{- /* as the released chart: every host gets the protocol setting as its scheme (rediss for
+           TLS), so hosts are bare host:port; a scheme written into hosts becomes a double scheme */ -}}
     {{- range $h := include "harness-common.db.externalHosts" (dict "db" "redis" "conf" $conf) | fromJsonArray -}}
-      {{- /* keep an explicit scheme (rediss:// for TLS), default to plain redis:// */ -}}
-      {{- $hosts = append $hosts (ternary $h (printf "redis://%s" $h) (regexMatch "^[a-zA-Z][a-zA-Z0-9+.-]*://" $h)) -}}
+      {{- $hosts = append $hosts (printf "%s://%s" ($conf.protocol | default "redis") $h) -}}
     {{- end -}}
     {{- join "," $hosts -}}
   {{- end -}}

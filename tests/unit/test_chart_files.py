@@ -1,0 +1,57 @@
+"""The chart fingerprint and the values reader see the files helm loads (issue 14)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness_refarch.chart_files import walk
+from harness_refarch.store import chart_digest
+from harness_refarch.values import chart_values, load_chart
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = {"Chart.yaml": "apiVersion: v2\nname: tiny\nversion: 0.1.0\n", "values.yaml": "a: 1\n",
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"}
+
+
+def _chart(root: Path) -> Path:
+    for rel, text in TINY.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_an_edit_behind_a_symlinked_templates_folder_changes_the_fingerprint(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "chart")
+    shared = tmp_path / "shared-templates"
+    shutil.move(chart / "templates", shared)
+    (chart / "templates").symlink_to(shared, target_is_directory=True)
+    before = chart_digest(chart)
+    (shared / "cm.yaml").write_text((shared / "cm.yaml").read_text().replace("name: x", "name: y"))
+    assert chart_digest(chart) != before
+
+
+def test_a_chart_whose_own_path_has_a_dot_git_component_is_fingerprinted(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "repo" / ".git" / "worktrees" / "chart")
+    before = chart_digest(chart)
+    assert [str(rel) for rel, _ in walk(chart)] == sorted(TINY)
+    (chart / "values.yaml").write_text("a: 2\n")
+    assert chart_digest(chart) != before
+
+
+def test_the_charts_own_git_folder_is_left_out_and_a_link_loop_is_walked_once(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "chart")
+    (chart / ".git").mkdir()
+    (chart / ".git" / "HEAD").write_text("ref: x\n")
+    (chart / "templates" / "loop").symlink_to(chart / "templates", target_is_directory=True)
+    assert [str(rel) for rel, _ in walk(chart)] == sorted(TINY)
+
+
+def test_values_of_a_symlinked_subchart_are_read(tmp_path: Path) -> None:
+    chart = _chart(tmp_path / "umbrella")
+    sub = _chart(tmp_path / "elsewhere" / "sub")
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.1.0\n")
+    (sub / "values.yaml").write_text("replicaCount: 3\n")
+    (chart / "charts").mkdir()
+    (chart / "charts" / "sub").symlink_to(sub, target_is_directory=True)
+    assert chart_values(load_chart(chart))["sub"]["replicaCount"] == 3

@@ -1,0 +1,83 @@
+"""Bounded work on hostile YAML (issue 14): alias bombs, deep nesting, huge key counts."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+from yamllint import linter  # type: ignore[import-untyped]
+from yamllint.config import YamlLintConfig  # type: ignore[import-untyped]
+
+from harness_refarch.checks.yamllint_check import lint_values_file
+from harness_refarch.errors import RefarchError
+from harness_refarch.values import load_layer
+from harness_refarch.yaml_limits import MAX_DEPTH, MAX_KEYS, YamlLimitError, load_bounded, measure
+
+REPO = Path(__file__).resolve().parents[2]
+YAMLLINT = REPO / "fixtures" / "yamllint.yaml"
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """About 700 bytes that expand to 9**levels nodes (a "billion laughs")."""
+    names = "abcdefghijklmnop"
+    lines = [f'{names[0]}: &{names[0]} ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in itertools.pairwise(names[:levels]):
+        lines.append(f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_measure_counts_expanded_nodes_without_expanding() -> None:
+    node = yaml.compose(alias_bomb(), Loader=yaml.SafeLoader)
+    size = measure(node)
+    assert size.nodes > 9 ** 9
+    assert size.depth == 11  # the top mapping, nine levels of lists, the scalars
+
+
+def test_an_alias_bomb_values_file_is_refused_in_one_paragraph(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb())
+    assert bomb.stat().st_size < 1000
+    with pytest.raises(RefarchError) as info:
+        load_layer(bomb)
+    text = str(info.value)
+    assert "bomb.yaml is refused" in text and "excessive aliasing" in text and "\n" not in text, text
+
+
+def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("".join(f"{'  ' * i}k{i}:\n" for i in range(MAX_DEPTH + 5)) + f"{'  ' * (MAX_DEPTH + 5)}v: 1\n")
+    with pytest.raises(RefarchError, match=r"deep\.yaml is refused: it nests \d+ levels deep"):
+        load_layer(deep)
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(RefarchError, match=r"flow\.yaml"):
+        load_layer(flow)
+
+
+def test_too_many_keys_are_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("".join(f"k{i}: {i}\n" for i in range(MAX_KEYS + 1)))
+    with pytest.raises(RefarchError, match=f"has {MAX_KEYS + 1:,} keys"):
+        load_layer(big)
+
+
+def test_aliases_within_the_limits_still_load() -> None:
+    assert load_bounded("a: &x {b: 1}\nc: *x\n", yaml.SafeLoader) == {"a": {"b": 1}, "c": {"b": 1}}
+    with pytest.raises(YamlLimitError, match="recursive alias"):
+        measure(yaml.compose("a: &x [*x]\n", Loader=yaml.SafeLoader))
+
+
+def test_the_linear_duplicate_key_pass_reports_what_yamllint_reports(tmp_path: Path) -> None:
+    """yamllint's own key-duplicates rule is quadratic; ours must find the same problems."""
+    text = "a: 1\nb:\n  c: 2\n  d: [{e: 1, e: 2}]\n  c: 3\na: 4\n<<: {f: 1}\n"
+    values = tmp_path / "dups.yaml"
+    values.write_text(text)
+    theirs = [(p.line, p.column) for p in linter.run(text, YamlLintConfig(file=str(YAMLLINT)), str(values))
+              if p.rule == "key-duplicates"]
+    ours = lint_values_file(values, YAMLLINT)
+    assert len(theirs) == 3
+    assert sorted(int(f.source.rsplit(":", 1)[1]) for f in ours) == sorted(line for line, _ in theirs), ours
+    assert {f.workload for f in ours} == {"dups.yaml"}
+    assert {f.field for f in ours} == {"a", "b.c", "b.d[0].e"}
