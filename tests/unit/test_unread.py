@@ -175,13 +175,15 @@ def test_released_chart_dr_standby_key_is_named(released: RefarchSession) -> Non
 @needs_released
 def test_dependent_checks_report_the_inexpressible_architecture_once(released: RefarchSession) -> None:
     pair = _pair(released, "prod-3-incluster")
-    cause = unread.inexpressible(released, pair, "velero_backup")
+    cause = unread.inexpressible(released, pair, "high_availability", hidden=3)
     assert cause is not None
-    assert (cause.check, cause.field) == ("architecture", "global.backup")
-    assert cause.source == "overlays/prod-3-incluster.yaml:11 global.backup"
+    assert (cause.check, cause.field) == ("architecture", "global.pdb")
+    assert cause.source == "overlays/prod-3-incluster.yaml:7 global.pdb"
     assert "test_architecture_expressible[small-prod-3-incluster]" in cause.hint
-    assert unread.inexpressible(released, pair, "high_availability").field == "global.pdb"
+    assert "3 finding(s) are not listed" in cause.actual
+    assert unread.inexpressible(released, pair, "hpa_bounds").field == "global.autoscaling"
     assert unread.inexpressible(released, pair, "database_quorum") is None  # relies on nothing unread
+    assert unread.inexpressible(released, pair, "velero_backup") is None  # backup evidence is its own data
     dr = unread.inexpressible(released, _pair(released, "dr-warm-standby"), "warm_standby")
     assert dr is not None and dr.field == "global.dr"
 
@@ -189,9 +191,8 @@ def test_dependent_checks_report_the_inexpressible_architecture_once(released: R
 # -- which overlay keys each check relies on: data ------------------------------------------------
 def test_the_mapping_is_data_next_to_the_architectures() -> None:
     table = unread.relies_on(REPO / "fixtures")
-    assert table["velero_backup"] == (("global", "backup"),)
     assert table["warm_standby"] == (("global", "dr"),)
-    assert ("global", "pdb") in table["high_availability"]
+    assert table["high_availability"] == (("global", "pdb"),)
     assert ("global", "autoscaling") in table["hpa_bounds"]
     catalog = load_catalog(REPO / "fixtures")
     assert (catalog.root / unread.RELIES_ON_FILE).is_file()
@@ -241,22 +242,22 @@ def test_inexpressible_needs_an_unread_key_the_check_relies_on(tmp_path: Path) -
 @needs_released
 def test_a_dependent_test_fails_with_one_line_pointing_at_the_cause(pytester: pytest.Pytester,
                                                                      real_helm: Path) -> None:
-    """On the released chart (which reads no global.backup), the backup test of a backup
-    architecture says once why, instead of listing what the missing backup objects imply."""
+    """On the released chart (which reads no global.pdb), a high-availability test of a 3-replica
+    architecture says once why, instead of listing its symptoms."""
     result = pytester.runpytest_subprocess(
         str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-p", "no:cacheprovider",
         "-p", "no:randomly", "--refarch-fixtures", str(REPO / "fixtures"), "--refarch-helm", str(real_helm),
-        "--chart-path", str(RELEASED), "--refarch-profile", "small", "--refarch-architecture", "prod-1-incluster",
-        "-q", "-k", "velero_backup or architecture_expressible")
+        "--chart-path", str(RELEASED), "--refarch-profile", "small", "--refarch-architecture", "prod-3-incluster",
+        "-q", "-k", "high_availability and Deployment/ng-manager or architecture_expressible")
     out = result.stdout.str()
     assert result.ret == 1
-    backup = out[out.index("test_velero_backup[small-prod-1-incluster] _"):].split("\n_", 1)[0]
-    lines = [line for line in backup.splitlines() if line.startswith("  - [")]
-    assert len(lines) == 1, backup
-    assert lines[0].startswith("  - [architecture] architecture prod-1-incluster: global.backup:")
-    assert "test_architecture_expressible[small-prod-1-incluster]" in lines[0]
-    assert "overlays/prod-1-incluster.yaml:9 global.backup" in lines[0]
-    assert "architecture prod-1-incluster overlay overlays/prod-1-incluster.yaml: global.backup" in out
+    ha = out[out.index("test_high_availability[small-prod-3-incluster-Deployment/ng-manager] _"):].split("\n_", 1)[0]
+    lines = [line for line in ha.splitlines() if line.startswith("  - [")]
+    assert len(lines) == 1, ha
+    assert lines[0].startswith("  - [architecture] architecture prod-3-incluster: global.pdb:")
+    assert "test_architecture_expressible[small-prod-3-incluster]" in lines[0]
+    assert "overlays/prod-3-incluster.yaml:7 global.pdb" in lines[0]
+    assert "architecture prod-3-incluster overlay overlays/prod-3-incluster.yaml: global.pdb" in out
 
 
 def test_a_stored_render_compares_equal_to_a_fresh_one() -> None:
