@@ -238,7 +238,8 @@ def test_record_writes_the_chart_and_reports_a_change_of_chart(tmp_path, make_pa
 
 def test_a_workload_the_golden_file_lacks_fails_its_own_test(k8s, manifest):
     """A workload with a letters-only random suffix (not a Job: Jobs are identified by role): its
-    golden key (learned from two renders) is not its test id (name shape). Selecting the pair's findings by test id lost the finding, so
+    golden key (learned from two renders) is not its test id (name shape). Selecting the pair's
+    findings by test id lost the finding, so
     the per-workload test passed for a workload the golden file does not contain."""
     from harness_refarch.identity import learn_volatile
     from harness_refarch.plugin import select_workload
