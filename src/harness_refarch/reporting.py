@@ -273,7 +273,8 @@ def _write_report(session: pytest.Session) -> bool:
 
 
 def _waiver_problems(session: pytest.Session) -> list[str]:
-    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect)."""
+    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect, no
+    single test file or test named: a waiver of a check that did not run is not stale)."""
     config = session.config
     waivers = config.stash.get(_WAIVERS, None)
     rs = config.stash.get(_KEY, None)
@@ -282,7 +283,7 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
     out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
            for w in waivers.expired()]
     filtered = bool(config.option.keyword or config.option.markexpr or config.getoption("deselect", None)
-                    or (session.config.option.file_or_dir and any("::" in a for a in config.option.file_or_dir)))
+                    or any("::" in a or a.split("::")[0].endswith(".py") for a in config.option.file_or_dir or ()))
     if not filtered and not session.shouldstop and not session.shouldfail:
         out += [f"stale waiver {w.describe()}: it matches no finding any more; delete it"
                 for w in waivers.stale([p.id for p in rs.pairs])]

@@ -30,7 +30,7 @@ from harness_refarch.identity import Volatility, learn_volatile, stable_text
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.store import RenderStore, default_dir, get_or_compute
+from harness_refarch.store import RenderStore, check_cache_dir, default_dir, get_or_compute
 from harness_refarch.unread import Decision
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
@@ -141,6 +141,8 @@ class RefarchSession:
             self.layer(path)  # the architecture overlays too, whatever data directory they come from
         if o.manifests:  # parsed once, here: a bad file is one paragraph before any render
             self.operator_manifests = backup.load_manifests(o.manifests, o.namespace, self.backup_policy)
+        if o.cache:
+            check_cache_dir(o.cache_dir or default_dir())  # one paragraph now, not a silent cache-less run
         for assignment in o.sets:
             if "=" not in assignment or assignment.startswith("="):
                 raise RefarchError(f"--refarch-set {assignment.split('=', 1)[0]!r}... is not of the form "

@@ -122,3 +122,65 @@ def test_a_generated_literal_credential_is_still_seen_through_its_digest(tmp_pat
     [finding] = determinism(vol)
     assert finding.workload == "ConfigMap/cfg" and "data.DB_PASSWORD" in finding.actual
     assert "an0ther-pw" not in repr(vol) and store.root.is_dir()
+
+
+# -- a cache that is never wrong (issue 14) ------------------------------------------------------
+def test_a_shared_world_writable_cache_is_refused_in_one_paragraph(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from harness_refarch.errors import RefarchError
+    from harness_refarch.store import check_cache_dir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(RefarchError, match=r"writable by others \(mode 777\).*--refarch-no-cache"):
+        RenderStore(shared / "renders")
+    with pytest.raises(RefarchError, match="writable by others"):
+        check_cache_dir(shared / "renders")
+    os.chmod(shared, 0o700)
+    (shared / "renders").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (shared / "renders").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RefarchError, match="is a symbolic link"):
+        check_cache_dir(shared / "renders")
+
+
+def test_a_symlink_planted_in_the_cache_is_never_followed(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    key = "ab" + "0" * 62
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.root / "ab").symlink_to(outside, target_is_directory=True)
+    manifest, cached = store.get_or_render(key, "x", lambda: canonical(parse_manifest(RENDER, "ns", "x")))
+    assert not cached and manifest.objects
+    assert list(outside.iterdir()) == [], "the store wrote through a planted symlink"
+    assert store.load(key, "x") is None
+
+
+def test_an_entry_someone_else_wrote_or_edited_is_a_miss(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    key = "cd" + "0" * 62
+    store.save(key, canonical(parse_manifest(RENDER, "ns", "x")))
+    assert store.load(key, "x") is not None
+    path = store._path(key)
+    mac, _, text = path.read_text().partition("\n")
+    path.write_text(mac + "\n" + text.replace("cfg", "cfh"))  # a flipped verdict, keeping the old MAC
+    assert store.load(key, "x") is None
+    path.write_text(text)  # plain JSON without a MAC
+    assert store.load(key, "x") is None
+
+
+def test_a_valid_json_entry_of_the_wrong_shape_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    for i, doc in enumerate([{"format": 2, "namespace": "ns", "objects": ["not an object"]},
+                             {"format": 2, "namespace": ["x"], "objects": []},
+                             {"format": 2, "namespace": "ns", "objects": [], "problems": [{"check": 1}]},
+                             {"format": 2, "findings": [{"check": "x"}]},
+                             [1, 2, 3]]):
+        key = f"{i:02d}" + "0" * 62
+        store._write(key, doc)  # type: ignore[arg-type]
+        assert store.load(key, "x") is None
+        assert store.load_findings(key) is None

@@ -237,26 +237,29 @@ def test_record_writes_the_chart_and_reports_a_change_of_chart(tmp_path, make_pa
 
 
 def test_a_workload_the_golden_file_lacks_fails_its_own_test(k8s, manifest):
-    """A hook Job with a letters-only random suffix: its golden key (learned from two renders) is
-    not its test id (name shape). Selecting the pair's findings by test id lost the finding, so
+    """A workload with a letters-only random suffix (not a Job: Jobs are identified by role): its
+    golden key (learned from two renders) is not its test id (name shape). Selecting the pair's
+    findings by test id lost the finding, so
     the per-workload test passed for a workload the golden file does not contain."""
     from harness_refarch.identity import learn_volatile
     from harness_refarch.plugin import select_workload
 
     def job(name):
-        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-                "spec": {"template": {"spec": {"containers": [k8s.container("m")]}}}}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+                "spec": {"selector": {"matchLabels": {"app": "m"}},
+                         "template": {"metadata": {"labels": {"app": "m"}},
+                                      "spec": {"containers": [k8s.container("m")]}}}}
 
     vol = learn_volatile(manifest(job("migrate-qwxyz")), manifest(job("migrate-plmok")))
     recorded = golden.snapshot(_render(k8s, manifest), vol)  # no Job recorded
     render = _render(k8s, manifest, extra=[job("migrate-zzzzz")])
-    test_id = golden.identity("Job/migrate-zzzzz")
-    assert test_id == "Job/migrate-zzzzz" and vol.normalise(test_id) == "Job/migrate-*"
+    test_id = golden.identity("Deployment/migrate-zzzzz")
+    assert test_id == "Deployment/migrate-zzzzz" and vol.normalise(test_id) == "Deployment/migrate-*"
     snap = golden.snapshot(render, vol)
     # the pair-level comparison does report it, under its golden key, which the test id does not select
     assert select_workload(golden.compare(recorded, snap, vol), test_id, render) == []
-    [f] = golden.compare_one(test_id, ["Job/migrate-zzzzz"], recorded, snap, vol)
+    [f] = golden.compare_one(test_id, ["Deployment/migrate-zzzzz"], recorded, snap, vol)
     assert (f.workload, f.field, f.expected) == (test_id, "workload", "recorded in the golden file")
-    assert f.actual == "not in the golden file (as Job/migrate-*)"
+    assert f.actual == "not in the golden file (as Deployment/migrate-*)"
     # and a workload that is recorded and unchanged passes
     assert golden.compare_one("Deployment/ng-manager", ["Deployment/ng-manager"], recorded, snap, vol) == []
