@@ -21,7 +21,7 @@ from pathlib import Path
 from harness_refarch.findings import Finding
 from harness_refarch.identity import normalise_name
 from harness_refarch.redact import mask
-from harness_refarch.severities import RANK, Gate, Severities
+from harness_refarch.severities import RANK, Gate
 from harness_refarch.waivers import Waivers
 
 NOT_TRACED = "source not traced"
@@ -229,7 +229,3 @@ def pair_summary(pairs: Sequence[str], all_pairs: Sequence[str], profiles: Mappi
     shown = ", ".join(parts[:limit]) + (f" and {len(parts) - limit} more" if len(parts) > limit else "")
     return f"{len(pairs)} pairs: {shown}"
 
-
-def severities_of(causes: Iterable[RootCause], severities: Severities) -> list[str]:
-    """The check ids to describe as rules: every known check plus any other that occurred."""
-    return sorted({*severities.checks(), *(rc.check for rc in causes)})
