@@ -363,8 +363,27 @@ def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
         fallback = chart / "Chart.yaml" if (chart / "Chart.yaml").is_file() else chart if chart.is_file() else None
         config.stash[_CAUSES] = rootcauses.build(
             list(found), gate, pair_order=order, layer_paths=layer_paths,
-            chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=config.stash.get(_WAIVERS, None))
+            chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=config.stash.get(_WAIVERS, None),
+            normalise=_stable_workload(rs))
     return config.stash[_CAUSES], pair_text
+
+
+def _stable_workload(rs: RefarchSession) -> Any:
+    """(pair id, workload) -> the workload with generated name parts replaced as the determinism
+    renders of the pair's architecture learned (names alone where this process learned nothing)."""
+    from harness_refarch.identity import Volatility
+
+    learned = rs.learned_volatility()
+    architecture = {p.id: p.architecture.name for p in rs.pairs}
+    plain = Volatility()
+
+    def normalise(pair_id: str, workload: str) -> str:
+        head, sep, rest = workload.partition(" ")
+        if "/" not in head:
+            return workload
+        return learned.get(architecture.get(pair_id, ""), plain).normalise(head) + sep + rest
+
+    return normalise
 
 
 def _write_sarif(config: pytest.Config) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -135,8 +135,13 @@ def _waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> s
 
 def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Sequence[str] = (),
           layer_paths: Mapping[str, Path] | None = None, chart_dir: Path | None = None,
-          fallback: Path | None = None, waivers: Waivers | None = None) -> list[RootCause]:
+          fallback: Path | None = None, waivers: Waivers | None = None,
+          normalise: Callable[[str, str], str] | None = None) -> list[RootCause]:
     """The root causes of ``found`` ((pair id, finding) entries), most severe first.
+
+    ``normalise(pair id, workload)`` gives a workload's stable identity (names helm generates
+    at random replaced by what the determinism renders learned); a root cause is about that
+    identity, so one Job with a random name per pair is one root cause with one fingerprint.
 
     ``layer_paths`` maps each values layer's label (as sources name it) to its file;
     ``fallback`` is where findings without a traced source are located (the chart's Chart.yaml).
@@ -150,7 +155,8 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
         if src is None:
             src = parsed[finding.source] = parse_source(finding.source, paths)
         reason = _waiver_reason(waivers, finding, pair_id)
-        key = (finding.check, finding.workload, finding.field, src.origin, src.key, reason)
+        workload = normalise(pair_id, finding.workload) if normalise is not None else finding.workload
+        key = (finding.check, workload, finding.field, src.origin, src.key, reason)
         groups.setdefault(key, []).append((pair_id, finding))
     out: list[RootCause] = []
     for (check, workload, field_, _, _, reason), members in groups.items():

@@ -314,3 +314,21 @@ def test_findings_below_fail_on_are_reported_without_failing(pytester: pytest.Py
     assert location["artifactLocation"]["uri"] == "my-override.yaml" and location["region"]["startLine"] == 1
     bad = run_suite(pytester, real_helm, *args, "--refarch-fail-on", "fatal")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR and "must be one of error, warning, info" in bad.stdout.str()
+
+
+def test_a_workload_named_at_random_is_one_root_cause_with_one_fingerprint(tmp_path: Path) -> None:
+    """helm names a hook Job harness-patroni-<2 random characters>: what the determinism renders
+    learned (here: a normalise function) makes its findings one root cause across pairs and runs."""
+    def found(suffix_a: str, suffix_b: str) -> list[tuple[str, Finding]]:
+        return [(pair, Finding("resources", f"Job/harness-patroni-{suffix} container patch", "resources.requests.cpu",
+                               "set", "missing")) for pair, suffix in (("large-a", suffix_a), ("small-a", suffix_b))]
+
+    def normalise(pair_id: str, workload: str) -> str:
+        return re.sub(r"^Job/harness-patroni-\w\w", "Job/harness-patroni-*", workload)
+
+    paths = _layers(tmp_path)
+    runs = [rootcauses.build(found(*suffixes), Gate(SEVERITIES), layer_paths=paths, normalise=normalise)
+            for suffixes in (("4g", "zq"), ("it", "dt"))]
+    assert [len(r) for r in runs] == [1, 1]
+    assert runs[0][0].pairs == ("large-a", "small-a") and runs[0][0].workload == "Job/harness-patroni-* container patch"
+    assert runs[0][0].fingerprint == runs[1][0].fingerprint
