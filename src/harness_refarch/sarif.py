@@ -24,7 +24,7 @@ from harness_refarch.redact import mask
 from harness_refarch.rootcauses import Location, RootCause
 from harness_refarch.severities import SARIF_LEVEL, Severities
 
-SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT = "harnessRefarchFinding/v1"
 SRCROOT = "%SRCROOT%"
 
