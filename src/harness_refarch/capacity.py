@@ -84,7 +84,7 @@ class NodeShape:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is not a Kubernetes quantity "
                                  f"(such as 32Gi or 64G). {usage}") from None
         if not math.isfinite(cpu) or not 0 < cpu <= MAX_NODE_CPU:
-            raise NodeShapeError(f"Node shape {raw!r}: CPU must be a number of cores above 0 and at most "
+            raise NodeShapeError(f"Node shape {raw!r}: CPU must be more than 0 cores and at most "
                                  f"{MAX_NODE_CPU:,}. {usage}")
         if memory > MAX_NODE_MEMORY:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is more than 1Pi, which no node has. "

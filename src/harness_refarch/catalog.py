@@ -6,7 +6,8 @@ in data a reviewer can read, not in code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import fnmatch
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,30 @@ def load_yaml(path: Path, what: str) -> Any:
 
 @dataclass(frozen=True)
 class Profile:
+    """A size profile. ``figures`` is false for a profile file the catalogue has no figures for
+    (``override-prod.yaml`` of older releases): it runs the architectures of the catalogue
+    profile ``like`` names, with every check that needs no figures."""
+
     name: str
-    users: int
-    parallel_cd: int
-    parallel_ci: int
+    users: int | None
+    parallel_cd: int | None
+    parallel_ci: int | None
     minimum_cpu: float | None = None
     minimum_memory: str | None = None
+    figures: bool = True
+    like: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileRule:
+    """Which architectures a profile without figures runs: those of profile ``like``, when the
+    profile's name matches the glob ``match`` (``without_figures`` in profiles.yaml)."""
+
+    match: str
+    like: str
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.match)
 
 
 @dataclass(frozen=True)
@@ -93,16 +112,44 @@ class Catalog:
     profiles: dict[str, Profile]
     architectures: dict[str, Architecture]
     base_layers: tuple[Path, ...] = field(default_factory=tuple)
+    rules: tuple[ProfileRule, ...] = ()
+
+    def profiles_of(self, arch: Architecture) -> list[str]:
+        """The profiles ``arch`` runs: its own, then each adopted profile without figures that
+        is like one of them."""
+        return [*arch.profiles, *(p.name for p in self.profiles.values()
+                                  if not p.figures and p.like in arch.profiles)]
 
     def pairs(self, profiles: list[str] | None = None,
               architectures: list[str] | None = None) -> list[Pair]:
         out = []
         for arch in self.architectures.values():
-            for pname in arch.profiles:
+            for pname in self.profiles_of(arch):
                 if (profiles and pname not in profiles) or (architectures and arch.name not in architectures):
                     continue
                 out.append(Pair(self.profiles[pname], arch))
         return out
+
+    def rule_for(self, name: str) -> ProfileRule | None:
+        """The first ``without_figures`` rule matching a profile name the catalogue does not know."""
+        return next((r for r in self.rules if r.matches(name)), None)
+
+    def adopt(self, names: Iterable[str], like: Mapping[str, str] | None = None) -> list[str]:
+        """Add every name (of a chart's ``override-<name>.yaml``) that is no catalogue profile
+        but matches a ``without_figures`` rule (or is given in ``like``, name -> catalogue
+        profile, as ``harness-refarch diff --refarch-profile-map`` does), as a profile without
+        figures; returns those added."""
+        added = []
+        for name in sorted(names):
+            if name in self.profiles:
+                continue
+            rule = self.rule_for(name)
+            target = rule.like if rule is not None else (like or {}).get(name)
+            if target is not None and target in self.profiles and self.profiles[target].figures:
+                self.profiles[name] = Profile(name=name, users=None, parallel_cd=None, parallel_ci=None,
+                                              figures=False, like=target)
+                added.append(name)
+        return added
 
     def golden_path(self, pair: Pair) -> Path:
         return self.root / "golden" / pair.profile.name / f"{pair.architecture.name}.yaml"
@@ -178,4 +225,12 @@ def _load_catalog(root: Path) -> Catalog:
             databases=dbs, overlay=overlay, standby_overlay=standby,
             description=a.get("description", ""),
         )
-    return Catalog(root=root, profiles=profiles, architectures=architectures, base_layers=base)
+    rules = []
+    for rule in prof_doc.get("without_figures") or []:
+        rule = _entry(rule, prof_path, "A rule of 'without_figures'", ("match", "like"))
+        if rule["like"] not in profiles:
+            raise RefarchError(f"The rule {rule['match']!r} of 'without_figures' in {prof_path} names unknown "
+                               f"profile {rule['like']!r}; known: {sorted(profiles)}.")
+        rules.append(ProfileRule(str(rule["match"]), str(rule["like"])))
+    return Catalog(root=root, profiles=profiles, architectures=architectures, base_layers=base,
+                   rules=tuple(rules))

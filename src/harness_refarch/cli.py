@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -185,23 +186,28 @@ class DiffReport:
         return EXIT_REGRESSION if self.regressions else EXIT_OK
 
 
-def compare(old: RefarchSession, new: RefarchSession, pairs: Sequence[Pair]) -> DiffReport:
-    """Render both sides of every pair (all renders started up front, in parallel) and compare."""
-    for rs in (old, new):
-        rs.prefetch(dict.fromkeys(r for p in pairs for r in requests_for(rs, p)))
+def compare(old: RefarchSession, new: RefarchSession, pairs: Sequence[Pair | tuple[Pair, Pair]]) -> DiffReport:
+    """Render both sides of every pair (all renders started up front, in parallel) and compare.
+
+    A pair is one Pair for both sides, or (OLD pair, NEW pair) when --refarch-profile-map maps
+    the profile; such a pair is reported as ``OLD id -> NEW id``."""
+    both = [p if isinstance(p, tuple) else (p, p) for p in pairs]
+    for rs, side in ((old, 0), (new, 1)):
+        rs.prefetch(dict.fromkeys(r for p in both for r in requests_for(rs, p[side])))
     report = DiffReport(_describe(old), _describe(new), [], [])
     old_findings: dict[tuple[str, str], list[Finding]] = {}
     new_findings: dict[tuple[str, str], list[Finding]] = {}
-    for pair in pairs:
-        a, b = render_side(old, pair), render_side(new, pair)
-        old_findings.update({(pair.id, k): v for k, v in a.findings.items()})
-        new_findings.update({(pair.id, k): v for k, v in b.findings.items()})
+    for old_pair, new_pair in both:
+        label = pair_label(old_pair, new_pair)
+        a, b = render_side(old, old_pair), render_side(new, new_pair)
+        old_findings.update({(label, k): v for k, v in a.findings.items()})
+        new_findings.update({(label, k): v for k, v in b.findings.items()})
         if a.manifest is None or b.manifest is None:
             note = "; ".join(f"{side} render failed: {s.error}" for side, s in (("OLD", a), ("NEW", b)) if s.error)
-            report.pairs.append(PairReport(pair.id, None, [], note))
+            report.pairs.append(PairReport(label, None, [], note))
             continue
-        databases = old.effective_pair(pair).architecture.databases  # the hosts the values configure
-        report.pairs.append(PairReport(pair.id, diff_pair(a.manifest, b.manifest, databases),
+        databases = old.effective_pair(old_pair).architecture.databases  # the hosts the values configure
+        report.pairs.append(PairReport(label, diff_pair(a.manifest, b.manifest, databases),
                                        all_masked(upgrade_blockers(a.manifest, b.manifest))))
     report.regressions = regressions(old_findings, new_findings)
     return report
@@ -351,6 +357,9 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refarch-manifests", action="append", default=[], metavar="FILE",
                    help="the operator's backup objects (Velero Schedule, VolumeSnapshotClass), judged with both "
                         "sides' renders (repeatable)")
+    p.add_argument("--refarch-profile-map", action="append", default=[], metavar="OLD=NEW",
+                   help="compare OLD's profile OLD with NEW's profile NEW, e.g. prod=large for a release that "
+                        "shipped override-prod.yaml where the next ships override-large.yaml (repeatable)")
     p.add_argument("--refarch-fixtures", metavar="DIR", help="reference-architecture data (default: ./fixtures)")
     p.add_argument("--refarch-helm", metavar="PATH", help="helm binary (default: $HELM_BIN, PATH, pinned helm)")
     p.add_argument("--refarch-release-name", default="harness", metavar="NAME", help="release name")
@@ -423,32 +432,109 @@ def _chart(spec: str) -> Path:
     return path.resolve() if path.exists() else Path(spec)
 
 
-def options_for(chart: str, args: argparse.Namespace) -> Options:
-    """Session options for one side; both sides get the same everything but the chart."""
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def profile_map(given: Sequence[str]) -> dict[str, str]:
+    """``--refarch-profile-map OLD=NEW`` options as {OLD profile: NEW profile}."""
+    out: dict[str, str] = {}
+    for item in given:
+        old, sep, new = item.partition("=")
+        if not sep or not _PROFILE_NAME.match(old) or not _PROFILE_NAME.match(new):
+            raise RefarchError(f"--refarch-profile-map {item!r} is not of the form OLD=NEW with two profile names "
+                               "(the <name> of override-<name>.yaml), e.g. --refarch-profile-map prod=large.")
+        if old in out and out[old] != new:
+            raise RefarchError(f"--refarch-profile-map maps OLD profile {old} twice ({old}={out[old]}, {item}); "
+                               "give one NEW profile per OLD profile.")
+        out[old] = new
+    return out
+
+
+def side_profiles(selected: Sequence[str], mapping: dict[str, str], side: str) -> list[str]:
+    """``--refarch-profile`` as one side names it: a mapped profile selects its counterpart."""
+    back: dict[str, list[str]] = {}
+    for old, new in mapping.items():
+        back.setdefault(new, []).append(old)
+    out: list[str] = []
+    for name in selected:
+        if side == "OLD":
+            out += back.get(name, [name]) if name not in mapping else [name]
+        else:
+            out.append(mapping.get(name, name))
+    return list(dict.fromkeys(out))
+
+
+def options_for(chart: str, args: argparse.Namespace, side: str = "") -> Options:
+    """Session options for one side; both sides get the same everything but the chart (and the
+    profile names, translated through --refarch-profile-map)."""
     fixtures = Path(args.refarch_fixtures).expanduser().resolve() if args.refarch_fixtures else default_fixtures()
+    profiles = list(args.refarch_profile)
+    mapping = profile_map(getattr(args, "refarch_profile_map", [])) if side else {}
+    if side:
+        profiles = side_profiles(profiles, mapping, side)
+    # an OLD profile file no rule adopts runs like the NEW profile it is mapped to
+    like = {old: new for old, new in mapping.items()} if side == "OLD" else {}
     return Options(
         chart=_chart(chart), fixtures=fixtures, helm=args.refarch_helm,
-        profiles=list(args.refarch_profile), architectures=list(args.refarch_architecture),
+        profiles=profiles, architectures=list(args.refarch_architecture),
         values=[Path(v).expanduser().resolve() for v in args.refarch_values], sets=list(args.refarch_set),
         manifests=[Path(m).expanduser().resolve() for m in args.refarch_manifests],
-        release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version)
+        release=args.refarch_release_name, namespace=args.refarch_namespace, kube_version=args.cluster_version,
+        profiles_like=like)
 
 
-def common_pairs(old: RefarchSession, new: RefarchSession) -> tuple[list[Pair], list[str]]:
-    """Pairs both charts have a profile file for, and notes on those only one side has."""
-    new_ids = {p.id for p in new.pairs}
-    old_ids = {p.id for p in old.pairs}
-    notes = [f"{p.id}: only OLD has override-{p.profile.name}.yaml (not compared)"
-             for p in old.pairs if p.id not in new_ids]
+def common_pairs(old: RefarchSession, new: RefarchSession, mapping: dict[str, str] | None = None
+                 ) -> tuple[list[tuple[Pair, Pair]], list[str]]:
+    """(OLD pair, NEW pair) to compare: the same architecture, the same profile or the one
+    ``mapping`` (--refarch-profile-map) names; and notes on the pairs left uncompared."""
+    mapping = mapping or {}
+    for side, rs, names in (("OLD", old, mapping.keys()), ("NEW", new, mapping.values())):
+        files = set(rs.chart_profiles())
+        for name in names:
+            if name not in files:
+                raise RefarchError(f"--refarch-profile-map names {side} profile {name}, but the {side} chart has no "
+                                   f"override-{name}.yaml; it has {', '.join(sorted(files)) or 'none'}.")
+    claimed = set(mapping.values())
+    by_id = {p.id: p for p in new.pairs}
+    out: list[tuple[Pair, Pair]] = []
+    notes: list[str] = []
+    matched: set[str] = set()
+    for p in old.pairs:
+        target = mapping.get(p.profile.name, None if p.profile.name in claimed else p.profile.name)
+        counterpart = by_id.get(f"{target}-{p.architecture.name}") if target is not None else None
+        if counterpart is not None:
+            out.append((p, counterpart))
+            matched.add(counterpart.id)
+        elif target is None:
+            owners = [o for o, n in mapping.items() if n == p.profile.name]
+            notes.append(f"{p.id}: not compared (NEW's {p.profile.name} is compared with OLD's {', '.join(owners)}, "
+                         "--refarch-profile-map)")
+        elif target != p.profile.name:
+            notes.append(f"{p.id}: NEW runs no {target}-{p.architecture.name} (not compared)")
+        else:
+            notes.append(f"{p.id}: only OLD has override-{p.profile.name}.yaml (not compared{_suggest(p, new)})")
     notes += [f"{p.id}: only NEW has override-{p.profile.name}.yaml (not compared)"
-              for p in new.pairs if p.id not in old_ids]
-    return [p for p in old.pairs if p.id in new_ids], notes
+              for p in new.pairs if p.id not in matched and p.profile.name not in claimed]
+    return out, notes
+
+
+def _suggest(pair: Pair, new: RefarchSession) -> str:
+    """``; map it with ...`` for an OLD profile without figures whose like-profile NEW has."""
+    like = pair.profile.like
+    if like and any(p.profile.name == like for p in new.pairs):
+        return f"; compare it with NEW's {like} by --refarch-profile-map {pair.profile.name}={like}"
+    return ""
+
+
+def pair_label(old: Pair, new: Pair) -> str:
+    """How the report names a compared pair: its id, or both ids when the profile was mapped."""
+    return old.id if old.id == new.id else f"{old.id} -> {new.id}"
 
 
 def _session(side: str, chart: str, args: argparse.Namespace) -> RefarchSession:
     """One side's session; a problem with the chart says which side it is about."""
     try:
-        return RefarchSession(options_for(chart, args))
+        return RefarchSession(options_for(chart, args, side))
     except RefarchError as exc:
         message = str(exc)
         if "--chart-path" in message or chart in message:
@@ -463,10 +549,17 @@ def run_diff(args: argparse.Namespace) -> int:
         sessions.append(old)
         new = _session("NEW", args.new, args)
         sessions.append(new)
-        pairs, notes = common_pairs(old, new)
+        mapping = profile_map(args.refarch_profile_map)
+        pairs, notes = common_pairs(old, new, mapping)
         if not pairs:
+            olds = sorted({p.profile.name for p in old.pairs})
+            news = sorted({p.profile.name for p in new.pairs})
+            likes = [f"{p.profile.name}={p.profile.like}" for p in old.pairs if p.profile.like in news]
+            example = f" (e.g. --refarch-profile-map {likes[0]})" if likes else ""
             raise RefarchError(f"OLD ({args.old}) and NEW ({args.new}) have no (profile, architecture) pair in "
-                               "common: check their override-<profile>.yaml files and --refarch-profile.")
+                               f"common: OLD runs profiles {', '.join(olds) or 'none'}, NEW runs "
+                               f"{', '.join(news) or 'none'}. Map a profile of OLD to one of NEW with "
+                               f"--refarch-profile-map OLD=NEW{example}, or check --refarch-profile.")
         report = compare(old, new, pairs)
         report.notes = notes
         text = FORMATS[args.format](report)

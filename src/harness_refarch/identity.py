@@ -6,15 +6,23 @@ renders of the same inputs differ. Golden files, DR primary/standby comparisons 
 identify objects by a name with the random parts removed and ignore the fields that change on
 every render; otherwise one object looks "missing" and "extra" at the same time.
 
-Two layers do that:
+Three layers do that:
 
 * :func:`normalise_name` recognises random-looking name segments by their shape alone
   (letters *and* digits, 4-10 characters, not a known word such as ``ipv4`` or ``v1beta1``).
+* :func:`object_identity` adds the object's role: a Job's pod template is immutable, so charts
+  that run a Job on every install or upgrade name it anew on every render (``ti-migration-wjwtqj``,
+  ``harness-patroni-ou``: a random suffix, with or without digits, of any length). A Job is
+  therefore identified by its name with the last ``-`` segment replaced by ``*``. This holds
+  whatever the cache, the selection or the luck of two renders drawing the same short suffix,
+  so test ids, finding keys, waivers and golden keys built on it never change between runs.
 * :func:`learn_volatile` / :func:`volatile_from_text` compare two renders of identical inputs
   and learn what actually changed: renamed objects (including all-letter random suffixes that
   no shape rule can tell from a word), changed fields and Secrets with generated values. The
   resulting :class:`Volatility` normalises names and strips volatile fields for later
-  comparisons. It holds object names and key paths only, never a value.
+  comparisons. It holds object names and key paths only, never a value. It also says which
+  renamed objects the two rules above do *not* cover (``unstable``): the determinism check
+  reports those, since no identity shown to a user could follow them.
 """
 
 from __future__ import annotations
@@ -65,9 +73,41 @@ def normalise_name(name: str) -> str:
     return "".join(WILDCARD if i % 2 == 0 and _random_segment(p) else p for i, p in enumerate(parts))
 
 
+# Kinds whose names charts generate per render because of the role of the object: a Job's
+# pod template cannot be changed, so a Job that must run on every install or upgrade gets a new
+# name each time (a random or revision suffix).
+RENAMED_BY_ROLE = frozenset({"Job"})
+
+
+def role_name(kind: str, name: str) -> str:
+    """``name`` (already shape-normalised) with the segment a chart generates for objects of
+    this kind's role replaced by ``*``: for a Job, its last ``-`` segment (``ti-migration-wjwtqj``
+    and ``harness-patroni-ou`` become ``ti-migration-*`` and ``harness-patroni-*``). A name of
+    one segment stays as it is: nothing would be left to identify it by."""
+    if kind not in RENAMED_BY_ROLE:
+        return name
+    head, sep, last = name.rpartition("-")
+    if not sep or not head or last == WILDCARD or not _TOKEN.match(last):
+        return name
+    return f"{head}-{WILDCARD}"
+
+
+@functools.lru_cache(maxsize=65536)
 def object_identity(kind: str, name: str) -> str:
-    """``Kind/normalised-name``: the key under which golden files and DR diffs track an object."""
-    return f"{kind}/{normalise_name(name)}"
+    """``Kind/normalised-name``: the key under which test ids, findings, waivers, golden files,
+    DR comparisons and diffs track an object (random segments by shape, then by role)."""
+    return f"{kind}/{role_name(kind, normalise_name(name))}"
+
+
+# "Kind/name" inside a finding's workload or field text, e.g. "Job/ti-migration-wjwtqj container migrate".
+_OBJECT_KEY = re.compile(r"(?<![\w./-])([A-Z][A-Za-z0-9]*)/([a-z0-9][-a-z0-9.]*[a-z0-9]|[a-z0-9])(?![\w-])")
+
+
+def stable_text(text: str) -> str:
+    """``text`` with every ``Kind/name`` in it replaced by the object's identity."""
+    if "/" not in text:
+        return text
+    return _OBJECT_KEY.sub(lambda m: object_identity(m.group(1), m.group(2)), text)
 
 
 def dotted(path: Path) -> str:
@@ -155,6 +195,9 @@ class Volatility:
     secrets_differing: list[str] = field(default_factory=list)
     # Kind/normalised-name of objects that only one of the two renders contains.
     unpaired: list[str] = field(default_factory=list)
+    # Renamed objects whose identity by shape and role (object_identity) differs between the two
+    # renders: no test id, finding key or waiver can follow them.
+    unstable: list[str] = field(default_factory=list)
     _templates: tuple[_Template, ...] = ()
     _paths: Mapping[tuple[str, str], tuple[Path, ...]] = field(default_factory=dict)
 
@@ -170,7 +213,7 @@ class Volatility:
             if learned is not None:
                 base = learned
                 break
-        return f"{kind}/{base}" if sep else base
+        return f"{kind}/{role_name(kind, base)}" if sep else base
 
     def paths_of(self, kind: str, name: str) -> tuple[Path, ...]:
         """Volatile key paths (as tuples) of the object with this kind and (raw) name."""
@@ -191,7 +234,8 @@ class Volatility:
 
     @property
     def empty(self) -> bool:
-        return not (self.renamed or self.volatile_fields or self.secrets_differing or self.unpaired)
+        return not (self.renamed or self.volatile_fields or self.secrets_differing or self.unpaired
+                    or self.unstable)
 
 
 def _remove(node: Any, path: Path) -> None:
@@ -225,13 +269,14 @@ def _differences(a: Any, b: Any, path: Path = ()) -> Iterable[Path]:
 
 
 def _pair(a: Manifest, b: Manifest) -> tuple[list[tuple[K8sObject, K8sObject]], list[K8sObject], list[K8sObject]]:
-    """Match objects by kind + normalised name + position, then each leftover with the first
-    leftover of the same kind whose name has the same shape (all-letter random suffixes)."""
+    """Match objects by identity (kind + name normalised by shape and role) + position, then
+    each leftover with the first leftover of the same kind whose name has the same shape
+    (all-letter random suffixes)."""
     def keyed(m: Manifest) -> dict[tuple[str, str, int], K8sObject]:
         seen: dict[tuple[str, str], int] = {}
         out = {}
         for obj in m.objects:
-            ident = (obj.kind, normalise_name(obj.name))
+            ident = (obj.kind, object_identity(obj.kind, obj.name))
             seen[ident] = seen.get(ident, 0) + 1
             out[(*ident, seen[ident])] = obj
         return out
@@ -281,6 +326,9 @@ def _learn(a: Manifest, b: Manifest, digests_a: Mapping[tuple[str, str], Mapping
             continue
         ident = (oa.kind, vol.normalise(oa.name))
         found = set(_differences(_without_name(oa.body), _without_name(ob.body)))
+        # Values the render store masks (literal credentials) are compared by their keyed digests.
+        va, vb = a.value_digests.get((oa.kind, oa.name), {}), b.value_digests.get((ob.kind, ob.name), {})
+        found |= {p for p in set(va) | set(vb) if va.get(p) != vb.get(p)}
         if oa.kind == "Secret" and digests_a is not None and digests_b is not None:
             da, db = digests_a.get((oa.kind, oa.name), {}), digests_b.get((ob.kind, ob.name), {})
             found |= {_secret_path(k, da, db) for k in set(da) | set(db) if da.get(k) != db.get(k)}
@@ -290,6 +338,8 @@ def _learn(a: Manifest, b: Manifest, digests_a: Mapping[tuple[str, str], Mapping
             paths.setdefault(ident, set()).update(found)
     return Volatility(
         renamed=sorted({vol.normalise(f"{o.kind}/{o.name}") for o, _ in renamed_pairs}),
+        unstable=sorted({vol.normalise(oa.key) for oa, ob in renamed_pairs
+                         if object_identity(oa.kind, oa.name) != object_identity(ob.kind, ob.name)}),
         volatile_fields={(k, n, dotted(p)) for (k, n), ps in paths.items() for p in ps},
         secrets_differing=sorted(secrets_differing),
         unpaired=sorted({vol.normalise(o.key) for o in unpaired}),
@@ -312,8 +362,9 @@ def _without_name(body: Mapping[str, Any]) -> Mapping[str, Any]:
 def learn_volatile(a: Manifest, b: Manifest) -> Volatility:
     """Compare two renders of identical inputs: which names and fields helm generated.
 
-    Secret data is redacted in a :class:`Manifest`; generated values are found through the
-    keyed digests the parser keeps instead of them (``Manifest.secret_digests``).
+    Secret data is redacted in a :class:`Manifest` and literal credentials are masked in the
+    render store's representation; generated values are found through the keyed digests kept
+    instead of them (``Manifest.secret_digests``, ``Manifest.value_digests``).
     """
     return _learn(a, b, a.secret_digests or None, b.secret_digests or None)
 

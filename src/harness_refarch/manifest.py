@@ -36,6 +36,7 @@ def yaml_problem(exc: BaseException) -> str:
 
 
 REDACTED = "<redacted>"
+ValuePath = tuple[str | int, ...]  # a key path inside an object body: ("data", "TOKEN"), (..., "env", 2, "value")
 _DIGESTS = "\0digests"  # transient key on a Secret document while it is parsed
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
 
@@ -212,6 +213,9 @@ class Manifest:
         self.problems: list[Finding] = []  # shape findings from parsing (see parse_manifest)
         # (kind, name) -> key -> "section:keyed digest" of each Secret value; never the value
         self.secret_digests: dict[tuple[str, str], dict[str, str]] = {}
+        # (kind, name) -> path -> keyed digest of each literal value the render store masks
+        # (credentials in ConfigMaps and env values); never the value
+        self.value_digests: dict[tuple[str, str], dict[ValuePath, str]] = {}
         self.namespace = namespace
         self.source = source
         self._index: dict[tuple[str, str], K8sObject] = {}
@@ -379,7 +383,8 @@ def parse_manifest(text: str, namespace: str, source: str | None = None) -> Mani
 
 def from_bodies(bodies: Iterable[dict[str, Any]], namespace: str, source: str,
                 problems: Iterable[Finding] = (),
-                digests: Mapping[tuple[str, str], dict[str, str]] | None = None) -> Manifest:
+                digests: Mapping[tuple[str, str], dict[str, str]] | None = None,
+                value_digests: Mapping[tuple[str, str], dict[ValuePath, str]] | None = None) -> Manifest:
     """A Manifest from already parsed, redacted and shape-checked object bodies (a parse, or
     the on-disk render store)."""
     objects = []
@@ -393,6 +398,7 @@ def from_bodies(bodies: Iterable[dict[str, Any]], namespace: str, source: str,
     manifest = Manifest(objects, namespace=namespace, source=source)
     manifest.problems = list(problems)
     manifest.secret_digests = dict(digests or {})
+    manifest.value_digests = dict(value_digests or {})
     return manifest
 
 
@@ -401,3 +407,8 @@ def set_digest_key(key: bytes) -> None:
     across runs, and renders from different runs must stay comparable)."""
     global _DIGEST_KEY
     _DIGEST_KEY = key
+
+
+def digest_key() -> bytes:
+    """The key of value digests in use (per process, or the render store's)."""
+    return _DIGEST_KEY

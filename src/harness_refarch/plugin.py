@@ -331,7 +331,7 @@ def _gate(config: pytest.Config, session: RefarchSession) -> Gate:
 
 def _exit_on_error(config: pytest.Config) -> None:
     if _ERROR in config.stash:
-        pytest.exit(f"harness-refarch: {config.stash[_ERROR]}", returncode=pytest.ExitCode.USAGE_ERROR)
+        raise pytest.UsageError(f"harness-refarch: {config.stash[_ERROR]}")  # printed as "ERROR: <paragraph>"
 
 
 
@@ -519,7 +519,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         try:
             rs.prefetch(dict.fromkeys(requests))
         except RefarchError as exc:
-            pytest.exit(f"harness-refarch: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+            raise pytest.UsageError(f"harness-refarch: {exc}") from None
 
 
 @pytest.hookimpl(tryfirst=True)

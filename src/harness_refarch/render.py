@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from harness_refarch.errors import HelmFailed, RefarchError, failure_text
 from harness_refarch.helm import Helm, command_lines, command_text
 from harness_refarch.manifest import Manifest, parse_manifest
-from harness_refarch.store import RenderStore
+from harness_refarch.store import RenderStore, canonical
 
 T = TypeVar("T")
 
@@ -102,9 +102,10 @@ class RenderResult:
 
 
 def render(helm: Helm, request: RenderRequest) -> Manifest:
-    """Run ``helm template`` for one request and parse its output."""
+    """Run ``helm template`` for one request and parse its output into the representation the
+    render store keeps (:func:`~harness_refarch.store.canonical`), cache or not."""
     text = helm.run(request.template_args())
-    return parse_manifest(text, namespace=request.namespace, source=request.label or None)
+    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None))
 
 
 def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None) -> RenderResult:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks import golden
 from harness_refarch.checks.determinism import determinism
 from harness_refarch.errors import RefarchError
 from harness_refarch.files import write_atomic
@@ -36,6 +37,7 @@ from harness_refarch.plugin import (
     _WRITTEN,
     RENDER_CATEGORY,
     ROOT_CAUSE,
+    _exit_on_error,
     _opt,
     _pair_of,
     cache_disabled,
@@ -56,6 +58,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     points at the render failure, which the summary shows once (one root cause, one message)."""
     if report.when == "call" and report.failed and any(k == ROOT_CAUSE for k, _ in report.user_properties):
         return RENDER_CATEGORY, "F", "FAILED (render)"
+    if report.when == "call" and report.failed and any(k == golden.ROOT_CAUSE for k, _ in report.user_properties):
+        return golden.CATEGORY, "F", "FAILED (golden file)"
     return None
 
 
@@ -112,8 +116,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
           f"{len(rs.pairs)} (profile, architecture) pair(s)")
     for profile in rs.missing_profiles:
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
-    for path in rs.unknown_override_files:
-        write(f"harness-refarch: {path.name} matches no profile of the reference architectures (not run)")
+    for line in rs.profile_notes():
+        write(line)
     infos = _render_infos(config, rs)
     if infos:
         hits = sum(bool(r["cached"]) for r in infos)
@@ -136,6 +140,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         write(f"harness-refarch: {what} written to {where}")
     for problem in config.stash.get(_WAIVER_PROBLEMS, []):
         write(f"harness-refarch: FAILED {problem}", red=True)
+    for line in rs.golden_notes():
+        write(line)
+    pointing = len(terminalreporter.stats.get(golden.CATEGORY, []))
+    if pointing:
+        write(f"harness-refarch: {pointing} per-workload golden test(s) failed because their pair's golden file "
+              "cannot be compared (missing, or recorded on another chart); test_golden_workloads says why, "
+              "once per pair")
     for path, status in rs.golden_written:
         write(f"harness-refarch: golden file {path}: {status}")
     if o.update_golden:
@@ -266,7 +277,8 @@ def _write_report(session: pytest.Session) -> bool:
 
 
 def _waiver_problems(session: pytest.Session) -> list[str]:
-    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect)."""
+    """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect, no
+    single test file or test named: a waiver of a check that did not run is not stale)."""
     config = session.config
     waivers = config.stash.get(_WAIVERS, None)
     rs = config.stash.get(_KEY, None)
@@ -275,7 +287,7 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
     out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
            for w in waivers.expired()]
     filtered = bool(config.option.keyword or config.option.markexpr or config.getoption("deselect", None)
-                    or (session.config.option.file_or_dir and any("::" in a for a in config.option.file_or_dir)))
+                    or any("::" in a or a.split("::")[0].endswith(".py") for a in config.option.file_or_dir or ()))
     if not filtered and not session.shouldstop and not session.shouldfail:
         out += [f"stale waiver {w.describe()}: it matches no finding any more; delete it"
                 for w in waivers.stale([p.id for p in rs.pairs])]
@@ -322,6 +334,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist the controller checks the input before any worker starts: bad input is
+    one paragraph and exit 4, not one crash per worker (an INTERNALERROR)."""
+    config = session.config
+    if _is_xdist_controller(config) and not config.option.collectonly:
+        get_session(config)
+        _exit_on_error(config)
 
 
 # -- root causes: terminal section, SARIF, GitHub annotations ---------------------------------------

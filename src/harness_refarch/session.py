@@ -6,6 +6,7 @@ render -> manifest -> checks pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
@@ -17,24 +18,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, load_catalog
+from harness_refarch.catalog import PROFILE_ORDER, Catalog, Pair, Profile, load_catalog
 from harness_refarch.chart_source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.checks import backup, golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
 from harness_refarch.errors import HelmFailed, RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.helm import DEFAULT_TIMEOUT, Helm, bounded, find_helm
-from harness_refarch.identity import Volatility, learn_volatile
+from harness_refarch.identity import Volatility, learn_volatile, stable_text
 from harness_refarch.manifest import Manifest, Workload
 from harness_refarch.redact import mask
 from harness_refarch.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.store import RenderStore, default_dir, get_or_compute
+from harness_refarch.store import RenderStore, check_cache_dir, default_dir, get_or_compute
 from harness_refarch.values import ChartNode, Layer, Merged, chart_values, coalesce, load_chart, load_layer, sets_layer
 
 DEFAULT_KUBE_VERSION = ""  # empty: the lowest minor the chart's kubeVersion admits, at least 1.27
 LOWEST_KUBE_MINOR = (1, 27)
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 NO_WORKLOADS = "(no workloads)"
+
 RENDER_FAILED = "(render failed)"
 
 
@@ -60,6 +62,8 @@ class Options:
     prune_golden: bool = False
     workers: int = 0
     timeout: float = DEFAULT_TIMEOUT
+    # profile files no rule of profiles.yaml adopts, run like a catalogue profile (name -> profile)
+    profiles_like: dict[str, str] = field(default_factory=dict)
 
 
 def check_name(option: str, value: str, max_len: int) -> None:
@@ -96,6 +100,7 @@ class RefarchSession:
         self._cache: RenderCache | None = None
         self.golden_written: list[tuple[Path, str]] = []
         self._golden_done: set[Path] = set()
+        self._golden_snaps: dict[str, dict[str, Any]] = {}
         self._workdir: Path | None = None
         self._volatility: dict[str, Volatility] = {}
         self._layers: dict[Path, Layer] = {}
@@ -133,6 +138,8 @@ class RefarchSession:
             self.layer(path)  # the architecture overlays too, whatever data directory they come from
         if o.manifests:  # parsed once, here: a bad file is one paragraph before any render
             self.operator_manifests = backup.load_manifests(o.manifests, o.namespace, self.backup_policy)
+        if o.cache:
+            check_cache_dir(o.cache_dir or default_dir())  # one paragraph now, not a silent cache-less run
         for assignment in o.sets:
             if "=" not in assignment or assignment.startswith("="):
                 raise RefarchError(f"--refarch-set {assignment.split('=', 1)[0]!r}... is not of the form "
@@ -141,8 +148,13 @@ class RefarchSession:
                                    ("--refarch-architecture", self.catalog.architectures, o.architectures)):
             unknown = [g for g in given if g not in known]
             if unknown:
+                hint = ""
+                if name == "--refarch-profile" and any(self.profile_file(u).is_file() for u in unknown):
+                    hint = (f" The chart has override-{unknown[0]}.yaml, but no rule of 'without_figures' in "
+                            f"{self.catalog.root / 'profiles.yaml'} says which architectures it runs; add one "
+                            "(or the profile with its figures).")
                 raise RefarchError(f"Unknown {name} {', '.join(unknown)}; choose from "
-                                   f"{', '.join(known)}.")
+                                   f"{', '.join(known)}.{hint}")
         for profile in o.profiles:
             if not self.profile_file(profile).is_file():
                 raise RefarchError(
@@ -166,7 +178,22 @@ class RefarchSession:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(self.options.fixtures)
+        """The catalogue, plus the chart's profile files without figures that a rule adopts."""
+        catalog = load_catalog(self.options.fixtures)
+        catalog.adopt(self.chart_profiles(), self.options.profiles_like)
+        return catalog
+
+    def chart_profiles(self) -> list[str]:
+        """``<name>`` of every ``override-<name>.yaml`` beside Chart.yaml."""
+        if self.chart is not None and self.chart.dir == self.options.chart:
+            return sorted(self.chart.profiles)
+        return sorted(p.name[len("override-"):-len(".yaml")] for p in self.options.chart.glob("override-*.yaml"))
+
+    @cached_property
+    def figureless_profiles(self) -> list[Profile]:
+        """The profiles of this run without figures in the catalogue (adopted profile files)."""
+        names = {p.profile.name for p in self.pairs}
+        return [p for p in self.catalog.profiles.values() if not p.figures and p.name in names]
 
     @cached_property
     def backup_policy(self) -> backup.Policy:
@@ -198,6 +225,21 @@ class RefarchSession:
         """``override-*.yaml`` files beside Chart.yaml that no profile of the catalogue knows."""
         known = {f"override-{p}.yaml" for p in self.catalog.profiles}
         return sorted(p for p in self.options.chart.glob("override-*.yaml") if p.name not in known)
+
+    def profile_notes(self) -> list[str]:
+        """Summary lines: profiles run without figures, profile files no rule adopts (not run)."""
+        table = self.catalog.root / "profiles.yaml"
+        lines = []
+        for p in self.figureless_profiles:
+            rule = self.catalog.rule_for(p.name)
+            why = f"rule {rule.match!r} of 'without_figures'" if rule else "as asked"
+            lines.append(f"harness-refarch: profile {p.name} has no figures in {table}: override-{p.name}.yaml runs "
+                         f"the architectures of {p.like} ({why}) with every check that needs no figures; its sizing "
+                         "is not judged (test_profile_figures says so)")
+        for path in self.unknown_override_files:
+            lines.append(f"harness-refarch: {path.name} matches no profile of the reference architectures and no rule "
+                         f"of 'without_figures' in {table} (not run; add a rule there to test it)")
+        return lines
 
     @cached_property
     def helm(self) -> Helm:
@@ -420,9 +462,11 @@ class RefarchSession:
 
     # -- findings, golden files ------------------------------------------------------------
     def findings(self, check: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
+        """``check(*args)``, memoised, with every object in a finding's workload and field named
+        by its identity (:func:`stable_findings`)."""
         key = (check, *[a.id if isinstance(a, Pair) else a if _hashable(a) else id(a) for a in args])
         if key not in self._findings:
-            self._findings[key] = check(*args)
+            self._findings[key] = stable_findings(check(*args))
         return self._findings[key]
 
     def traced(self, check: Callable[..., list[Finding]], pair: Pair, *args: Any) -> list[Finding]:
@@ -435,26 +479,97 @@ class RefarchSession:
             self._traced[key] = (found, layering.with_sources(found, self.merged(pair)))
         return self._traced[key][1]
 
+    @cached_property
+    def chart_id(self) -> golden.ChartStamp:
+        """The chart under test by Chart.yaml's name and version (no digest: nothing read)."""
+        name, version = (self.chart.name, self.chart.version) if self.chart is not None else ("", "")
+        return golden.ChartStamp(name, version)
+
+    @cached_property
+    def chart_stamp(self) -> golden.ChartStamp:
+        """The chart under test as golden files record it: name, version, content digest (the
+        render store's digest of every file of the chart)."""
+        from harness_refarch.store import chart_digest
+
+        return golden.ChartStamp(self.chart_id.name, self.chart_id.version,
+                                 "sha256:" + chart_digest(self.options.chart))
+
     def golden(self, pair: Pair) -> dict[str, Any] | None:
         path = self.catalog.golden_path(pair)
         if self.options.update_golden and path not in self._golden_done:
             self._golden_done.add(path)
-            status = golden.record(path, pair, golden.snapshot(self.manifest(pair), self.volatility(pair)))
+            status = golden.record(path, pair, golden.snapshot(self.manifest(pair), self.volatility(pair)),
+                                   self.chart_stamp)
             self.golden_written.append((path, status))
         return golden.load(path)
 
     def golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
-        """Differences between the render and the recorded golden file of ``pair`` (memoised)."""
+        """The pair's golden file as a whole (memoised): missing, recorded on another chart (said
+        here once, nothing else compared), without its chart header, or workloads it records
+        that the render lacks. Per-workload differences are :meth:`golden_workload_findings`."""
         return self.findings(self._golden_findings, pair, manifest)
 
     def _golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
+        path = self.catalog.golden_path(pair)
         expected = self.golden(pair)
-        if expected is None:
-            path = self.catalog.golden_path(pair)
-            return [Finding(golden.CHECK, "golden file", str(path), "recorded expectations",
-                            "no file", "run pytest --refarch-update, then review and commit it")]
+        found = golden.file_findings(self._shown(path), expected, self.chart_id)
+        if expected is None or golden.chart_problem(path, expected, self.chart_id, pair.id):
+            return found
         vol = self.volatility(pair)
-        return golden.compare(expected, golden.snapshot(manifest, vol), vol)
+        return found + golden.recorded_not_rendered(expected, self._golden_snapshot(pair, manifest), vol,
+                                                    golden.hint(path, expected, self.chart_stamp))
+
+    def _golden_snapshot(self, pair: Pair, manifest: Manifest) -> dict[str, Any]:
+        """The render as a golden file would record it, once per pair."""
+        if pair.id not in self._golden_snaps:
+            self._golden_snaps[pair.id] = golden.snapshot(manifest, self.volatility(pair))
+        return self._golden_snaps[pair.id]
+
+    def golden_problem(self, pair: Pair) -> str:
+        """Why ``pair``'s golden file cannot be compared at all (missing, another chart's), in
+        one line pointing at ``test_golden_workloads``; empty when it can."""
+        path = self.catalog.golden_path(pair)
+        return golden.chart_problem(self._shown(path), self.golden(pair), self.chart_id, pair.id)
+
+    def _shown(self, path: Path) -> Path:
+        """A golden file as findings name it: ``fixtures/golden/<profile>/<architecture>.yaml``,
+        the same on every machine (finding keys, waivers and baselines stay portable)."""
+        root = self.catalog.root
+        return Path(root.name) / path.relative_to(root) if path.is_relative_to(root) else path
+
+    def golden_workload_findings(self, pair: Pair, manifest: Manifest, workload: str) -> list[Finding]:
+        """One workload of the render (``workload`` as its test id names it) against its golden
+        entry; an entry the file lacks is a finding. A golden file that cannot be compared at all
+        (missing, another chart's) is one finding, the line of :meth:`golden_problem` (a finding,
+        so that a baseline or waiver can accept it like any other)."""
+        path = self.catalog.golden_path(pair)
+        expected = self.golden(pair)
+        problem = self.golden_problem(pair)
+        if problem or expected is None:
+            return [Finding(golden.CHECK, workload, "golden file", "compared with its golden entry", problem)]
+        vol = self.volatility(pair)
+        keys = [k for k in manifest.workloads if workload in (golden.identity(k), vol.normalise(k))]
+        return golden.compare_one(workload, keys, expected, self._golden_snapshot(pair, manifest),
+                                  vol, golden.hint(path, expected, self.chart_stamp))
+
+    def golden_notes(self) -> list[str]:
+        """Summary lines: golden files of this run's pairs recorded on another chart (said once);
+        reads only the files' headers, never renders."""
+        other: dict[str, list[Path]] = {}
+        for pair in self.pairs:
+            path = self.catalog.golden_path(pair)
+            try:
+                doc = golden.load(path)
+                recorded = golden.stamp(doc, path) if doc is not None else None
+            except RefarchError:
+                continue
+            if recorded is not None and not recorded.same_chart(self.chart_id):
+                other.setdefault(str(recorded), []).append(path)
+        current = self.chart_id
+        return [f"harness-refarch: {len(paths)} golden file(s) under {self.catalog.root / 'golden'} were recorded on "
+                f"another chart ({chart}; this run renders {current}): not compared; test_golden_workloads says so "
+                "once per pair and each per-workload golden test fails with one finding pointing there"
+                for chart, paths in sorted(other.items())]
 
     def unused_golden_files(self) -> list[Path]:
         """Golden files under fixtures/golden that no pair of the catalogue uses."""
@@ -477,6 +592,10 @@ def applies(rs: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
             have: Any = rs.previous(pair) is not None
         elif key == "minimum":
             have = pair.profile.minimum_cpu is not None or pair.profile.minimum_memory is not None
+        elif key == "figures":
+            have = pair.profile.figures
+        elif key == "first_of_profile":
+            have = next((p.id for p in rs.pairs if p.profile.name == pair.profile.name), None) == pair.id
         elif key == "external":
             have = pair.architecture.external
         elif key == "in_cluster":
@@ -501,6 +620,18 @@ WORKLOAD_FILTERS: dict[str, Callable[[Workload], bool]] = {
     "stateless": _is_stateless,
     "jvm": _is_jvm,
 }
+
+
+def stable_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings keyed by object identity: ``Job/ti-migration-wjwtqj`` becomes ``Job/ti-migration-*``
+    in the workload and field, which test ids, waivers and baselines match, so a name generated
+    at render time never changes which test a finding belongs to or which waiver matches it."""
+    out = []
+    for f in findings:
+        workload, field_ = stable_text(f.workload), stable_text(f.field)
+        out.append(f if (workload, field_) == (f.workload, f.field) else
+                   dataclasses.replace(f, workload=workload, field=field_))
+    return out
 
 
 def _hashable(value: Any) -> bool:

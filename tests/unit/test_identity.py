@@ -21,6 +21,7 @@ from harness_refarch.identity import (
     learn_volatile,
     normalise_name,
     object_identity,
+    stable_text,
     volatile_from_text,
 )
 from harness_refarch.manifest import SAFE_LOADER, parse_manifest
@@ -63,6 +64,68 @@ def test_object_identity() -> None:
     assert object_identity("Deployment", "ng-manager") == "Deployment/ng-manager"
 
 
+# -- identity by role: Jobs are renamed on every render (issue 13 item 2) -------------------------
+@pytest.mark.parametrize(("name", "expected"), [
+    ("ti-migration-wjwtqj", "ti-migration-*"),    # six letters: no shape rule can tell it from a word
+    ("harness-patroni-ou", "harness-patroni-*"),  # two characters
+    ("harness-patroni-r8", "harness-patroni-*"),
+    ("harness-upgrade-x7k2p", "harness-upgrade-*"),
+    ("migrate", "migrate"),                       # one segment: nothing else to identify it by
+    ("db-init.sql", "db-init.sql"),               # the last segment is not a token
+])
+def test_a_job_is_identified_without_its_last_name_segment(name: str, expected: str) -> None:
+    assert object_identity("Job", name) == f"Job/{expected}"
+    assert Volatility().normalise(f"Job/{name}") == f"Job/{expected}"
+
+
+def test_other_kinds_keep_their_last_name_segment() -> None:
+    assert object_identity("Deployment", "harness-patroni-ou") == "Deployment/harness-patroni-ou"
+    assert object_identity("CronJob", "nightly-backup") == "CronJob/nightly-backup"
+    assert Volatility().normalise("harness-patroni-ou") == "harness-patroni-ou"  # no kind, no role
+
+
+def test_stable_text_names_every_object_by_identity() -> None:
+    assert stable_text("Job/ti-migration-wjwtqj container migrate") == "Job/ti-migration-* container migrate"
+    assert stable_text("Service/db -> Job/harness-patroni-ou") == "Service/db -> Job/harness-patroni-*"
+    assert stable_text("Job/ti-migration-*") == "Job/ti-migration-*"  # idempotent
+    assert stable_text("env TI_SERVICE_TOKEN") == "env TI_SERVICE_TOKEN"
+    assert stable_text("ConfigMap/ng-manager:MONGO_URI") == "ConfigMap/ng-manager:MONGO_URI"
+
+
+def test_findings_are_keyed_by_identity() -> None:
+    from harness_refarch.findings import Finding
+    from harness_refarch.session import stable_findings
+
+    raw = [Finding("resources", "Job/ti-migration-wjwtqj container migrate", "resources.requests.cpu", "set", "none"),
+           Finding("resources", "Job/ti-migration-qpzkxa container migrate", "resources.requests.cpu", "set", "none"),
+           Finding("resources", "Deployment/ng-manager", "replicas", "2", "1")]
+    found = stable_findings(raw)
+    assert [f.workload for f in found] == ["Job/ti-migration-* container migrate"] * 2 + ["Deployment/ng-manager"]
+    assert found[2] is raw[2]
+
+
+def test_two_renders_pair_jobs_by_role_even_when_a_short_suffix_repeats() -> None:
+    """A two-character suffix repeats in two renders once in about a thousand: the identity
+    does not depend on seeing it change."""
+    same = [parse_manifest(_stream(_doc("Job", "harness-patroni-ou")), "ns") for _ in range(2)]
+    other = parse_manifest(_stream(_doc("Job", "harness-patroni-r8")), "ns")
+    assert learn_volatile(*same).empty
+    vol = learn_volatile(same[0], other)
+    assert vol.renamed == ["Job/harness-patroni-*"] and vol.unpaired == [] and vol.unstable == []
+    assert determinism(vol) == []
+
+
+def test_a_renamed_object_no_identity_follows_is_a_determinism_finding() -> None:
+    a = parse_manifest(_stream(_doc("Deployment", "worker-abcdef"), _doc("Job", "migrate-qwerty")), "ns")
+    b = parse_manifest(_stream(_doc("Deployment", "worker-zyxwvu"), _doc("Job", "migrate-plmokn")), "ns")
+    vol = learn_volatile(a, b)
+    assert vol.unstable == ["Deployment/worker-*"]
+    [finding] = determinism(vol)
+    assert (finding.workload, finding.field, finding.actual) == (
+        "Deployment/worker-*", "metadata.name", "generated at render time")
+    assert "give it a fixed name" in finding.hint
+
+
 def test_dotted_paths_quote_keys_with_dots() -> None:
     assert dotted(("spec", "template", "metadata", "annotations", "rollme")) == \
         "spec.template.metadata.annotations.rollme"
@@ -95,15 +158,17 @@ def _pod(annotations: dict[str, str], image: str = "app:1") -> dict[str, Any]:
 
 
 def test_learns_all_letter_suffixes_and_applies_them_to_a_third_render() -> None:
-    a = parse_manifest(_stream(_doc("Job", "migrate-db-abcde"), _doc("ConfigMap", "cfg")), "ns")
-    b = parse_manifest(_stream(_doc("Job", "migrate-db-qwert"), _doc("ConfigMap", "cfg")), "ns")
+    # A Pod (a helm test hook): identified by shape only, so what is learned is all there is.
+    a = parse_manifest(_stream(_doc("Pod", "migrate-db-abcde"), _doc("ConfigMap", "cfg")), "ns")
+    b = parse_manifest(_stream(_doc("Pod", "migrate-db-qwert"), _doc("ConfigMap", "cfg")), "ns")
     vol = learn_volatile(a, b)
-    assert vol.renamed == ["Job/migrate-db-*"]
+    assert vol.renamed == ["Pod/migrate-db-*"]
     assert vol.unpaired == [] and vol.volatile_fields == set()
-    assert vol.normalise("Job/migrate-db-zzzzz") == "Job/migrate-db-*"
-    assert vol.normalise("Job/migrate-db-x7k2p") == "Job/migrate-db-*"
-    assert vol.normalise("Job/migrate-db-users-and-groups") == "Job/migrate-db-users-and-groups"
+    assert vol.normalise("Pod/migrate-db-zzzzz") == "Pod/migrate-db-*"
+    assert vol.normalise("Pod/migrate-db-x7k2p") == "Pod/migrate-db-*"
+    assert vol.normalise("Pod/migrate-db-users-and-groups") == "Pod/migrate-db-users-and-groups"
     assert vol.normalise("ConfigMap/migrate-db-zzzzz") == "ConfigMap/migrate-db-zzzzz"  # other kind
+    assert vol.unstable == ["Pod/migrate-db-*"]  # no identity shown to a user can follow it
 
 
 def test_letters_in_one_render_and_mixed_in_the_other_still_pair() -> None:

@@ -740,3 +740,12 @@ def test_bad_input_after_a_tgz_chart_is_unpacked_leaves_no_work_directory(tmp_pa
                     env={"TMPDIR": str(scratch)})
     assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
     assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
+
+
+def test_a_world_writable_cache_directory_is_one_paragraph(tmp_path: Path, real_helm: Path) -> None:
+    """Another local user could replace entries in it and flip a verdict (issue 14)."""
+    shared = tmp_path / "refarch-cache"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    run = run_suite(real_helm, *ONE_PAIR, cwd=tmp_path)
+    _one_usage_paragraph(run, "refarch-cache", "writable by others")

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from harness_refarch.catalog import Architecture, DatabaseExpectation, Pair, Profile
 from harness_refarch.checks import wiring
+from harness_refarch.checks.determinism import determinism
+from harness_refarch.identity import learn_volatile
 from harness_refarch.manifest import parse_manifest
-from harness_refarch.store import RenderStore
+from harness_refarch.store import RenderStore, canonical
 
 RENDER = """
 apiVersion: v1
@@ -77,3 +79,108 @@ def test_another_version_of_the_suite_is_never_answered_from_the_store(tmp_path,
     before = rs.key(*args, kind="schema:x")
     monkeypatch.setattr(store_module, "code_digest", lambda: "another version of the suite")
     assert rs.key(*args, kind="schema:x") != before
+
+
+# -- one representation for fresh and stored renders (issue 13 item 1) -------------------------
+def _bodies(manifest):  # type: ignore[no-untyped-def]
+    return [o.body for o in manifest.objects]
+
+
+def test_a_fresh_render_takes_the_representation_of_a_stored_one(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    fresh = canonical(parse_manifest(RENDER, "ns", "fresh"))
+    store.save("k" * 64, parse_manifest(RENDER, "ns", "fresh"))
+    stored = store.load("k" * 64, "fresh")
+    assert stored is not None
+    assert _bodies(fresh) == _bodies(stored)
+    assert fresh.value_digests == stored.value_digests and fresh.value_digests
+    assert fresh.secret_digests == stored.secret_digests
+    assert _bodies(canonical(fresh)) == _bodies(fresh)  # masking twice changes nothing
+    assert not [secret for secret in PLANTED if secret in repr(_bodies(fresh))]
+
+
+def test_a_stored_and_a_fresh_render_of_the_same_inputs_compare_equal(tmp_path: Path) -> None:
+    """The determinism check once compared a stored, masked render with a fresh raw one and
+    reported every literal credential as generated at render time."""
+    store = RenderStore(tmp_path / "renders")
+    store.save("k" * 64, canonical(parse_manifest(RENDER, "ns", "first")))
+    stored = store.load("k" * 64, "first")
+    assert stored is not None
+    fresh = canonical(parse_manifest(RENDER, "ns", "second"))
+    assert learn_volatile(stored, fresh).empty
+    assert determinism(learn_volatile(stored, fresh)) == []
+
+
+def test_a_generated_literal_credential_is_still_seen_through_its_digest(tmp_path: Path) -> None:
+    """Masked in both renders, a literal token generated at render time still differs."""
+    store = RenderStore(tmp_path / "renders")
+    first = canonical(parse_manifest(RENDER, "ns", "first"))
+    second = canonical(parse_manifest(RENDER.replace("pl41n-literal-pw", "an0ther-pw"), "ns", "second"))
+    assert _bodies(first) == _bodies(second)  # the masked bodies cannot tell
+    vol = learn_volatile(first, second)
+    assert vol.volatile_fields == {("ConfigMap", "cfg", "data.DB_PASSWORD")}
+    [finding] = determinism(vol)
+    assert finding.workload == "ConfigMap/cfg" and "data.DB_PASSWORD" in finding.actual
+    assert "an0ther-pw" not in repr(vol) and store.root.is_dir()
+
+
+# -- a cache that is never wrong (issue 14) ------------------------------------------------------
+def test_a_shared_world_writable_cache_is_refused_in_one_paragraph(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from harness_refarch.errors import RefarchError
+    from harness_refarch.store import check_cache_dir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(RefarchError, match=r"writable by others \(mode 777\).*--refarch-no-cache"):
+        RenderStore(shared / "renders")
+    with pytest.raises(RefarchError, match="writable by others"):
+        check_cache_dir(shared / "renders")
+    os.chmod(shared, 0o700)
+    (shared / "renders").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (shared / "renders").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(RefarchError, match="is a symbolic link"):
+        check_cache_dir(shared / "renders")
+
+
+def test_a_symlink_planted_in_the_cache_is_never_followed(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    key = "ab" + "0" * 62
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (store.root / "ab").symlink_to(outside, target_is_directory=True)
+    manifest, cached = store.get_or_render(key, "x", lambda: canonical(parse_manifest(RENDER, "ns", "x")))
+    assert not cached and manifest.objects
+    assert list(outside.iterdir()) == [], "the store wrote through a planted symlink"
+    assert store.load(key, "x") is None
+
+
+def test_an_entry_someone_else_wrote_or_edited_is_a_miss(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    key = "cd" + "0" * 62
+    store.save(key, canonical(parse_manifest(RENDER, "ns", "x")))
+    assert store.load(key, "x") is not None
+    path = store._path(key)
+    mac, _, text = path.read_text().partition("\n")
+    path.write_text(mac + "\n" + text.replace("cfg", "cfh"))  # a flipped verdict, keeping the old MAC
+    assert store.load(key, "x") is None
+    path.write_text(text)  # plain JSON without a MAC
+    assert store.load(key, "x") is None
+
+
+def test_a_valid_json_entry_of_the_wrong_shape_is_a_miss_not_a_traceback(tmp_path: Path) -> None:
+    store = RenderStore(tmp_path / "renders")
+    for i, doc in enumerate([{"format": 2, "namespace": "ns", "objects": ["not an object"]},
+                             {"format": 2, "namespace": ["x"], "objects": []},
+                             {"format": 2, "namespace": "ns", "objects": [], "problems": [{"check": 1}]},
+                             {"format": 2, "findings": [{"check": "x"}]},
+                             [1, 2, 3]]):
+        key = f"{i:02d}" + "0" * 62
+        store._write(key, doc)  # type: ignore[arg-type]
+        assert store.load(key, "x") is None
+        assert store.load_findings(key) is None

@@ -174,7 +174,8 @@ def test_profiles_come_from_the_override_files_beside_chart_yaml(pytester, tmp_p
     assert "override-xlarge.yaml matches no profile of the reference architectures" in out
     assert not [line for line in result.outlines if "[demo-" in line]
     named = run(pytester, "--chart-path", str(copy), "--refarch-profile", "demo", "-q")
-    assert named.ret == pytest.ExitCode.USAGE_ERROR and "no profile file override-demo.yaml" in named.stdout.str()
+    said = named.stdout.str() + named.stderr.str()
+    assert named.ret == pytest.ExitCode.USAGE_ERROR and "no profile file override-demo.yaml" in said, said
 
 
 def test_kubernetes_conformance_catches_what_a_cluster_would_reject(pytester, tmp_path: Path) -> None:

@@ -59,6 +59,13 @@ def determinism(volatility: Volatility, known: bool | None = False) -> list[Find
             "reference an existing Secret" if secret else
             "generated at render time, e.g. by randAlphaNum, uuidv4 or now; comparisons ignore it, "
             "but every helm diff and GitOps sync shows it as a change"))
+    for ident in volatility.unstable if known is not True else ():
+        out.append(Finding(
+            CHECK, ident, "metadata.name", "the same in two renders of identical inputs (only Jobs may be "
+            "renamed per render: they are identified without their last name segment)",
+            "generated at render time",
+            "every helm upgrade replaces this object, and no test id, waiver or golden key can follow it; "
+            "give it a fixed name"))
     for ident in volatility.unpaired if known is not True else ():
         out.append(Finding(CHECK, ident, "object in two renders of identical inputs",
                            "present in both", "present in only one",
