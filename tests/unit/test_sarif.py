@@ -313,7 +313,8 @@ def test_findings_below_fail_on_are_reported_without_failing(pytester: pytest.Py
     location = results[0]["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "my-override.yaml" and location["region"]["startLine"] == 1
     bad = run_suite(pytester, real_helm, *args, "--refarch-fail-on", "fatal")
-    assert bad.ret == pytest.ExitCode.USAGE_ERROR and "must be one of error, warning, info" in bad.stdout.str()
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "must be one of error, warning, info" in bad.stdout.str() + bad.stderr.str()
 
 
 def test_a_workload_named_at_random_is_one_root_cause_with_one_fingerprint(tmp_path: Path) -> None:
