@@ -425,22 +425,22 @@ def _write_sarif(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
 def pytest_terminal_summary_root_causes(terminalreporter: Any, config: pytest.Config) -> Any:
-    """After pytest's short test summary, right before its final line: each root cause once,
-    most severe first; then the GitHub annotations (under GitHub Actions or when asked)."""
+    """After pytest's short test summary: the GitHub annotations (under GitHub Actions or when
+    asked), then, right before pytest's final line, each root cause once, most severe first."""
     result = yield
     if _is_worker(config) or config.stash.get(_KEY, None) is None or config.option.collectonly:
         return result
     from harness_refarch import annotations
 
     causes, pair_text = _root_causes(config)
-    _write_root_causes(terminalreporter, config, causes, pair_text)
     try:
         wanted = annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)
     except RefarchError:
         wanted = False
-    if wanted:
+    if wanted:  # first, so that the root-cause section stays right above pytest's final line
         for line in annotations.lines(causes, _base(config), pair_text):
             terminalreporter.write_line(line)
+    _write_root_causes(terminalreporter, config, causes, pair_text)
     return result
 
 

@@ -284,6 +284,7 @@ def test_a_broken_value_is_a_sarif_result_and_an_annotation_at_its_line(pytester
     assert section > next(i for i, x in enumerate(outlines) if "short test summary info" in x)
     causes = [x for x in outlines[section:] if x.startswith(("ERROR ", "WARNING ", "INFO "))]
     assert len(causes) == len(log["runs"][0]["results"])
+    assert outlines[section + 2:-1] == causes and re.search(r"\d+ failed", outlines[-1])  # nothing between
     assert any("Deployment/ng-manager" in x and f"override-large.yaml:{line}" in x for x in causes), causes
     # A second cold run writes the same fingerprints.
     again = pytester.path / "out" / "again.sarif"
