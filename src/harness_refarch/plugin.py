@@ -43,6 +43,7 @@ from harness_refarch.session import (
     RefarchSession,
     applies,
 )
+from harness_refarch.severities import Gate
 from harness_refarch.waivers import Waiver, Waivers, load_waivers
 
 _KEY = pytest.StashKey[RefarchSession | None]()
@@ -61,6 +62,7 @@ _WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
 _WORKER_VOLATILE = pytest.StashKey[list[str]]()  # the workers' "generated at render time" lines
 _CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
 _FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
+_GATE = pytest.StashKey[Gate]()  # severities and --refarch-fail-on
 ROOT_CAUSE = "refarch_root_cause"
 RENDER_CATEGORY = "failed (render)"
 
@@ -110,6 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
          help="seconds one helm call may take before it is killed (default 120)")
     _add(group, "--refarch-report", metavar="PATH",
          help="write a report: HTML (self-contained), Markdown when PATH ends in .md, JSON when .json")
+    _add(group, "--refarch-sarif", metavar="FILE",
+         help="write SARIF 2.1.0 (code scanning): one result per root cause, at the values file line that set it")
+    _add(group, "--refarch-annotations", metavar="github|none",
+         help="github: print one ::error/::warning line per root cause (default under GITHUB_ACTIONS=true); none: off")
+    _add(group, "--refarch-fail-on", metavar="error|warning|info",
+         help="findings below this severity are reported without failing (default info: every finding fails)")
     _add(group, "--refarch-node-shape", ";", action="append", default=[], metavar="CPU,MEMORY",
          help="plan node counts for this node shape, e.g. 8,32Gi (repeatable, one per node pool)")
     _add(group, "--refarch-node-reserve", type=float, default=None, metavar="FRACTION",
@@ -287,11 +295,12 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
         try:
             session = RefarchSession(_options(config))
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
-            for option in ("--refarch-report", "--refarch-baseline-update"):
+            for option in ("--refarch-report", "--refarch-baseline-update", "--refarch-sarif"):
                 target = _opt(config, option)
                 if target:
                     check_writable(Path(target).expanduser().resolve(), option)
             config.stash[_WAIVERS] = _load_waivers(config, session)
+            config.stash[_GATE] = _gate(config, session)
             config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
             config.stash[_RESERVE] = _number(config, "--refarch-node-reserve", float, 0.10, 0, 0.99,
                                              "a fraction from 0 to 0.99 of each node kept for the system, e.g. 0.1")
@@ -313,6 +322,13 @@ def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | N
                                "Check the path, or start one with --refarch-baseline-update FILE.")
         return None
     return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
+
+
+def _gate(config: pytest.Config, session: RefarchSession) -> Gate:
+    from harness_refarch import annotations, severities
+
+    annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)  # bad input: one paragraph
+    return Gate(severities.load(session.options.fixtures), severities.threshold(_opt(config, "--refarch-fail-on")))
 
 
 def _exit_on_error(config: pytest.Config) -> None:
@@ -700,14 +716,24 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:
             found, waived = waivers.split(found, pair.id)
+        gate = node.config.stash.get(_GATE, None)
+        below: list[Finding] = []
+        if gate is not None:  # below --refarch-fail-on: reported (xfail with the reason), not failing
+            found, below = gate.split(found)
+        notes = [gate.note(below)] if gate is not None and below else []
         node.stash[_TEST_FINDINGS] = (
-            [*found, *(f for f, _ in waived)], "; ".join(sorted({w.reason for _, w in waived})))
+            [*found, *below, *(f for f, _ in waived)], "; ".join([*notes, *sorted({w.reason for _, w in waived})]))
         message = report(found, context)
         if message:
             if waived:
                 message += f"\n  ({len(waived)} more finding(s) waived)"
+            if notes:
+                message += f"\n  ({notes[0]})"
             pytest.fail(message, pytrace=False)
-        if waived:
+        if waived or below:
             reasons = sorted({f"{w.reason} [{w.describe()}]" for _, w in waived})
-            pytest.xfail(f"{len(waived)} finding(s) waived: " + "; ".join(reasons))
+            parts = ([f"{len(waived)} finding(s) waived: " + "; ".join(reasons)] if waived else [])
+            if below:
+                parts.append(notes[0] + "\n" + report(below, context))
+            pytest.xfail("; ".join(parts))
     return run

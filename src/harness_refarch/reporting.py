@@ -8,6 +8,7 @@ the workers' results to the controller. Registered by :mod:`harness_refarch.plug
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from harness_refarch.helm import RUNNING, bounded, known_version
 from harness_refarch.plugin import (
     _CONFIG,
     _FOUND,
+    _GATE,
     _KEY,
     _PAIR_RESULTS,
     _RESERVE,
@@ -47,6 +49,8 @@ from harness_refarch.results import pair_results, report_data, result
 from harness_refarch.session import RefarchSession
 from harness_refarch.store import default_dir
 from harness_refarch.waivers import baseline
+
+_CAUSES = pytest.StashKey[list[Any]]()  # the run's root causes (rootcauses.RootCause), built once at the end
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -321,6 +325,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             written.append(("report", str(Path(_opt(config, "--refarch-report")).expanduser().resolve())))
     except RefarchError as exc:
         failed.append(f"report not written: {exc}")
+    try:
+        if _write_sarif(config):
+            written.append(("SARIF", str(Path(_opt(config, "--refarch-sarif")).expanduser().resolve())))
+    except RefarchError as exc:
+        failed.append(f"SARIF not written: {exc}")
     problems = [*failed, *config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
     config.stash[_WAIVER_PROBLEMS] = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
@@ -335,3 +344,127 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if _is_xdist_controller(config) and not config.option.collectonly:
         get_session(config)
         _exit_on_error(config)
+
+
+# -- root causes: terminal section, SARIF, GitHub annotations ---------------------------------------
+
+def _base(config: pytest.Config) -> Path:
+    """What paths are relative to: the repository under GitHub Actions, else the working directory."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace and Path(workspace).is_dir():
+        return Path(workspace).resolve()
+    return Path(config.invocation_params.dir).resolve()
+
+
+def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
+    """(root causes of the run, a function phrasing a root cause's pairs), built once."""
+    from harness_refarch import rootcauses
+
+    rs = config.stash.get(_KEY, None)
+    gate = config.stash.get(_GATE, None)
+    if rs is None or gate is None:
+        return [], None
+    pairs = rs.selected_pairs or rs.pairs
+    order = [p.id for p in pairs]
+    profiles = {p.id: p.profile.name for p in rs.pairs}
+
+    def pair_text(rc: Any) -> str:
+        return rootcauses.pair_summary(rc.pairs, order, profiles)
+
+    if _CAUSES not in config.stash:
+        layer_paths: dict[str, Path] = {}
+        for pair in pairs:
+            for standby in (False, True) if pair.architecture.standby_overlay is not None else (False,):
+                try:
+                    layer_paths.update({layer.origin: layer.path for layer, _, _ in rs.labelled_layers(pair, standby)
+                                        if layer.path is not None})
+                except RefarchError:
+                    continue
+        found: dict[tuple[str, Finding], None] = config.stash.get(_FOUND, {})
+        chart = Path(rs.options.chart)
+        fallback = chart / "Chart.yaml" if (chart / "Chart.yaml").is_file() else chart if chart.is_file() else None
+        config.stash[_CAUSES] = rootcauses.build(
+            list(found), gate, pair_order=order, layer_paths=layer_paths,
+            chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=config.stash.get(_WAIVERS, None),
+            normalise=_stable_workload(rs))
+    return config.stash[_CAUSES], pair_text
+
+
+def _stable_workload(rs: RefarchSession) -> Any:
+    """(pair id, workload) -> the workload with generated name parts replaced as the determinism
+    renders of the pair's architecture learned (names alone where this process learned nothing)."""
+    from harness_refarch.identity import Volatility
+
+    learned = rs.learned_volatility()
+    architecture = {p.id: p.architecture.name for p in rs.pairs}
+    plain = Volatility()
+
+    def normalise(pair_id: str, workload: str) -> str:
+        head, sep, rest = workload.partition(" ")
+        if "/" not in head:
+            return workload
+        return learned.get(architecture.get(pair_id, ""), plain).normalise(head) + sep + rest
+
+    return normalise
+
+
+def _write_sarif(config: pytest.Config) -> bool:
+    from harness_refarch import sarif
+
+    target = _opt(config, "--refarch-sarif")
+    rs = config.stash.get(_KEY, None)
+    if not target or rs is None or config.option.collectonly:
+        return False
+    causes, pair_text = _root_causes(config)
+    chart = rs.chart
+    log = sarif.sarif_log(causes, config.stash[_GATE].severities, _base(config), pair_text,
+                          chart=chart.name if chart else "", chart_version=chart.version if chart else "")
+    write_atomic(Path(target).expanduser().resolve(), sarif.dumps(log))
+    return True
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+def pytest_terminal_summary_root_causes(terminalreporter: Any, config: pytest.Config) -> Any:
+    """After pytest's short test summary: the GitHub annotations (under GitHub Actions or when
+    asked), then, right before pytest's final line, each root cause once, most severe first."""
+    result = yield
+    if _is_worker(config) or config.stash.get(_KEY, None) is None or config.option.collectonly:
+        return result
+    from harness_refarch import annotations
+
+    causes, pair_text = _root_causes(config)
+    try:
+        wanted = annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)
+    except RefarchError:
+        wanted = False
+    if wanted:  # first, so that the root-cause section stays right above pytest's final line
+        for line in annotations.lines(causes, _base(config), pair_text):
+            terminalreporter.write_line(line)
+    _write_root_causes(terminalreporter, config, causes, pair_text)
+    return result
+
+
+def _write_root_causes(terminalreporter: Any, config: pytest.Config, causes: list[Any], pair_text: Any) -> None:
+    from harness_refarch.rootcauses import per_check
+
+    write = terminalreporter.write_line
+    shown = [rc for rc in causes if not rc.waiver]
+    waived = [rc for rc in causes if rc.waiver]
+    if not causes:
+        rs = config.stash.get(_KEY, None)
+        if rs is not None and rs.selected_pairs:  # some conformance test ran
+            write("harness-refarch: root causes: none (no findings)")
+        return
+    gate = config.stash[_GATE]
+    terminalreporter.section("harness-refarch: root causes", sep="=", red=any(rc.failing for rc in shown))
+    counts = ", ".join(f"{check} {n}" for check, n in per_check(shown).items()) or "none"
+    failing = sum(rc.failing for rc in shown)
+    write(f"{len(shown)} root cause(s) of {sum(rc.count for rc in shown)} finding(s), most severe first; "
+          f"{failing} fail (--refarch-fail-on {gate.fail_on}), {len(shown) - failing} reported only. "
+          f"Per check: {counts}")
+    for rc in shown:
+        state = "" if rc.failing else " (not failing)"
+        write(f"{rc.severity.upper():7} {rc.check}: {rc.summary()} | {pair_text(rc)}{state}")
+    if waived:
+        counts = ", ".join(f"{check} {n}" for check, n in per_check(waived).items())
+        write(f"{len(waived)} waived root cause(s) not listed (per check: {counts}); see the report")
