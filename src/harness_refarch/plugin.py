@@ -708,10 +708,11 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
         if found:  # symptoms of an architecture the chart cannot express: one line, the cause
-            cause = unread.inexpressible(refarch, pair, node.originalname.removeprefix("test_"),  # type: ignore[attr-defined]
-                                         hidden=len(found))
+            name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
+            decided, others = unread.decided_by_keys(refarch.options.fixtures, name, found)
+            cause = unread.inexpressible(refarch, pair, name, hidden=len(decided)) if decided else None
             if cause is not None:
-                found = [cause]
+                found = [cause, *others]
         waivers = node.config.stash.get(_WAIVERS, None)
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:

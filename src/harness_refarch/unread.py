@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import fnmatch
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -302,9 +303,10 @@ EXPRESSIBLE_TEST = "test_architecture_expressible"
 
 
 @functools.lru_cache(maxsize=8)
-def relies_on(fixtures: Path) -> dict[str, tuple[KeyPath, ...]]:
-    """``check name -> overlay key paths`` from ``<fixtures>/architecture-keys.yaml`` (empty
-    when the file does not exist)."""
+def _relies_on_table(fixtures: Path) -> dict[str, tuple[tuple[KeyPath, ...], tuple[str, ...]]]:
+    """``check name -> (overlay key paths, globs of the finding fields they decide)`` from
+    ``<fixtures>/architecture-keys.yaml`` (empty when the file does not exist). A check written as
+    a plain list of keys covers all its findings."""
     from harness_refarch.catalog import load_yaml
 
     path = fixtures / RELIES_ON_FILE
@@ -312,10 +314,32 @@ def relies_on(fixtures: Path) -> dict[str, tuple[KeyPath, ...]]:
         return {}
     doc = load_yaml(path, "architecture keys file")
     table = doc.get("relies_on") if isinstance(doc, dict) else None
-    if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
-        raise RefarchError(f"{path} must hold 'relies_on:' mapping each check name to a list of "
-                           "dotted overlay keys, e.g. 'velero_backup: [global.backup]'. Fix the file.")
-    return {str(check): tuple(tuple(str(k).split(".")) for k in keys) for check, keys in table.items()}
+    how = (f"{path} must hold 'relies_on:' mapping each check name to a list of dotted overlay keys "
+           "(e.g. 'hpa_bounds: [global.autoscaling]') or to 'keys:' and 'fields:' lists (the globs of the "
+           "finding fields those keys decide). Fix the file.")
+    if not isinstance(table, dict):
+        raise RefarchError(how)
+    out: dict[str, tuple[tuple[KeyPath, ...], tuple[str, ...]]] = {}
+    for check, entry in table.items():
+        keys, fields = (entry, ["*"]) if isinstance(entry, list) else (
+            (entry.get("keys"), entry.get("fields", ["*"])) if isinstance(entry, dict) else (None, None))
+        if not isinstance(keys, list) or not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise RefarchError(how)
+        out[str(check)] = (tuple(tuple(str(k).split(".")) for k in keys), tuple(fields))
+    return out
+
+
+def relies_on(fixtures: Path) -> dict[str, tuple[KeyPath, ...]]:
+    """``check name -> overlay key paths`` it relies on."""
+    return {check: keys for check, (keys, _) in _relies_on_table(fixtures).items()}
+
+
+def decided_by_keys(fixtures: Path, check: str, findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """``findings`` split into (those the check's relied-on overlay keys decide, the others): an
+    unread ``global.pdb`` explains a missing PDB, not a missing anti-affinity."""
+    globs = _relies_on_table(fixtures).get(check, ((), ()))[1]
+    decided = [f for f in findings if any(fnmatch.fnmatchcase(f.field, g) for g in globs)]
+    return decided, [f for f in findings if not any(fnmatch.fnmatchcase(f.field, g) for g in globs)]
 
 
 def inexpressible(rs: RefarchSession, pair: Pair, check: str, hidden: int = 0) -> Finding | None:

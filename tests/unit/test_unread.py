@@ -233,17 +233,18 @@ def test_inexpressible_needs_an_unread_key_the_check_relies_on(tmp_path: Path) -
     assert unread.inexpressible(read, pair, "my_check") is None  # type: ignore[arg-type]
     assert unread.inexpressible(read, pair, "other_check") is None  # type: ignore[arg-type]
     (fixtures / unread.RELIES_ON_FILE).write_text("relies_on: [global.snap]\n")
-    unread.relies_on.cache_clear()
+    unread._relies_on_table.cache_clear()
     with pytest.raises(Exception, match="relies_on"):
         unread.inexpressible(read, pair, "my_check")  # type: ignore[arg-type]
-    unread.relies_on.cache_clear()
+    unread._relies_on_table.cache_clear()
 
 
 @needs_released
 def test_a_dependent_test_fails_with_one_line_pointing_at_the_cause(pytester: pytest.Pytester,
                                                                      real_helm: Path) -> None:
     """On the released chart (which reads no global.pdb), a high-availability test of a 3-replica
-    architecture says once why, instead of listing its symptoms."""
+    architecture says once why instead of listing the PDB symptoms; its other true findings
+    (small's HPA minimum of 1) are still listed."""
     result = pytester.runpytest_subprocess(
         str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-p", "no:cacheprovider",
         "-p", "no:randomly", "--refarch-fixtures", str(REPO / "fixtures"), "--refarch-helm", str(real_helm),
@@ -253,7 +254,8 @@ def test_a_dependent_test_fails_with_one_line_pointing_at_the_cause(pytester: py
     assert result.ret == 1
     ha = out[out.index("test_high_availability[small-prod-3-incluster-Deployment/ng-manager] _"):].split("\n_", 1)[0]
     lines = [line for line in ha.splitlines() if line.startswith("  - [")]
-    assert len(lines) == 1, ha
+    assert not [line for line in lines if "PodDisruptionBudget" in line or "disruptions allowed" in line], ha
+    assert [line for line in lines[1:] if "[architecture]" in line] == [], ha  # the cause, once
     assert lines[0].startswith("  - [architecture] architecture prod-3-incluster: global.pdb:")
     assert "test_architecture_expressible[small-prod-3-incluster]" in lines[0]
     assert "overlays/prod-3-incluster.yaml:7 global.pdb" in lines[0]
@@ -306,3 +308,18 @@ def test_a_key_equal_to_its_default_is_not_reported_when_a_template_reads_it(tmp
             "Chart.yaml", "override-demo.yaml", "override-small.yaml", "templates", "values.yaml"]
     finally:
         rs.close()
+
+
+def test_only_the_findings_the_unread_keys_decide_become_the_cause(tmp_path: Path) -> None:
+    """An unread global.pdb explains a missing PDB, not an anti-affinity that misses its pods."""
+    from harness_refarch.findings import Finding
+
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / unread.RELIES_ON_FILE).write_text(
+        "relies_on:\n  ha:\n    keys: [global.pdb]\n    fields: ['PodDisruptionBudget']\n  all: [global.x]\n")
+    pdb = Finding("replicas", "Deployment/a", "PodDisruptionBudget", "a PDB selecting its pods", "none")
+    affinity = Finding("replicas", "Deployment/a", "spec.template.spec.affinity", "anti-affinity", "none")
+    assert unread.decided_by_keys(fixtures, "ha", [pdb, affinity]) == ([pdb], [affinity])
+    assert unread.decided_by_keys(fixtures, "all", [pdb, affinity]) == ([pdb, affinity], [])
+    assert unread.decided_by_keys(fixtures, "unknown", [pdb]) == ([], [pdb])
