@@ -102,3 +102,15 @@ def load_bounded(text: str, loader: type) -> Any:
     if node is None:
         return None
     return yaml.SafeLoader("").construct_document(node)
+
+
+def check_all(text: str, loader: type) -> None:
+    """Every document of a multi-document text within the limits; YamlLimitError otherwise (a
+    YAMLError for text that is not YAML)."""
+    try:
+        for node in yaml.compose_all(text, Loader=loader):
+            why = problem(node)
+            if why:
+                raise YamlLimitError(why)
+    except RecursionError:
+        raise YamlLimitError(f"it nests too deeply to read (the limit is {MAX_DEPTH} levels)") from None

@@ -33,6 +33,7 @@ from harness_refarch.catalog import Pair, load_yaml
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, parse_manifest, yaml_problem
+from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, check_all
 
 CHECK = "backup"
 SNAPSHOT_LABEL = "velero.io/csi-volumesnapshot-class"
@@ -237,7 +238,9 @@ def load_manifests(paths: Sequence[Path], namespace: str, policy: Policy) -> tup
             raise RefarchError(f"{where} is not UTF-8 text (invalid byte at offset {exc.start}); pass the YAML "
                                "manifests (kubectl get schedule -n velero -o yaml), not a binary or archive.") from None
         try:
-            list(yaml.load_all(text, Loader=SAFE_LOADER))
+            check_all(text, SAFE_LOADER)
+        except YamlLimitError as exc:
+            raise RefarchError(f"{where} is refused: {exc}. Manifest files are bounded to {LIMITS_TEXT}.") from None
         except yaml.YAMLError as exc:
             raise RefarchError(f"{where} is not valid YAML ({yaml_problem(exc)}). Fix the file (kubectl and "
                                "yamllint point at the line).") from None

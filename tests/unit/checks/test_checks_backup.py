@@ -497,7 +497,10 @@ def test_missing_backup_data_names_the_file(tmp_path):
     (b"kind: Schedule\n  bad: [indent\n", "is not valid YAML (" ),
     (b"- just\n- a list\n", "is not a stream of Kubernetes objects: document #0 kind"),
     (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "holds no backup object (ConfigMap/x)"),
-], ids=["missing", "binary", "not_yaml", "not_objects", "no_backup_object"])
+    (("---\nkind: Schedule\n---\n" + 'a: &a [x,x,x,x,x,x,x,x,x]\n' + "".join(
+        f"{n}: &{n} [{','.join([f'*{q}'] * 9)}]\n" for q, n in zip("abcdefgh", "bcdefghi", strict=True))).encode(),
+     "is refused: it expands to"),
+], ids=["missing", "binary", "not_yaml", "not_objects", "no_backup_object", "alias_bomb"])
 def test_bad_manifest_files_are_one_paragraph(tmp_path, content, message):
     path = tmp_path / "velero-schedule.yaml"
     if content is not None:
