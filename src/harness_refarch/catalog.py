@@ -16,6 +16,7 @@ import yaml
 
 from harness_refarch.errors import RefarchError
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, load_bounded
 
 PROFILE_ORDER = ("demo", "small", "medium", "large")
 
@@ -30,7 +31,9 @@ def load_yaml(path: Path, what: str) -> Any:
         raise RefarchError(f"The {what} {path} is not UTF-8 text (undecodable byte at offset {exc.start}); "
                            "is it a binary file? Pass a YAML file.") from None
     try:
-        return yaml.load(text, Loader=SAFE_LOADER)
+        return load_bounded(text, SAFE_LOADER)
+    except YamlLimitError as exc:
+        raise RefarchError(f"The {what} {path} is refused: {exc}. Data files are bounded to {LIMITS_TEXT}.") from None
     except yaml.YAMLError as exc:
         raise RefarchError(f"The {what} {path} is not valid YAML ({yaml_problem(exc)}). Fix the "
                            "file (a YAML linter such as yamllint points at the line).") from None

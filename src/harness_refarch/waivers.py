@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from harness_refarch import yaml_limits
 from harness_refarch.errors import RefarchError
 from harness_refarch.findings import Finding
 from harness_refarch.manifest import SAFE_LOADER, yaml_problem
@@ -180,7 +181,13 @@ def _compose(path: Path) -> tuple[Any, yaml.Node | None]:
     loader = _WaiverLoader(text)
     try:
         node = loader.get_single_node()
+        why = yaml_limits.problem(node)
+        if why:
+            raise RefarchError(f"The waivers file {path} is refused: {why}. Waivers files are bounded to "
+                               f"{yaml_limits.LIMITS_TEXT}.")
         data = loader.construct_document(node) if node is not None else None
+    except yaml_limits.YamlLimitError as exc:
+        raise RefarchError(f"The waivers file {path} is refused: {exc}.") from None
     except yaml.YAMLError as exc:
         raise RefarchError(f"The waivers file {path} is not valid YAML ({yaml_problem(exc)}). Fix the file "
                            "(yamllint points at the line); see fixtures/waivers.example.yaml for the format.") from exc

@@ -81,3 +81,15 @@ def test_the_linear_duplicate_key_pass_reports_what_yamllint_reports(tmp_path: P
     assert sorted(int(f.source.rsplit(":", 1)[1]) for f in ours) == sorted(line for line, _ in theirs), ours
     assert {f.workload for f in ours} == {"dups.yaml"}
     assert {f.field for f in ours} == {"a", "b.c", "b.d[0].e"}
+
+
+def test_waivers_and_fixture_files_are_bounded_too(tmp_path: Path) -> None:
+    from harness_refarch.catalog import load_yaml
+    from harness_refarch.waivers import load_waivers
+
+    bomb = tmp_path / "w.yaml"
+    bomb.write_text("waivers: []\n" + alias_bomb())
+    with pytest.raises(RefarchError, match=r"waivers file .*w\.yaml is refused: it expands to"):
+        load_waivers(bomb)
+    with pytest.raises(RefarchError, match=r"profiles file .*w\.yaml is refused: it expands to"):
+        load_yaml(bomb, "profiles file")
