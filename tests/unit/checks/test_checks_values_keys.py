@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -111,17 +110,6 @@ def test_template_only_keys_count_as_used(embedded: Declared) -> None:
     # The library's reads apply to the charts including its templates, not to the module charts.
     assert not embedded.covers(("platform", "deploymentName"))
     assert not embedded.covers(("harness-common", "deploymentName"))
-
-
-def test_declared_paths_is_fast(embedded: Declared) -> None:
-    best = min(_timed() for _ in range(5))
-    assert best < 0.1, f"declared_paths on the embedded chart took {best * 1000:.0f} ms (budget 100 ms)"
-
-
-def _timed() -> float:
-    start = time.perf_counter()
-    declared_paths(EMBEDDED)
-    return time.perf_counter() - start
 
 
 # -- a chart with aliases, a library and a packaged subchart --------------------------------------
