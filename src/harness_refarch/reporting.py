@@ -113,7 +113,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     helm_text = f"{helm.binary} ({version or 'version not asked'})" if helm is not None else "not run"
     write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm_text}")
     write(f"harness-refarch: user values {', '.join(str(v) for v in o.values) or 'none'}; "
-          f"{len(rs.pairs)} (profile, architecture) pair(s)")
+          + (f"{len(rs.selected_pairs)} of {len(rs.pairs)} (profile, architecture) pair(s) selected"
+             if rs.selected_pairs and len(rs.selected_pairs) < len(rs.pairs)
+             else f"{len(rs.pairs)} (profile, architecture) pair(s)"))
     for profile in rs.missing_profiles:
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
     for line in rs.profile_notes():

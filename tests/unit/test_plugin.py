@@ -280,3 +280,11 @@ def test_tests_waiting_for_later_helm_jobs_run_last(pytester) -> None:
             "test_value_keys_read": 2, "test_helm_lint": 3}
     ranks = [late.get(name, 0) for name in ids]
     assert ranks == sorted(ranks) and ranks[-1] == 3 and ranks.count(0) > 100, ids
+
+
+def test_the_summary_counts_the_pairs_a_keyword_selected(pytester: pytest.Pytester, real_helm: Path) -> None:
+    """Issue 16: under -k large the summary said 16 pairs."""
+    result = pytester.runpytest_subprocess(
+        str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-p", "no:cacheprovider",
+        "--refarch-helm", str(real_helm), "-q", "-k", "large and hpa_bounds")
+    assert "5 of 16 (profile, architecture) pair(s) selected" in result.stdout.str(), result.stdout.str()[-2000:]
