@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 import filelock
 
+from harness_refarch import install_helm
 from harness_refarch.errors import RefarchError
 
 LOCK_TIMEOUT_S = 60.0
@@ -17,13 +19,14 @@ def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` all at once: readers see the old file or the new, never a torn one.
 
     The text goes to a temporary file in the same directory (same filesystem, so ``os.replace``
-    is atomic), is fsynced, then renamed over the target, under a lock file (``<name>.lock``, left
-    in place) so that two concurrent writers (xdist workers, parallel CI jobs) do not interleave.
+    is atomic), is fsynced, then renamed over the target, under a lock file in the user's cache
+    (:func:`lock_for`) so that two concurrent writers (xdist workers, parallel CI jobs) do not
+    interleave, and nothing but the target is left in its directory.
     Missing parent directories are created, as for any output option.
     """
     path = Path(path)
     directory = path.parent
-    lock_path = path.with_name(f".{path.name}.lock")
+    lock_path = lock_for(path)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
@@ -35,6 +38,20 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise RefarchError(f"Cannot write {path}: {exc.strerror or exc}. The previous file, if any, is unchanged; "
                            "check that the directory is writable.") from exc
+
+
+def lock_for(path: Path) -> Path:
+    """The lock file that serialises writers of ``path``: in the user's cache (``locks/``, named by
+    the target's path), so that no ``.<name>.lock`` is left in the chart repository beside a
+    golden file, a waivers baseline or a report; beside the target only when that cache cannot
+    be made."""
+    name = f"{hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]}-{Path(path).name[:40]}.lock"
+    locks = install_helm.cache_dir() / "locks"
+    try:
+        locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return Path(path).with_name(f".{Path(path).name}.lock")
+    return locks / name
 
 
 def check_writable(path: Path, option: str) -> None:

@@ -361,7 +361,7 @@ def test_lock_timeout_is_a_readable_error(tmp_path: Path, monkeypatch: pytest.Mo
     path.write_text("old\n")
     monkeypatch.setattr(files_mod, "LOCK_TIMEOUT_S", 0.05)
     # flock() locks belong to an open file, so a second FileLock on the same path blocks like another process.
-    holder = filelock.FileLock(str(path.with_name(f".{path.name}.lock")))
+    holder = filelock.FileLock(str(files_mod.lock_for(path)))
     with holder:
         with pytest.raises(RefarchError, match=r"another process has held .*waivers\.yaml\.lock"):
             write_atomic(path, "new\n")
@@ -412,3 +412,11 @@ def test_repository_waivers_file_waives_the_blocking_ingress_of_released_charts_
     other = Finding("integrity", "Ingress/api", BLOCKING.field, "Service api in the render", "no Service api")
     assert released.split([other], "large-dr-warm-standby")[0] == [other]
     assert load_waivers(path, today=TODAY, chart="harness-prod").entries == ()
+
+
+def test_writing_leaves_nothing_but_the_target_in_its_directory(tmp_path: Path) -> None:
+    """Issue 16: every output left a .<name>.lock beside it (an untracked file in the chart repository)."""
+    path = tmp_path / "repo" / "waivers.yaml"
+    write_atomic(path, "waivers: []\n")
+    write_atomic(path, "waivers: []\n# again\n")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["waivers.yaml"]
