@@ -188,12 +188,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="helm major version (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="reinstall even if present")
     parser.add_argument("--all", action="store_true", help="install every pinned major version")
+    parser.add_argument("--path-only", action="store_true",
+                        help="print only the installed binary's path (e.g. to put its folder on PATH in CI)")
     args = parser.parse_args(argv)
     majors = sorted(PINNED) if args.all else [args.major]
     try:
         for major in majors:
             path = install(major, force=args.force)
-            print(f"helm {PINNED[major].helm_version} installed at {path}")
+            print(path if args.path_only else f"helm {PINNED[major].helm_version} installed at {path}")
     except RefarchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -66,3 +66,12 @@ def test_an_unwritable_cache_is_one_paragraph_not_a_traceback(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert err.startswith("error: cannot install helm under") and "HARNESS_REFARCH_CACHE" in err, err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_path_only_prints_just_the_binary_for_ci_path_setup(capsys, real_helm) -> None:  # type: ignore[no-untyped-def]
+    """The README's CI recipe puts the installed helm's folder on PATH with --path-only."""
+    from pathlib import Path
+
+    assert install_helm.main(["--path-only"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "\n" not in out and Path(out).is_file() and Path(out).name == "helm", out
