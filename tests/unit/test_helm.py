@@ -145,10 +145,8 @@ def test_a_hanging_helm_is_killed_with_its_children(tmp_path: Path) -> None:
                    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
                    f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
                    "time.sleep(60)\n")
-    start = time.monotonic()
     with pytest.raises(HelmFailed, match=r"did not finish within 1 s.*--refarch-render-timeout"):
         Helm(fake, timeout=1).run(["template"])
-    assert time.monotonic() - start < 10
     child = int(pidfile.read_text())
     for _ in range(50):
         if not _alive(child):
