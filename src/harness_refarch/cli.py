@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from harness_refarch import markdown
-from harness_refarch.catalog import Pair
 from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
-from harness_refarch.diff import (
+from harness_refarch.diff.compare import (
     ABSENT,
     SECTIONS,
     Change,
@@ -42,14 +40,16 @@ from harness_refarch.diff import (
     regressions,
     upgrade_blockers,
 )
-from harness_refarch.errors import RefarchError
-from harness_refarch.files import write_atomic
-from harness_refarch.findings import Finding
-from harness_refarch.helm import RUNNING, bounded
-from harness_refarch.manifest import Manifest
-from harness_refarch.redact import mask
-from harness_refarch.render import RenderRequest
-from harness_refarch.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
+from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
+from harness_refarch.helm.binary import RUNNING, bounded
+from harness_refarch.helm.render import RenderRequest
+from harness_refarch.model import markdown
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.files import write_atomic
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
+from harness_refarch.model.redact import mask
 
 PROG = "harness-refarch"
 EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARED, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 2, 3, 4

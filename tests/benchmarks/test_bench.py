@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch.catalog import load_catalog
-from harness_refarch.helm import Helm, find_helm
-from harness_refarch.manifest import parse_manifest
-from harness_refarch.render import RenderCache
-from harness_refarch.session import Options, RefarchSession
+from harness_refarch.engine.session import Options, RefarchSession
+from harness_refarch.helm.binary import Helm, find_helm
+from harness_refarch.helm.render import RenderCache
+from harness_refarch.model.catalog import load_catalog
+from harness_refarch.model.manifest import parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.helm import find_helm
-from harness_refarch.session import Options, RefarchSession
+from harness_refarch.engine.session import Options, RefarchSession
+from harness_refarch.helm.binary import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = [sys.executable, "-m", "pytest", str(REPO / "tests" / "conformance"), "--rootdir", str(REPO),

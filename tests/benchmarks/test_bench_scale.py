@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.helm import find_helm
+from harness_refarch.helm.binary import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = """{{- range $i := until (int .Values.count) }}

@@ -20,9 +20,9 @@ import pytest
 
 from harness_refarch.checks import schema
 from harness_refarch.checks.apis import deprecated_apis
-from harness_refarch.manifest import Manifest
-from harness_refarch.render import RenderCache
-from harness_refarch.session import Options, RefarchSession
+from harness_refarch.engine.session import Options, RefarchSession
+from harness_refarch.helm.render import RenderCache
+from harness_refarch.model.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "fixtures" / "schemas"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness_refarch.checks import integrity, practices, yamllint_check
-from harness_refarch.session import digest_of
+from harness_refarch.engine.session import digest_of
 
 
 @pytest.mark.refarch_needs("lint")

@@ -7,8 +7,8 @@ from importlib.metadata import version
 import pytest
 
 from harness_refarch.checks import apis, schema
-from harness_refarch.findings import Finding
-from harness_refarch.session import digest_of
+from harness_refarch.engine.session import digest_of
+from harness_refarch.model.findings import Finding
 
 NOT_VALIDATED = "schema-not-validated"
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.errors import HelmNotFound
-from harness_refarch.helm import find_helm
+from harness_refarch.helm.binary import find_helm
+from harness_refarch.model.errors import HelmNotFound
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch.capacity import NodePlan, NodeShape, NodeShapeError, plan
-from harness_refarch.helm import Helm, find_helm
-from harness_refarch.manifest import Manifest, parse_manifest
-from harness_refarch.quantities import memory_bytes
-from harness_refarch.report import capacity_row
+from harness_refarch.helm.binary import Helm, find_helm
+from harness_refarch.model.manifest import Manifest, parse_manifest
+from harness_refarch.model.quantities import memory_bytes
+from harness_refarch.report.capacity import NodePlan, NodeShape, NodeShapeError, plan
+from harness_refarch.report.document import capacity_row
 
 ROOT = Path(__file__).resolve().parents[2]
 GiB = 2**30

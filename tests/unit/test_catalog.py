@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.catalog import load_catalog
-from harness_refarch.errors import RefarchError
+from harness_refarch.model.catalog import load_catalog
+from harness_refarch.model.errors import RefarchError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PRODUCTION = ["prod-1-incluster", "prod-3-incluster", "prod-3-external-self-managed", "prod-3-external-cloud",

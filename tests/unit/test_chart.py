@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.helm import Helm, find_helm
+from harness_refarch.helm.binary import Helm, find_helm
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "harness-prod"
 PROFILE_FILES = sorted(CHART.glob("override-*.yaml"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness_refarch.chart_files import walk
-from harness_refarch.store import chart_digest
-from harness_refarch.values import chart_values, load_chart
+from harness_refarch.chart.values import chart_values, load_chart
+from harness_refarch.helm.store import chart_digest
+from harness_refarch.model.chart_files import walk
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"Chart.yaml": "apiVersion: v2\nname: tiny\nversion: 0.1.0\n", "values.yaml": "a: 1\n",

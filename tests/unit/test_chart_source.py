@@ -23,17 +23,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch.chart_source import (
+from harness_refarch.chart.source import (
     MAX_FILE_BYTES,
     ResolvedChart,
     check_kube_version,
     missing_dependencies,
     resolve_chart,
 )
-from harness_refarch.errors import RefarchError
-from harness_refarch.helm import bounded
-from harness_refarch.install_helm import installed_path
-from harness_refarch.manifest import SAFE_LOADER
+from harness_refarch.helm.binary import bounded
+from harness_refarch.helm.install import installed_path
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.manifest import SAFE_LOADER
 
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED = ROOT / "charts" / "harness-prod"

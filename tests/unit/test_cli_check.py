@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.helm import find_helm
+from harness_refarch.helm.binary import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -26,9 +26,9 @@ from harness_refarch.cli import (
     format_text,
     main,
 )
-from harness_refarch.diff import WIRING, Change, PairDiff, Regression
-from harness_refarch.findings import Finding
-from harness_refarch.helm import find_helm
+from harness_refarch.diff.compare import WIRING, Change, PairDiff, Regression
+from harness_refarch.helm.binary import find_helm
+from harness_refarch.model.findings import Finding
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "harness-prod"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch.diff import (
+from harness_refarch.diff.compare import (
     ABSENT,
     BACKUP,
     WIRING,
@@ -23,8 +23,8 @@ from harness_refarch.diff import (
     show,
     upgrade_blockers,
 )
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest, parse_manifest
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest, parse_manifest
 
 NS = "harness"
 

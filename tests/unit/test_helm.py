@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch import helm as helm_mod
-from harness_refarch import install_helm
-from harness_refarch.errors import HelmFailed, HelmNotFound, RefarchError
-from harness_refarch.helm import Helm, bounded, find_helm
-from harness_refarch.render import RenderRequest, render
+from harness_refarch.helm import binary as helm_mod
+from harness_refarch.helm import install as install_helm
+from harness_refarch.helm.binary import Helm, bounded, find_helm
+from harness_refarch.helm.render import RenderRequest, render
+from harness_refarch.model.errors import HelmFailed, HelmNotFound, RefarchError
 
 
 def _script(path: Path, body: str) -> Path:

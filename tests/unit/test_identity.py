@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch import install_helm
-from harness_refarch.catalog import load_catalog
 from harness_refarch.checks.determinism import determinism, dr_generated_secrets
-from harness_refarch.helm import Helm
-from harness_refarch.identity import (
+from harness_refarch.helm import install as install_helm
+from harness_refarch.helm.binary import Helm
+from harness_refarch.model.catalog import load_catalog
+from harness_refarch.model.identity import (
     Volatility,
     dotted,
     identities,
@@ -24,7 +24,7 @@ from harness_refarch.identity import (
     stable_text,
     volatile_from_text,
 )
-from harness_refarch.manifest import SAFE_LOADER, parse_manifest
+from harness_refarch.model.manifest import SAFE_LOADER, parse_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "tests" / "charts" / "acme-platform"
@@ -93,8 +93,8 @@ def test_stable_text_names_every_object_by_identity() -> None:
 
 
 def test_findings_are_keyed_by_identity() -> None:
-    from harness_refarch.findings import Finding
-    from harness_refarch.session import stable_findings
+    from harness_refarch.engine.session import stable_findings
+    from harness_refarch.model.findings import Finding
 
     raw = [Finding("resources", "Job/ti-migration-wjwtqj container migrate", "resources.requests.cpu", "set", "none"),
            Finding("resources", "Job/ti-migration-qpzkxa container migrate", "resources.requests.cpu", "set", "none"),

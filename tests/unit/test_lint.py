@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.helm import Helm
-from harness_refarch.render import RenderRequest
-from harness_refarch.session import _lint, lint_findings
-from harness_refarch.waivers import baseline, load_waivers
+from harness_refarch.engine.session import _lint, lint_findings
+from harness_refarch.engine.waivers import baseline, load_waivers
+from harness_refarch.helm.binary import Helm
+from harness_refarch.helm.render import RenderRequest
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "harness-prod"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness_refarch.manifest import REDACTED, ManifestError, parse_manifest
+from harness_refarch.model.manifest import REDACTED, ManifestError, parse_manifest
 
 STREAM = """
 ---

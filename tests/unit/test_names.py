@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness_refarch.checks import resources, schema
-from harness_refarch.manifest import parse_manifest
-from harness_refarch.plugin import select_workload
+from harness_refarch.model.manifest import parse_manifest
+from harness_refarch.plugin.hooks import select_workload
 
 SPACED = """
 apiVersion: apps/v1

@@ -260,7 +260,7 @@ def test_xdist_without_the_render_cache_shares_renders_for_the_run_only(
 
 
 def test_pair_scheduling_groups_by_the_longest_pair_id() -> None:
-    from harness_refarch.parallel import PairScheduling
+    from harness_refarch.plugin.xdist import PairScheduling
 
     sched = PairScheduling.__new__(PairScheduling)  # no xdist config needed for the scope function
     sched._pair_ids = sorted(["large-prod-3", "large-prod-3-incluster"], key=len, reverse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness_refarch.redact import mask, mask_set
+from harness_refarch.model.redact import mask, mask_set
 
 SECRET = "Pl4ntedS3cret"
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch.capacity import NodeShape, plan
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest, parse_manifest
-from harness_refarch.report import (
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest, parse_manifest
+from harness_refarch.report.capacity import NodeShape, plan
+from harness_refarch.report.document import (
     CapacityRow,
     PairResult,
     ReportData,

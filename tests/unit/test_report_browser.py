@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch.helm import find_helm
+from harness_refarch.helm.binary import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch import install_helm
-from harness_refarch.errors import RefarchError
-from harness_refarch.helm import find_helm
+from harness_refarch.helm import install as install_helm
+from harness_refarch.helm.binary import find_helm
+from harness_refarch.model.errors import RefarchError
 
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"

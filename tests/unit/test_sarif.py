@@ -12,11 +12,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness_refarch import annotations, rootcauses, sarif, severities
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.severities import Gate
-from harness_refarch.waivers import Waiver, Waivers
+from harness_refarch.checks import severities
+from harness_refarch.checks.severities import Gate
+from harness_refarch.engine.waivers import Waiver, Waivers
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.report import annotations, rootcauses, sarif
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src" / "harness_refarch"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness_refarch.catalog import Architecture, DatabaseExpectation, Pair, Profile
 from harness_refarch.checks import wiring
 from harness_refarch.checks.determinism import determinism
-from harness_refarch.identity import learn_volatile
-from harness_refarch.manifest import parse_manifest
-from harness_refarch.store import RenderStore, canonical
+from harness_refarch.helm.store import RenderStore, canonical
+from harness_refarch.model.catalog import Architecture, DatabaseExpectation, Pair, Profile
+from harness_refarch.model.identity import learn_volatile
+from harness_refarch.model.manifest import parse_manifest
 
 RENDER = """
 apiVersion: v1
@@ -69,8 +69,7 @@ def test_stored_render_holds_no_credential_and_keeps_the_findings(tmp_path: Path
 
 def test_another_version_of_the_suite_is_never_answered_from_the_store(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Stored findings are what this code made of a render: a changed check must recompute them."""
-    from harness_refarch import store as store_module
-
+    from harness_refarch.helm import store as store_module
     chart = tmp_path / "chart"
     chart.mkdir()
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
@@ -130,8 +129,8 @@ def test_a_shared_world_writable_cache_is_refused_in_one_paragraph(tmp_path: Pat
 
     import pytest
 
-    from harness_refarch.errors import RefarchError
-    from harness_refarch.store import check_cache_dir
+    from harness_refarch.helm.store import check_cache_dir
+    from harness_refarch.model.errors import RefarchError
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from harness_refarch import unread
-from harness_refarch.catalog import load_catalog
+from harness_refarch.chart.values import KeyPath, load_layer
 from harness_refarch.checks.values_keys import declared_paths, unused_keys
-from harness_refarch.identity import Volatility, learn_volatile
-from harness_refarch.manifest import parse_manifest
-from harness_refarch.session import Options, RefarchSession
-from harness_refarch.unread import Decision, decide, probe_values, same_objects, without_sets
-from harness_refarch.values import KeyPath, load_layer
+from harness_refarch.engine import unread
+from harness_refarch.engine.session import Options, RefarchSession
+from harness_refarch.engine.unread import Decision, decide, probe_values, same_objects, without_sets
+from harness_refarch.model.catalog import load_catalog
+from harness_refarch.model.identity import Volatility, learn_volatile
+from harness_refarch.model.manifest import parse_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASED = REPO.parent / "shared" / "reference" / "released-chart" / "harness"
@@ -264,7 +264,7 @@ def test_a_dependent_test_fails_with_one_line_pointing_at_the_cause(pytester: py
 
 def test_a_stored_render_compares_equal_to_a_fresh_one() -> None:
     """The render store keeps masked values; a fresh render of the same inputs is the same."""
-    from harness_refarch.store import scrub
+    from harness_refarch.helm.store import scrub
 
     text = ("kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\n"
             "data: {MONGO_URI: 'mongodb://u:s3cr3t@h:27017/db', API_TOKEN: abcdefghijklmnop123456}\n")
@@ -312,7 +312,7 @@ def test_a_key_equal_to_its_default_is_not_reported_when_a_template_reads_it(tmp
 
 def test_only_the_findings_the_unread_keys_decide_become_the_cause(tmp_path: Path) -> None:
     """An unread global.pdb explains a missing PDB, not an anti-affinity that misses its pods."""
-    from harness_refarch.findings import Finding
+    from harness_refarch.model.findings import Finding
 
     fixtures = tmp_path / "fixtures"
     fixtures.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness_refarch import uris
+from harness_refarch.model import uris
 
 SECRET = "S3cr3tPassw0rd"
 

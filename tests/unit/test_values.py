@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness_refarch import install_helm
-from harness_refarch.errors import RefarchError
-from harness_refarch.values import (
+from harness_refarch.chart.values import (
     NOT_TRACED,
     chart_values,
     coalesce,
@@ -27,6 +25,8 @@ from harness_refarch.values import (
     sets_layer,
     truthy,
 )
+from harness_refarch.helm import install as install_helm
+from harness_refarch.model.errors import RefarchError
 
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED = ROOT / "charts" / "harness-prod"

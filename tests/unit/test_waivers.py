@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness_refarch import files as files_mod
-from harness_refarch.errors import RefarchError
-from harness_refarch.files import write_atomic
-from harness_refarch.findings import Finding
-from harness_refarch.waivers import Waivers, baseline, glob_escape, load_waivers
+from harness_refarch.engine.waivers import Waivers, baseline, glob_escape, load_waivers
+from harness_refarch.model import files as files_mod
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.files import write_atomic
+from harness_refarch.model.findings import Finding
 
 TODAY = date(2025, 6, 15)
 

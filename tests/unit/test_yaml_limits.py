@@ -10,10 +10,10 @@ import yaml
 from yamllint import linter  # type: ignore[import-untyped]
 from yamllint.config import YamlLintConfig  # type: ignore[import-untyped]
 
+from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.yamllint_check import lint_values_file
-from harness_refarch.errors import RefarchError
-from harness_refarch.values import load_layer
-from harness_refarch.yaml_limits import MAX_DEPTH, MAX_KEYS, YamlLimitError, load_bounded, measure
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.yaml_limits import MAX_DEPTH, MAX_KEYS, YamlLimitError, load_bounded, measure
 
 REPO = Path(__file__).resolve().parents[2]
 YAMLLINT = REPO / "fixtures" / "yamllint.yaml"
@@ -84,8 +84,8 @@ def test_the_linear_duplicate_key_pass_reports_what_yamllint_reports(tmp_path: P
 
 
 def test_waivers_and_fixture_files_are_bounded_too(tmp_path: Path) -> None:
-    from harness_refarch.catalog import load_yaml
-    from harness_refarch.waivers import load_waivers
+    from harness_refarch.engine.waivers import load_waivers
+    from harness_refarch.model.catalog import load_yaml
 
     bomb = tmp_path / "w.yaml"
     bomb.write_text("waivers: []\n" + alias_bomb())

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
 
 CHECK = "api-lifecycle"
 

@@ -29,11 +29,11 @@ from typing import Any
 import yaml
 from croniter import croniter
 
-from harness_refarch.catalog import Pair, load_yaml
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, parse_manifest, yaml_problem
-from harness_refarch.yaml_limits import LIMITS_TEXT, YamlLimitError, check_all
+from harness_refarch.model.catalog import Pair, load_yaml
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, parse_manifest, yaml_problem
+from harness_refarch.model.yaml_limits import LIMITS_TEXT, YamlLimitError, check_all
 
 CHECK = "backup"
 SNAPSHOT_LABEL = "velero.io/csi-volumesnapshot-class"

@@ -1,6 +1,6 @@
 """Determinism: what changes between two renders of identical inputs, and what that means for DR.
 
-Input is a :class:`~harness_refarch.identity.Volatility` learned from two renders. Findings
+Input is a :class:`~harness_refarch.model.identity.Volatility` learned from two renders. Findings
 name objects and key paths only, never values: the changing values are often generated
 passwords.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from harness_refarch.findings import Finding
-from harness_refarch.identity import Volatility
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.identity import Volatility
 
 CHECK = "determinism"
 DR_CHECK = "dr"

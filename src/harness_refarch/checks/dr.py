@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from harness_refarch.catalog import Pair
+from harness_refarch.chart.values import dotted, load_layer, lookup
 from harness_refarch.checks.determinism import dr_generated_secrets
 from harness_refarch.checks.wiring import ConnectionString, collapse, connection_strings, mask_finding, tls_findings
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.identity import Volatility, object_identity
-from harness_refarch.manifest import Manifest
-from harness_refarch.values import dotted, load_layer, lookup
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.identity import Volatility, object_identity
+from harness_refarch.model.manifest import Manifest
 
 CHECK = "dr"
 ROUTE_KINDS = ("Ingress", "HTTPRoute", "GRPCRoute", "TLSRoute", "Route", "VirtualService", "Gateway")

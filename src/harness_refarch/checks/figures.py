@@ -10,9 +10,9 @@ green on sizing nobody judged; a team that accepts it waives the finding with it
 
 from __future__ import annotations
 
-from harness_refarch.catalog import Pair
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
 
 CHECK = "profile-figures"
 

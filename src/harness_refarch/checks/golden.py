@@ -16,19 +16,19 @@ with one finding asking to re-record it.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness_refarch.catalog import Pair
-from harness_refarch.errors import RefarchError
-from harness_refarch.files import write_atomic
-from harness_refarch.findings import Finding
-from harness_refarch.identity import Volatility, object_identity
-from harness_refarch.manifest import SAFE_LOADER, Manifest, yaml_problem
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.files import write_atomic
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.identity import Volatility
+from harness_refarch.model.identity import key_identity as identity
+from harness_refarch.model.manifest import SAFE_LOADER, Manifest, yaml_problem
 
 CHECK = "golden"
 HINT = "if intended, record it with --refarch-update and review the diff"
@@ -111,13 +111,6 @@ def hint(path: Path, doc: dict[str, Any], current: ChartStamp) -> str:
     if recorded is not None and recorded.digest and current.digest and recorded.digest != current.digest:
         return f"{HINT}; the chart's content changed since the file was recorded"
     return HINT
-
-
-@functools.lru_cache(maxsize=65536)
-def identity(key: str) -> str:
-    """``Kind/name`` with helm-generated random parts of the name normalised away."""
-    kind, _, name = key.partition("/")
-    return object_identity(kind, name)
 
 
 def snapshot(manifest: Manifest, volatility: Volatility | None = None) -> dict[str, Any]:

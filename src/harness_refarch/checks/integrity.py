@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
-from harness_refarch.catalog import Pair
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, selector_matches, yaml_problem
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import SAFE_LOADER, K8sObject, Manifest, Workload, selector_matches, yaml_problem
 
 CHECK = "integrity"
 

@@ -2,7 +2,7 @@
 architecture under test, and where a failing value was set.
 
 The layers are those of ``helm template`` (architecture overlay, the user's files, the profile
-file, ``--set``) coalesced the way helm does (see :mod:`harness_refarch.values`).
+file, ``--set``) coalesced the way helm does (see :mod:`harness_refarch.chart.values`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from harness_refarch.catalog import Pair
+from harness_refarch.chart.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
 from harness_refarch.checks.values_keys import Declared, unused_keys
-from harness_refarch.findings import Finding
-from harness_refarch.quantities import QuantityError, jvm_heap_bytes, parse_quantity
-from harness_refarch.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.quantities import QuantityError, jvm_heap_bytes, parse_quantity
 
 CHECK = "layering"
 
@@ -23,7 +23,7 @@ CHECK = "layering"
 def keys_not_read(layers: Iterable[tuple[Layer, str]], declared: Declared,
                   nothing: Iterable[KeyPath] | None = None) -> list[Finding]:
     """Every key a layer sets that no template reads and whose removal ``nothing`` proved to
-    change nothing (see :mod:`harness_refarch.unread`), with "did you mean" on evidence."""
+    change nothing (see :mod:`harness_refarch.engine.unread`), with "did you mean" on evidence."""
     proven = None if nothing is None else frozenset(nothing)
     out: list[Finding] = []
     for layer, label in layers:

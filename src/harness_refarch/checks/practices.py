@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from harness_refarch.catalog import Pair
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest, Workload
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest, Workload
 
 Rule = Callable[[Pair, Manifest], list[Finding]]
 

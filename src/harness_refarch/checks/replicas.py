@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from harness_refarch.catalog import Pair
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest, Workload, selector_matches
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest, Workload, selector_matches
 
 CHECK = "replicas"
 

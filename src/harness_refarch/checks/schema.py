@@ -19,7 +19,7 @@ Two gaps of the published schemas are closed, because the API server rejects wha
 
 Messages never contain Secret data: a finding describes what the schema expected and what type it
 got; it quotes the rendered value only for short scalars of objects that are not Secrets, and then
-through :func:`harness_refarch.redact.mask`.
+through :func:`harness_refarch.model.redact.mask`.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ import yaml
 from referencing import Registry, Resource
 
 from harness_refarch.checks.apis import target_minor
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER, Manifest, yaml_problem
-from harness_refarch.redact import mask
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import SAFE_LOADER, Manifest, yaml_problem
+from harness_refarch.model.redact import mask
 
 CHECK = "schema"
 

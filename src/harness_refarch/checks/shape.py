@@ -1,10 +1,10 @@
-"""The shape findings recorded while the render was parsed (see harness_refarch.shapes)."""
+"""The shape findings recorded while the render was parsed (see harness_refarch.model.shapes)."""
 
 from __future__ import annotations
 
-from harness_refarch.catalog import Pair
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest
+from harness_refarch.model.catalog import Pair
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
 
 
 def problems(spec: Pair, manifest: Manifest) -> list[Finding]:

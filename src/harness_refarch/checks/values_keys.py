@@ -9,7 +9,7 @@ exactly that path (``.Values.a.b``, ``index``/``get``/``hasKey``, variables, ``r
 handed to named templates in ``dict``/``list`` and read there), or prints a parent whole
 (``toYaml``); helm itself reads dependency ``condition`` paths and ``tags``. Being declared in
 a ``values.yaml`` is no evidence. Every other key is only a *candidate*: whether it matters is
-decided by rendering without it (:mod:`harness_refarch.unread`), never by a guess. Hints name
+decided by rendering without it (:mod:`harness_refarch.engine.unread`), never by a guess. Hints name
 a declared key only on evidence: a sibling one or two edits away, or the same key with the same
 keys below it under another parent (a subtree that moved).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness_refarch.checks.template_reads import (
+from harness_refarch.chart.template_reads import (
     ANY,
     EXACT,
     PASSED,
@@ -32,8 +32,8 @@ from harness_refarch.checks.template_reads import (
     summarise,
     values_reads,
 )
-from harness_refarch.findings import Finding
-from harness_refarch.values import ChartNode, KeyPath, Layer, dotted, load_chart
+from harness_refarch.chart.values import ChartNode, KeyPath, Layer, dotted, load_chart
+from harness_refarch.model.findings import Finding
 
 CHECK = "values-keys"
 READ, MAYBE, UNREAD = "read", "maybe", "unread"
@@ -335,7 +335,7 @@ def unused_keys(layer: Layer, declared: Declared, origin_label: str,
     with file, line, key path and, on evidence, the declared key it probably meant.
 
     ``nothing``: the candidate keys that rendering showed to do nothing (see
-    :mod:`harness_refarch.unread`); ``None`` reports the static candidates, for callers that
+    :mod:`harness_refarch.engine.unread`); ``None`` reports the static candidates, for callers that
     render nothing (the static scan alone never makes a finding in a conformance run).
     ``origin_label`` names the layer for the reader, e.g. ``"architecture prod-1-incluster
     overlay"`` or ``"values file my-override.yaml"``.

@@ -23,9 +23,9 @@ import yaml
 from yamllint import linter  # type: ignore[import-untyped]
 from yamllint.config import YamlLintConfig, YamlLintConfigError  # type: ignore[import-untyped]
 
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import SAFE_LOADER
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import SAFE_LOADER
 
 CHECK = "yamllint"
 DUPLICATES = "key-duplicates"

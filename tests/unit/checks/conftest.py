@@ -3,10 +3,10 @@
 Everything is exposed as fixtures (not imported from this module) so the tests work in any
 pytest import mode next to the project's root conftest.py:
 
-* ``make_pair(...)`` builds a :class:`~harness_refarch.catalog.Pair` without reading fixtures/.
+* ``make_pair(...)`` builds a :class:`~harness_refarch.model.catalog.Pair` without reading fixtures/.
 * ``k8s`` is a namespace of builders returning Kubernetes objects as plain dicts.
 * ``manifest(*docs)`` joins dicts and/or YAML strings into one stream and parses it with
-  :func:`~harness_refarch.manifest.parse_manifest`, like ``helm template`` output.
+  :func:`~harness_refarch.model.manifest.parse_manifest`, like ``helm template`` output.
 * ``text_of(findings)`` is every string a finding can print, for "secret never shown" asserts.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch.catalog import Architecture, DatabaseExpectation, Pair, Profile
-from harness_refarch.findings import Finding
-from harness_refarch.manifest import Manifest, parse_manifest
+from harness_refarch.model.catalog import Architecture, DatabaseExpectation, Pair, Profile
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest, parse_manifest
 
 NAMESPACE = "harness"
 
@@ -190,8 +190,8 @@ def text_of() -> Callable[[Iterable[Finding]], str]:
 def renders() -> Iterable[list[tuple[str, Manifest]]]:
     """All 19 renders of the embedded chart (every profile, architecture and DR standby), with
     the real helm, rendered once for the checks' tests that run on the whole matrix."""
-    from harness_refarch.render import RenderCache
-    from harness_refarch.session import Options, RefarchSession
+    from harness_refarch.engine.session import Options, RefarchSession
+    from harness_refarch.helm.render import RenderCache
 
     repo = Path(__file__).resolve().parents[3]
     session = RefarchSession(Options(chart=repo / "charts" / "harness-prod", fixtures=repo / "fixtures",

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from harness_refarch.checks.apis import API_LIFECYCLE, ApiVersionError, deprecated_apis, lifecycle_of, target_minor
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding, report
-from harness_refarch.manifest import Manifest
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding, report
+from harness_refarch.model.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[3]
 Build = Callable[..., Manifest]

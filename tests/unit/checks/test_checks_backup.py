@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from harness_refarch.checks import backup
-from harness_refarch.errors import RefarchError
-from harness_refarch.manifest import parse_manifest
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.manifest import parse_manifest
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICY = backup.load_policy(ROOT / "fixtures" / "backup.yaml")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harness_refarch.checks.determinism import MAX_KEYS, determinism, dr_generated_secrets
-from harness_refarch.findings import report
-from harness_refarch.identity import Volatility
+from harness_refarch.model.findings import report
+from harness_refarch.model.identity import Volatility
 
 
 def _vol(**kw: object) -> Volatility:

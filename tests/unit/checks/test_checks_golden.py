@@ -134,7 +134,7 @@ def test_every_workload_changing_still_names_every_workload(k8s, manifest):
 def test_learned_random_names_match_a_golden_file_recorded_before(k8s, manifest):
     """A letters-only random suffix escapes the name-shape rule; what a second render of the
     same inputs showed to be random is normalised on both sides."""
-    from harness_refarch.identity import learn_volatile
+    from harness_refarch.model.identity import learn_volatile
 
     def job(name):  # a Deployment: a Job is identified without its last name segment anyway
         return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
@@ -148,7 +148,7 @@ def test_learned_random_names_match_a_golden_file_recorded_before(k8s, manifest)
 
 
 def test_malformed_golden_file_is_reported_and_re_recordable(tmp_path):
-    from harness_refarch.errors import RefarchError
+    from harness_refarch.model.errors import RefarchError
 
     path = tmp_path / "large" / "x.yaml"
     path.parent.mkdir()
@@ -213,7 +213,7 @@ def test_headerless_golden_file_is_read_compared_and_asks_for_the_header(tmp_pat
 
 
 def test_malformed_chart_header_names_the_file(tmp_path):
-    from harness_refarch.errors import RefarchError
+    from harness_refarch.model.errors import RefarchError
 
     path = tmp_path / "bad.yaml"
     path.write_text("chart: harness\nworkloads: {}\n")
@@ -241,8 +241,8 @@ def test_a_workload_the_golden_file_lacks_fails_its_own_test(k8s, manifest):
     golden key (learned from two renders) is not its test id (name shape). Selecting the pair's
     findings by test id lost the finding, so
     the per-workload test passed for a workload the golden file does not contain."""
-    from harness_refarch.identity import learn_volatile
-    from harness_refarch.plugin import select_workload
+    from harness_refarch.model.identity import learn_volatile
+    from harness_refarch.plugin.hooks import select_workload
 
     def job(name):
         return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},

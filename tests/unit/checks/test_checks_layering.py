@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness_refarch.catalog import DatabaseExpectation
+from harness_refarch.chart.values import NOT_TRACED, coalesce, load_layer, sets_layer
 from harness_refarch.checks import layering
-from harness_refarch.findings import Finding
-from harness_refarch.values import NOT_TRACED, coalesce, load_layer, sets_layer
+from harness_refarch.model.catalog import DatabaseExpectation
+from harness_refarch.model.findings import Finding
 
 
 def _layer(tmp_path: Path, name: str, text: str):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness_refarch.catalog import DatabaseExpectation
 from harness_refarch.checks import replicas
+from harness_refarch.model.catalog import DatabaseExpectation
 
 IN_CLUSTER = {"mongo": DatabaseExpectation("mongo", in_cluster=True),
               "redis": DatabaseExpectation("redis", in_cluster=True)}

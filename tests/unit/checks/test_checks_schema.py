@@ -13,11 +13,11 @@ import pytest
 
 from harness_refarch.checks import schema
 from harness_refarch.checks.schema import SchemaError, validate
-from harness_refarch.errors import RefarchError
-from harness_refarch.findings import Finding, report
-from harness_refarch.manifest import Manifest
-from harness_refarch.render import render
-from harness_refarch.session import Options, RefarchSession
+from harness_refarch.engine.session import Options, RefarchSession
+from harness_refarch.helm.render import render
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding, report
+from harness_refarch.model.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[3]
 SCHEMAS = REPO / "fixtures" / "schemas"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness_refarch.chart.values import Layer, load_chart, load_layer, sets_layer
 from harness_refarch.checks.values_keys import (
     CHECK,
     Declared,
@@ -16,7 +17,6 @@ from harness_refarch.checks.values_keys import (
     template_reads,
     unused_keys,
 )
-from harness_refarch.values import Layer, load_chart, load_layer, sets_layer
 
 ROOT = Path(__file__).resolve().parents[3]
 EMBEDDED = ROOT / "charts" / "harness-prod"

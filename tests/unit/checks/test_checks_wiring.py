@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness_refarch.catalog import DatabaseExpectation
 from harness_refarch.checks import wiring
+from harness_refarch.model.catalog import DatabaseExpectation
 
 MONGO_IN = {"mongo": DatabaseExpectation("mongo", in_cluster=True)}
 SECRET = "S3cr3tPassw0rd"
@@ -332,7 +332,7 @@ def test_wiring_tls_satisfied(make_pair, k8s, manifest, db, key, uri):
 
 def test_timescaledb_tls_may_be_set_by_a_sibling_ssl_key(make_pair, k8s, manifest):
     """Charts that keep TLS out of the JDBC URL (TIMESCALEDB_SSL_MODE: require) still pass."""
-    from harness_refarch.catalog import DatabaseExpectation
+    from harness_refarch.model.catalog import DatabaseExpectation
 
     pair = make_pair(databases={"timescaledb": DatabaseExpectation(
         "timescaledb", in_cluster=False, hosts=("tsdb.example.com:5432",), tls=True)})

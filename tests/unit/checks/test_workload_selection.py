@@ -1,8 +1,8 @@
 """Per-workload tests own their workload's findings, identified by normalised identity."""
 
-from harness_refarch.findings import Finding
-from harness_refarch.plugin import select_workload
-from harness_refarch.session import WORKLOAD_FILTERS
+from harness_refarch.engine.session import WORKLOAD_FILTERS
+from harness_refarch.model.findings import Finding
+from harness_refarch.plugin.hooks import select_workload
 
 FINDINGS = [
     Finding("resources", "Deployment/ng-manager container ng-manager", "f", "e", "a"),

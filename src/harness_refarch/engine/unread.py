@@ -1,0 +1,404 @@
+"""Keys that do nothing, decided by rendering: group testing over the static candidates.
+
+The static scan (:mod:`harness_refarch.checks.values_keys`) names the keys of a values stack
+that no template is seen reading. Rendering decides each of them: the stack is rendered with
+the candidates removed (each values file that sets one replaced by a private copy without it,
+``--set`` assignments of it dropped) and compared with the normal render modulo what two renders of
+identical inputs change (:class:`~harness_refarch.model.identity.Volatility`). Unchanged: all of
+them do nothing. Changed (or the render fails): the group is split in two and each half is
+tried again, down to single keys, until :data:`MAX_PROBES` renders were spent; keys still
+undecided then are never reported. A candidate that a template *may* read through something
+the scan does not follow (``maybe``), or that a ``values.yaml`` declares (its default would
+stand in for the removed key), must also leave the render unchanged when every value the
+layers set under it is overwritten with a sentinel string.
+
+When more than one group was found to do nothing, one last render removes all of them at
+once, so that every reported key is proven together.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness_refarch.chart.values import KeyPath, dotted
+from harness_refarch.checks.values_keys import candidates
+from harness_refarch.helm.render import RenderRequest
+from harness_refarch.helm.store import scrub
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.model.findings import Finding
+from harness_refarch.model.identity import Volatility, identities, learn_volatile
+from harness_refarch.model.manifest import Manifest
+
+if TYPE_CHECKING:
+    from harness_refarch.chart.values import Layer
+    from harness_refarch.checks.values_keys import Declared
+    from harness_refarch.helm.render import RenderCache
+    from harness_refarch.model.catalog import Pair
+
+
+class RefarchSession(Protocol):
+    """What probing needs of the run's session (engine.session.RefarchSession is one): the
+    values layers of a pair, render requests, the render cache and a private work directory."""
+
+    @property
+    def options(self) -> Any: ...
+    @property
+    def declared(self) -> Declared: ...
+    @property
+    def cache(self) -> RenderCache: ...
+    def labelled_layers(self, pair: Pair, standby: bool = False) -> list[tuple[Layer, str, str]]: ...
+    def layer(self, path: Path) -> Layer: ...
+    def private_dir(self, name: str) -> Path: ...
+    def request(self, pair: Pair, standby: bool = False, repeat: int = 0) -> RenderRequest: ...
+    def manifest(self, pair: Pair, standby: bool = False) -> Manifest: ...
+    def volatility(self, pair: Pair) -> Volatility: ...
+    def unread(self, pair: Pair, standby: bool = False) -> Decision: ...
+
+MAX_PROBES = 8  # "without" renders per values stack, the last confirmation included
+SENTINEL = "harness-refarch-probe-value"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What rendering showed for the candidates of one values stack."""
+
+    nothing: frozenset[KeyPath] = frozenset()  # proven to change nothing
+    matters: frozenset[KeyPath] = frozenset()  # rendering without them changes the objects
+    undecided: frozenset[KeyPath] = frozenset()  # the render budget ran out first
+    renders: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool],
+           max_probes: int = MAX_PROBES) -> Decision:
+    """Adaptive group testing: ``changes(group)`` renders without ``group`` and says whether
+    anything changed. Deterministic for a given order of ``keys``."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return Decision()
+    nothing: list[KeyPath] = []
+    matters: set[KeyPath] = set()
+    undecided: set[KeyPath] = set()
+    groups_clear = 0
+    renders = 0
+    todo: list[list[KeyPath]] = [keys]
+    budget = max_probes - (1 if len(keys) > 1 else 0)  # keep one render for the confirmation
+    while todo:
+        group = todo.pop(0)
+        if renders >= budget:
+            undecided.update(group)
+            continue
+        renders += 1
+        if not changes(group):
+            nothing += group
+            groups_clear += 1
+        elif len(group) == 1:
+            matters.update(group)
+        else:
+            half = (len(group) + 1) // 2
+            todo[:0] = [group[:half], group[half:]]
+    notes: list[str] = []
+    if groups_clear > 1:
+        renders += 1
+        if changes(nothing):  # together they do something: report none of them
+            undecided.update(nothing)
+            notes.append(f"{len(nothing)} key(s) each change nothing alone but do together")
+            nothing = []
+    if undecided:
+        notes.append(f"{len(undecided)} key(s) left undecided after {renders} extra render(s)")
+    return Decision(frozenset(nothing), frozenset(matters), frozenset(undecided), renders, tuple(notes))
+
+
+def probe_values(keys: Iterable[KeyPath], value: Any = None) -> dict[str, Any]:
+    """A values layer setting each key path to ``value`` (``None``: removed)."""
+    out: dict[str, Any] = {}
+    paths = sorted(set(keys))
+    for path in paths:
+        if any(path[:cut] in paths for cut in range(1, len(path))):
+            continue  # a parent is removed already
+        node = out
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def set_key(assignment: str) -> KeyPath:
+    """The key path of a ``--set`` assignment (``a.b\\.c[0]=x`` -> a, b.c)."""
+    import re
+
+    key = assignment.split("=", 1)[0]
+    parts = re.split(r"(?<!\\)\.", key)
+    return tuple(re.sub(r"\[\d+\]$", "", p).replace("\\.", ".") for p in parts)
+
+
+def without_sets(sets: Sequence[str], keys: Iterable[KeyPath]) -> tuple[str, ...]:
+    """``--set`` assignments that touch none of ``keys``."""
+    removed = list(keys)
+    return tuple(s for s in sets if not any(set_key(s)[:len(k)] == k for k in removed))
+
+
+def same_objects(a: Manifest, b: Manifest, volatility: Volatility) -> bool:
+    """Whether two renders hold the same objects, modulo what identical renders change."""
+    ia, ib = identities(a.objects, volatility), identities(b.objects, volatility)
+    if ia.keys() != ib.keys():
+        return False
+    for ident, obj in ia.items():
+        other = ib[ident]
+        # the representation the render store keeps, for both: one render may come from the
+        # store and the other from helm (masking is idempotent)
+        if scrub(volatility.strip(obj.body)) != scrub(volatility.strip(other.body)):
+            return False
+        if obj.kind == "Secret" and not _same_secret(obj.name, other.name, a, b, volatility):
+            return False
+    return True
+
+
+def _same_secret(name_a: str, name_b: str, a: Manifest, b: Manifest, volatility: Volatility) -> bool:
+    da: Mapping[str, str] = a.secret_digests.get(("Secret", name_a), {})
+    db: Mapping[str, str] = b.secret_digests.get(("Secret", name_b), {})
+    volatile = set(volatility.paths_of("Secret", name_a))
+    for key in set(da) | set(db):
+        if da.get(key) != db.get(key):
+            section = (da.get(key) or db.get(key) or "").split(":", 1)[0]
+            if (section, key) not in volatile:
+                return False
+    return True
+
+
+# -- one values stack of a session ---------------------------------------------------------------
+def stack_candidates(rs: RefarchSession, pair: Pair, standby: bool = False) -> dict[KeyPath, bool]:
+    """Candidate key paths of every layer of the stack, in render order -> ``maybe``."""
+    found: dict[KeyPath, bool] = {}
+    declared = rs.declared
+    for layer, _, _ in rs.labelled_layers(pair, standby):
+        for candidate in candidates(layer, declared):
+            # a default in some values.yaml would stand in for a removed key: overwrite it too
+            overwrite = candidate.maybe or declared.normalise(candidate.path) in declared.paths
+            found[candidate.path] = found.get(candidate.path, False) or overwrite
+    return found
+
+
+def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[KeyPath],
+                  value: Any = None) -> RenderRequest:
+    """``request`` without ``keys``: each values file that sets one of them is replaced by a
+    copy without it (``value=None``), or one more layer sets them all to ``value``. The files
+    are written to the session's private work directory, named by their content."""
+    import hashlib
+
+    import yaml
+
+    def private(doc: Mapping[str, Any]) -> Path:
+        text = yaml.safe_dump(dict(doc), sort_keys=True)
+        path = rs.private_dir("probes") / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.yaml"
+        if not path.is_file():
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    if value is not None:  # every value the layers set under the keys, overwritten (same shape)
+        shaped: dict[str, Any] = {}
+        for path in request.values:
+            _merge(shaped, _overwritten(rs.layer(path).values, keys, value))
+        return dataclasses.replace(request, values=(*request.values, private(shaped)),
+                                   label=f"{request.label} overwriting {len(keys)} key(s)")
+    files = []
+    for path in request.values:
+        values = rs.layer(path).values
+        kept = without_keys(values, keys)
+        files.append(path if kept == values else private(kept))
+    return dataclasses.replace(request, values=tuple(files), sets=without_sets(request.sets, keys),
+                               label=f"{request.label} without {len(keys)} key(s)")
+
+
+def _overwritten(values: Mapping[str, Any], keys: Iterable[KeyPath], value: Any) -> dict[str, Any]:
+    """The parts of ``values`` under ``keys``, each leaf replaced by ``value``."""
+    def leaves(node: Any) -> Any:
+        return {k: leaves(v) for k, v in node.items()} if isinstance(node, dict) and node else value
+
+    out: dict[str, Any] = {}
+    for key in keys:
+        found, node = _lookup(values, key)
+        if found:
+            _merge(out, probe_values([key], leaves(node)))
+    return out
+
+
+def _lookup(values: Mapping[str, Any], path: KeyPath) -> tuple[bool, Any]:
+    node: Any = values
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for k, v in other.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = copy.deepcopy(v)
+
+
+def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[str, Any]:
+    """``values`` without the given key paths (the same object when none of them is there)."""
+    out: Any = values
+    for key in keys:
+        if not lookup_found(out, key):
+            continue
+        out = copy.deepcopy(dict(out)) if out is values else out
+        node = out
+        for part in key[:-1]:
+            node = node[part]
+        del node[key[-1]]
+    result: Mapping[str, Any] = out
+    return result
+
+
+def first_probes(rs: RefarchSession, pair: Pair, standby: bool = False) -> list[RenderRequest]:
+    """The first renders :func:`decide_stack` will ask for (to start them early); none when
+    the stack cannot be read (its tests say why)."""
+    try:
+        found = stack_candidates(rs, pair, standby)
+    except RefarchError:
+        return []
+    if not found:
+        return []
+    request = rs.request(pair, standby)
+    out = [probe_request(rs, request, list(found))]
+    if any(found.values()):
+        out.append(probe_request(rs, request, list(found), SENTINEL))
+    return out
+
+
+def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decision:
+    """Which candidate keys of the pair's values stack change nothing when removed."""
+    try:
+        found = stack_candidates(rs, pair, standby)
+    except RefarchError:
+        return Decision(notes=("the values layers cannot be read",))
+    if not found:
+        return Decision()
+    try:
+        base = rs.manifest(pair, standby)
+    except RefarchError:
+        return Decision(undecided=frozenset(found), notes=("the render itself failed",))
+    request = rs.request(pair, standby)
+    learned: list[Volatility] = [rs.volatility(pair)]
+
+    def same(other: Manifest) -> bool:
+        if same_objects(base, other, learned[-1]):
+            return True
+        if len(learned) == 1:  # what two renders of exactly this stack change
+            try:
+                learned.append(learn_volatile(base, rs.cache.get(rs.request(pair, standby, repeat=1))))
+            except RefarchError:
+                return False
+            return same_objects(base, other, learned[-1])
+        return False
+
+    def changes(group: Sequence[KeyPath]) -> bool:
+        values: list[Any] = [None, SENTINEL] if any(found[k] for k in group) else [None]
+        for value in values:
+            result = rs.cache.result(probe_request(rs, request, group, value))
+            if result.manifest is None or not same(result.manifest):
+                return True
+        return False
+
+    return decide(list(found), changes)
+
+
+# -- an architecture the chart cannot express ---------------------------------------------------
+RELIES_ON_FILE = "architecture-keys.yaml"
+EXPRESSIBLE_TEST = "test_architecture_expressible"
+
+
+@functools.lru_cache(maxsize=8)
+def _relies_on_table(fixtures: Path) -> dict[str, tuple[tuple[KeyPath, ...], tuple[str, ...]]]:
+    """``check name -> (overlay key paths, globs of the finding fields they decide)`` from
+    ``<fixtures>/architecture-keys.yaml`` (empty when the file does not exist). A check written as
+    a plain list of keys covers all its findings."""
+    from harness_refarch.model.catalog import load_yaml
+
+    path = fixtures / RELIES_ON_FILE
+    if not path.is_file():
+        return {}
+    doc = load_yaml(path, "architecture keys file")
+    table = doc.get("relies_on") if isinstance(doc, dict) else None
+    how = (f"{path} must hold 'relies_on:' mapping each check name to a list of dotted overlay keys "
+           "(e.g. 'hpa_bounds: [global.autoscaling]') or to 'keys:' and 'fields:' lists (the globs of the "
+           "finding fields those keys decide). Fix the file.")
+    if not isinstance(table, dict):
+        raise RefarchError(how)
+    out: dict[str, tuple[tuple[KeyPath, ...], tuple[str, ...]]] = {}
+    for check, entry in table.items():
+        keys, fields = (entry, ["*"]) if isinstance(entry, list) else (
+            (entry.get("keys"), entry.get("fields", ["*"])) if isinstance(entry, dict) else (None, None))
+        if not isinstance(keys, list) or not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise RefarchError(how)
+        out[str(check)] = (tuple(tuple(str(k).split(".")) for k in keys), tuple(fields))
+    return out
+
+
+def relies_on(fixtures: Path) -> dict[str, tuple[KeyPath, ...]]:
+    """``check name -> overlay key paths`` it relies on."""
+    return {check: keys for check, (keys, _) in _relies_on_table(fixtures).items()}
+
+
+def decided_by_keys(fixtures: Path, check: str, findings: list[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """``findings`` split into (those the check's relied-on overlay keys decide, the others): an
+    unread ``global.pdb`` explains a missing PDB, not a missing anti-affinity."""
+    globs = _relies_on_table(fixtures).get(check, ((), ()))[1]
+    decided = [f for f in findings if any(fnmatch.fnmatchcase(f.field, g) for g in globs)]
+    return decided, [f for f in findings if not any(fnmatch.fnmatchcase(f.field, g) for g in globs)]
+
+
+def inexpressible(rs: RefarchSession, pair: Pair, check: str, hidden: int = 0) -> Finding | None:
+    """The one finding a dependent check reports, in place of its ``hidden`` own findings, when
+    an overlay key it relies on does nothing on this chart (proven by rendering), else None."""
+    wanted = relies_on(rs.options.fixtures).get(check, ())
+    if not wanted:
+        return None
+    stacks = [False] + ([True] if pair.architecture.standby_overlay is not None else [])
+    hits: list[tuple[KeyPath, str]] = []
+    for standby in stacks:
+        nothing = rs.unread(pair, standby).nothing
+        if not nothing:
+            continue
+        for layer, _, role in rs.labelled_layers(pair, standby):
+            if role != "architecture":
+                continue
+            for path in nothing:
+                if lookup_found(layer.values, path) and any(
+                        path[:len(k)] == k or k[:len(path)] == path for k in wanted):
+                    hits.append((path, layer.where(path)))
+    if not hits:
+        return None
+    hits = sorted(set(hits))
+    keys = ", ".join(dict.fromkeys(dotted(p) for p, _ in hits))
+    return Finding(
+        "architecture", f"architecture {pair.architecture.name}", keys,
+        "overlay keys this check relies on, read by the chart",
+        f"read by nothing: the chart cannot express {pair.architecture.name}"
+        + (f"; this check's {hidden} finding(s) are not listed until it can" if hidden else ""),
+        f"reported once by {EXPRESSIBLE_TEST}[{pair.id}]; use a chart that reads these keys or "
+        "change the architecture's overlay", source=hits[0][1])
+
+
+def lookup_found(values: Mapping[str, Any], path: KeyPath) -> bool:
+    node: Any = values
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -1,0 +1,2 @@
+"""helm itself: finding and installing the binary, render requests and the render store.
+Above the model only."""
