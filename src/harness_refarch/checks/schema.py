@@ -377,12 +377,13 @@ def _describe(error: Any, secret: bool) -> Iterator[tuple[str, str, str, str]]:
 
 
 # -- validation -------------------------------------------------------------------------------
-_RESULTS: dict[tuple[str, Any, str], tuple[tuple[str, str, str, str], ...] | str] = {}
+# Validation results by object content, schema and version; bounded by _MAX_CACHED (cleared when full).
+_VALIDATION_CACHE: dict[tuple[str, Any, str], tuple[tuple[str, str, str, str], ...] | str] = {}
 
 
 def clear_cache() -> None:
     """Forget cached validation results (the benchmark's cold runs; tests)."""
-    _RESULTS.clear()
+    _VALIDATION_CACHE.clear()
     _kube_schemas.cache_clear()
     _load_custom.cache_clear()
 
@@ -502,12 +503,12 @@ def validate(manifest: Manifest, kube_version: str, schema_dir: Path) -> SchemaR
     for obj in manifest.objects:
         text = _canonical(obj.body)
         key = (version, fingerprint, hashlib.blake2b(text.encode(), digest_size=20).hexdigest())
-        result = _RESULTS.get(key)
+        result = _VALIDATION_CACHE.get(key)
         if result is None:
             result = _check_object(obj.kind, obj.api_version, json.loads(text), kube, custom)
-            if len(_RESULTS) >= _MAX_CACHED:
-                _RESULTS.clear()
-            _RESULTS[key] = result
+            if len(_VALIDATION_CACHE) >= _MAX_CACHED:
+                _VALIDATION_CACHE.clear()
+            _VALIDATION_CACHE[key] = result
         else:
             cached += 1
         findings += _name_findings(obj.kind, obj.key, obj.name)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from harness_refarch.helm.binary import Helm, command_lines, command_text
 from harness_refarch.helm.store import RenderStore, canonical
 from harness_refarch.model.errors import HelmFailed, RefarchError, failure_text
-from harness_refarch.model.manifest import Manifest, parse_manifest
+from harness_refarch.model.manifest import PROCESS_KEY, Manifest, parse_manifest
 
 T = TypeVar("T")
 
@@ -101,11 +101,12 @@ class RenderResult:
     cached: bool = False
 
 
-def render(helm: Helm, request: RenderRequest) -> Manifest:
+def render(helm: Helm, request: RenderRequest, key: bytes = PROCESS_KEY) -> Manifest:
     """Run ``helm template`` for one request and parse its output into the representation the
     render store keeps (:func:`~harness_refarch.helm.store.canonical`), cache or not."""
     text = helm.run(request.template_args())
-    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None))
+    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None,
+                                    digest_key=key), key)
 
 
 def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None) -> RenderResult:
@@ -118,7 +119,7 @@ def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None
         else:
             key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
                             request.kube_version, helm.identity, request.repeat)
-            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request))
+            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request, store.digest_key))
     except HelmFailed as exc:
         failure = RenderFailure(label, exc.reason, exc.command, exc.output)
         return RenderResult(None, failure, time.perf_counter() - start, label)
