@@ -50,6 +50,7 @@ from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.redact import mask
+from harness_refarch.report import merge
 
 PROG = "harness-refarch"
 EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARED, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 2, 3, 4
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS",
                        help="passed to pytest unchanged (options of the suite start with --refarch-)")
     check.set_defaults(handler=run_check)
+    merge.add_parser(sub)  # harness-refarch merge SHARD.json...
     return parser
 
 

@@ -113,6 +113,7 @@ class RefarchSession:
         self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
         self._unread: dict[tuple[str, bool], Decision] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
+        self.scope_pairs: list[Pair] = []  # under --refarch-shard: the pairs every shard's selected tests cover
         self.operator_manifests: tuple[Manifest, ...] = ()  # --refarch-manifests, parsed up front
         self.chart: ResolvedChart | None = None
         try:
@@ -426,8 +427,9 @@ class RefarchSession:
     # -- determinism: one extra render per architecture ------------------------------------
     def representative(self, pair: Pair) -> Pair:
         """The pair whose second render tells what helm generates for ``pair``'s architecture:
-        the first pair of that architecture the run selected (so ``-k large`` renders no small)."""
-        pool = self.selected_pairs or self.pairs
+        the first pair of that architecture the run selected (so ``-k large`` renders no small);
+        under ``--refarch-shard``, selected by any shard (one run and its shards pick the same)."""
+        pool = self.scope_pairs or self.selected_pairs or self.pairs
         return next((p for p in pool if p.architecture.name == pair.architecture.name), pair)
 
     def learned_volatility(self) -> dict[str, Volatility]:

@@ -117,6 +117,7 @@ class ReportData:
     minimum_memory: int | None = DEMO_MINIMUM_MEMORY
     minimum_label: str = "documented demo minimum (CI + CD)"
     minimum_profile: str = "demo"  # the profile the minimum is documented for: its bars are judged
+    run: Mapping[str, Any] | None = None  # JSON only: what `harness-refarch merge` needs (shard, identity, order)
 
 
 # -- capacity ----------------------------------------------------------------------------------
@@ -474,6 +475,8 @@ def render_json(data: ReportData) -> str:
                      "findings": [_finding_dict(f) for f in r.findings]} for r in data.results],
         "findings": findings,
     }
+    if data.run is not None:
+        doc["run"] = data.run
     return json.dumps(_masked(doc), indent=2, ensure_ascii=False) + "\n"
 
 
