@@ -289,7 +289,7 @@ def report_block(session: pytest.Session, base: Path, layer_paths: Mapping[str, 
     identities = sorted({(p, f.workload, normalise(p, f.workload)) for p, f in found
                          if normalise(p, f.workload) != f.workload})
     waived = sorted({(p, f.check, f.workload, f.field, reason) for p, f in found
-                     if (reason := rootcauses._waiver_reason(state.waivers, f, p))})
+                     if (reason := rootcauses.waiver_reason(state.waivers, f, p))})
     waivers = state.waivers
     used = waivers.usage() if waivers is not None else {}
     return {

@@ -122,7 +122,7 @@ def _identity_text(text: str) -> str:
     return "".join(normalise_name(p) if i % 2 == 0 else p for i, p in enumerate(_TOKENS.split(text)))
 
 
-def _waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> str:
+def waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> str:
     """The reason of the first active waiver that matches (as Waivers.split chooses), without
     counting a use (the tests already did)."""
     if waivers is None:
@@ -158,7 +158,7 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
         src = parsed.get(finding.source)
         if src is None:
             src = parsed[finding.source] = parse_source(finding.source, paths)
-        reason = waiver_of(pair_id, finding) if waiver_of is not None else _waiver_reason(waivers, finding, pair_id)
+        reason = waiver_of(pair_id, finding) if waiver_of is not None else waiver_reason(waivers, finding, pair_id)
         workload = normalise(pair_id, finding.workload) if normalise is not None else finding.workload
         key = (finding.check, workload, finding.field, src.origin, src.key, reason)
         groups.setdefault(key, []).append((pair_id, finding))
