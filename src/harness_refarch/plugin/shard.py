@@ -292,6 +292,7 @@ def report_block(session: pytest.Session, base: Path, layer_paths: Mapping[str, 
                      if (reason := rootcauses.waiver_reason(state.waivers, f, p))})
     waivers = state.waivers
     used = waivers.usage() if waivers is not None else {}
+    ran = {r.test_id.partition("[")[0] for r in state.results}  # serial or xdist: the functions with results
     return {
         "format": RUN_FORMAT,
         "identity": identity(config),
@@ -299,7 +300,7 @@ def report_block(session: pytest.Session, base: Path, layer_paths: Mapping[str, 
                   "pairs": [p.id for p in (own if own is not None else rs.pairs)]},
         "matrix": [{"pair": p.id, "profile": p.profile.name, "architecture": p.architecture.name} for p in rs.pairs],
         "selected": [p.id for p in rs.selected_pairs],
-        "order": dict(sorted(run_of(state).functions.items())),
+        "order": {f: place for f, place in sorted(run_of(state).functions.items()) if f in ran},
         "gate": {"fail_on": gate.fail_on, "severities": {c: {"severity": gate.severities.level(c),
                                                                "help": gate.severities.help(c)}
                                                            for c in gate.severities.checks()}},
