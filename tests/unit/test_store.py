@@ -184,3 +184,19 @@ def test_a_valid_json_entry_of_the_wrong_shape_is_a_miss_not_a_traceback(tmp_pat
         store._write(key, doc)  # type: ignore[arg-type]
         assert store.load(key, "x") is None
         assert store.load_findings(key) is None
+
+
+def test_the_code_digest_covers_every_layer_of_the_package() -> None:
+    """Stored schema, lint and parse results are what this code made of a render: a change to a
+    check, the model or a template must invalidate them, not only a change to helm/."""
+    from harness_refarch.helm.store import code_files
+
+    folders = {rel.split("/", 1)[0] for rel, _ in code_files() if "/" in rel}
+    assert {"model", "helm", "chart", "checks", "engine", "report", "plugin"} <= folders
+    assert any(rel.endswith(".j2") for rel, _ in code_files())
+
+
+def test_severities_are_found_beside_the_package() -> None:
+    from harness_refarch.checks import severities
+
+    assert severities._packaged() is not None

@@ -77,8 +77,8 @@ def load(fixtures: Path) -> Severities:
 
 
 def _packaged() -> Path | None:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "data" / "fixtures" / FILE, here.parents[1] / "fixtures" / FILE):
+    package = Path(__file__).resolve().parents[1]  # harness_refarch/: the wheel's data, else the checkout's
+    for candidate in (package / "data" / "fixtures" / FILE, package.parents[1] / "fixtures" / FILE):
         if candidate.is_file():
             return candidate
     return None

@@ -64,12 +64,16 @@ def code_digest() -> str:
 
     Stored entries hold what this code made of a render (the parsed manifest, schema, lint and
     yamllint findings): another version of the suite must not be answered from them."""
-    package = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for rel, path in chart_files.walk(package):
-        if path.suffix in (".py", ".j2"):
-            h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for rel, path in code_files():
+        h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def code_files() -> list[tuple[str, Path]]:
+    """The modules and templates of the whole package (every layer), relative to it."""
+    package = Path(__file__).resolve().parents[1]  # harness_refarch/
+    return [(str(rel), path) for rel, path in chart_files.walk(package) if path.suffix in (".py", ".j2")]
 
 
 def file_digest(path: Path) -> str:
