@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks.registry import REGISTRY, Check
 from harness_refarch.checks.severities import Gate
-from harness_refarch.engine import unread
+from harness_refarch.engine import checking, unread
 from harness_refarch.engine.session import (
     DEFAULT_KUBE_VERSION,
     NO_WORKLOADS,
@@ -128,6 +129,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     _add(group, "--refarch-waivers", metavar="FILE",
          help="waivers file: known findings reported as xfail with their reason "
               "(default: <fixtures>/waivers.yaml when it exists)")
+    _add(group, "--refarch-checks", ",", action="append", default=[], metavar="MODULE",
+         help="also run the checks this Python module registers (imported by its dotted name, so it runs code "
+              "like any pytest plugin; repeatable); installed packages register theirs through the "
+              "harness_refarch.checks entry point group")
     _add(group, "--refarch-baseline-update", metavar="FILE",
          help="write one waiver per current finding to FILE, so a chart with known gaps gates on new ones only")
 
@@ -229,6 +234,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "'lint' (helm lint), 'unread' (renders without the keys no template reads); they are "
         "started early and such tests run last")
     config.stash[_KEY] = None
+    try:  # before the test modules are imported: tests/conformance/test_custom_checks.py binds them
+        REGISTRY.load(_opt(config, "--refarch-checks"))
+    except RefarchError as exc:
+        raise pytest.UsageError(f"harness-refarch: {exc}") from None
 
 
 def _options(config: pytest.Config) -> Options:
@@ -313,6 +322,7 @@ def get_session(config: pytest.Config) -> RefarchSession | None:
 
 
 def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | None:
+    from harness_refarch.checks import severities
     given = _opt(config, "--refarch-waivers")
     path = Path(given).expanduser().resolve() if given else session.options.fixtures / "waivers.yaml"
     if not path.is_file():
@@ -320,14 +330,16 @@ def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | N
             raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
                                "Check the path, or start one with --refarch-baseline-update FILE.")
         return None
-    return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
+    return load_waivers(path, chart=session.chart.name if session.chart is not None else None,
+                        known=REGISTRY.finding_ids() | set(severities.load(session.options.fixtures).checks()))
 
 
 def _gate(config: pytest.Config, session: RefarchSession) -> Gate:
     from harness_refarch.checks import severities
     from harness_refarch.report import annotations
     annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)  # bad input: one paragraph
-    return Gate(severities.load(session.options.fixtures), severities.threshold(_opt(config, "--refarch-fail-on")))
+    return Gate(severities.load(session.options.fixtures).with_defaults(REGISTRY.severities()),
+                severities.threshold(_opt(config, "--refarch-fail-on")))
 
 
 def _exit_on_error(config: pytest.Config) -> None:
@@ -568,9 +580,29 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
     except RefarchError as exc:
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
-        name = getattr(check, "__qualname__", repr(check))
-        return [], RefarchError(f"{pair.id}: check {name} crashed (a harness-refarch bug; please report it with "
-                                f"the chart that triggers it): {type(exc).__name__}: {mask(str(exc))[:300]}")
+        return [], _crashed(pair, getattr(check, "__qualname__", repr(check)), exc)
+
+
+def _crashed(pair: Pair, name: str, exc: Exception, module: str = "") -> RefarchError:
+    whose = (f"a bug of {module}, a check module outside harness-refarch" if module else
+             "a harness-refarch bug; please report it with the chart that triggers it")
+    return RefarchError(f"{pair.id}: check {name} crashed ({whose}): {type(exc).__name__}: {mask(str(exc))[:300]}")
+
+
+def _run_registered(refarch: RefarchSession, check: Check, node: pytest.Item, pair: Pair, manifest: Manifest,
+                    *fetched: Any, workload: str | None = None) -> tuple[list[Finding], str, RefarchError | None]:
+    """A registered check (see :mod:`harness_refarch.engine.checking`): its findings, the reason
+    to skip when there are none, or the error that fails the test (as :func:`_run_check`)."""
+    try:
+        cause = checking.cause(refarch, check, pair)
+        if cause:  # counted apart in the summary, like render failures
+            node.user_properties.append((cause, pair.id))
+        found = checking.findings(refarch, check, pair, manifest, *fetched, workload=workload)
+        return found, checking.skip_reason(refarch, check, pair, manifest), None
+    except RefarchError as exc:
+        return [], "", exc
+    except Exception as exc:
+        return [], "", _crashed(pair, check.id, exc, "" if check.builtin else check.module)
 
 
 def _fail(node: pytest.Item, exc: RefarchError) -> None:
@@ -669,17 +701,24 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
     Session-scoped (the test being run comes from ``pytest_runtest_call``): a function-scoped
     fixture costs pytest's fixture machinery once per test, about a tenth of a warm run.
     """
-    def run(check: Callable[..., list[Finding]], *extra: Any, standby: bool = False,
+    def run(check: Callable[..., list[Finding]] | Check, *extra: Any, standby: bool = False,
             previous: bool = False) -> None:
-        """``standby=True`` passes the DR standby render after the primary; ``previous=True``
-        passes ``(profile name, render)`` of the pair one size down."""
+        """``check``: a registered check (what it needs follows from its registration), or a
+        function; then ``standby=True`` passes the DR standby render after the primary and
+        ``previous=True`` passes ``(profile name, render)`` of the pair one size down."""
         node = _RUNNING_ITEM[0]
         params = node.callspec.params  # type: ignore[attr-defined]
         pair: Pair = params["refarch_pair"]
         workload = params.get("refarch_workload")
+        registered: Check | None = None
+        if isinstance(check, Check):
+            registered, name = check, check.id
+            standby, previous = "standby" in check.needs, bool(check.where.get("previous"))
+        else:
+            name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
         props = node.user_properties
         props += [("pair", pair.id), ("profile", pair.profile.name), ("architecture", pair.architecture.name),
-                  ("check", node.originalname.removeprefix("test_"))]  # type: ignore[attr-defined]
+                  ("check", name)]
         if workload:
             props.append(("workload", workload))
         manifest = _manifest(node, refarch, pair)
@@ -693,19 +732,22 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
             extra = ((before.profile.name, _manifest(node, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
-        found, error = _run_check(refarch, check, pair, manifest, *extra)
+        skip = ""
+        if isinstance(check, Check):
+            found, skip, error = _run_registered(refarch, check, node, pair, manifest, *extra, workload=workload)
+        else:
+            found, error = _run_check(refarch, check, pair, manifest, *extra)
         if error is not None:
             _fail(node, error)
         context = pair.id
         if workload is not None:
-            kind = _where(node).get("workloads", "all")
+            kind = (registered.workloads or "all") if registered is not None else _where(node).get("workloads", "all")
             keep = WORKLOAD_FILTERS[kind]
             if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest).get(workload, ())):
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest)
             context += f" {workload}"
         if found:  # symptoms of an architecture the chart cannot express: one line, the cause
-            name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
             decided, others = unread.decided_by_keys(refarch.options.fixtures, name, found)
             cause = unread.inexpressible(refarch, pair, name, hidden=len(decided)) if decided else None
             if cause is not None:
@@ -734,4 +776,6 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
             if below:
                 parts.append(notes[0] + "\n" + report(below, context))
             pytest.xfail("; ".join(parts))
+        if skip:
+            pytest.skip(skip)
     return run
