@@ -80,6 +80,17 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def digest_of(*paths: Path, extra: str = "") -> str:
+    """A short content digest of files (directories: every file below), for store keys."""
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]
+
+
 class RenderStore:
     """Parsed renders on disk, one JSON file per input key."""
 
