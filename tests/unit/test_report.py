@@ -15,11 +15,8 @@ import yaml
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest, parse_manifest
 from harness_refarch.report.capacity import NodeShape, plan
+from harness_refarch.report.data import CapacityRow, PairResult, ReportData, TestResult
 from harness_refarch.report.document import (
-    CapacityRow,
-    PairResult,
-    ReportData,
-    TestResult,
     capacity_row,
     render_html,
     render_json,

@@ -55,7 +55,6 @@ from harness_refarch.model.manifest import Manifest
 if TYPE_CHECKING:
     from harness_refarch.chart.keypaths import KeyPath
     from harness_refarch.chart.values import Layer, Merged
-    from harness_refarch.checks.backup import Evidence
     from harness_refarch.checks.values_keys import Declared
 
 ENTRY_POINT_GROUP = "harness_refarch.checks"
@@ -92,7 +91,7 @@ class Context(Protocol):
     def options(self) -> ContextOptions: ...
 
     @property
-    def backup_evidence(self) -> Evidence: ...
+    def backup_evidence(self) -> Any: ...  # checks.backup.Evidence (the registry imports no check)
 
     @property
     def declared(self) -> Declared: ...

@@ -27,7 +27,7 @@ from harness_refarch.model.files import check_writable
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.report.capacity import NodeShape
-from harness_refarch.report.document import PairResult, TestResult
+from harness_refarch.report.data import PairResult, TestResult
 
 ROOT_CAUSE = "refarch_root_cause"  # user property of a test failed by its render, not its check
 RENDER_CATEGORY = "failed (render)"

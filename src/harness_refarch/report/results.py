@@ -1,7 +1,7 @@
 """What a run produced, for the report: one result per test and the capacity of each pair.
 
 The plugin records results as tests finish; at the end of the session they become a
-:class:`~harness_refarch.report.document.ReportData` (matrix, capacity table, node plans).
+:class:`~harness_refarch.report.data.ReportData` (matrix, capacity table, node plans).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.quantities import memory_bytes
 from harness_refarch.report.capacity import NodeShape, plan
-from harness_refarch.report.document import PairResult, ReportData, TestResult, capacity_row
+from harness_refarch.report.data import PairResult, ReportData, TestResult
+from harness_refarch.report.document import capacity_row
 from harness_refarch.report.rootcauses import RootCause
 
 

@@ -32,7 +32,7 @@ from harness_refarch.report import rootcauses
 from harness_refarch.report.rootcauses import RootCause
 
 if TYPE_CHECKING:
-    from harness_refarch.report.document import ReportData, TestResult
+    from harness_refarch.report.data import ReportData, TestResult
 
 TOP = 20  # problems listed in "Top problems"; all of them are in "Findings"
 MESSAGE_LIMIT = 2000  # characters of a failure message without findings
