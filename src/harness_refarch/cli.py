@@ -40,9 +40,9 @@ from harness_refarch.diff.compare import (
     regressions,
     upgrade_blockers,
 )
+from harness_refarch.engine import options
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
 from harness_refarch.helm.binary import RUNNING, bounded
-from harness_refarch.helm.render import RenderRequest
 from harness_refarch.model import markdown
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
@@ -99,17 +99,6 @@ CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
 )
 
 
-
-
-def requests_for(rs: RefarchSession, pair: Pair) -> list[RenderRequest]:
-    """Every render the pair's diff and checks need on one side."""
-    out = [rs.request(pair)]
-    if pair.architecture.standby_overlay is not None:
-        out.append(rs.request(pair, standby=True))
-    before = rs.previous(pair)
-    if before is not None:
-        out.append(rs.request(before))
-    return out
 
 
 def run_checks(rs: RefarchSession, pair: Pair, manifest: Manifest) -> dict[str, list[Finding]]:
@@ -193,7 +182,7 @@ def compare(old: RefarchSession, new: RefarchSession, pairs: Sequence[Pair | tup
     the profile; such a pair is reported as ``OLD id -> NEW id``."""
     both = [p if isinstance(p, tuple) else (p, p) for p in pairs]
     for rs, side in ((old, 0), (new, 1)):
-        rs.prefetch(dict.fromkeys(r for p in both for r in requests_for(rs, p[side])))
+        rs.prefetch(dict.fromkeys(r for p in both for r in rs.requests_for(p[side])))
     report = DiffReport(_describe(old), _describe(new), [], [])
     old_findings: dict[tuple[str, str], list[Finding]] = {}
     new_findings: dict[tuple[str, str], list[Finding]] = {}
@@ -346,24 +335,8 @@ def default_fixtures() -> Path:
 
 
 def _add_render_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--refarch-profile", action="append", default=[], metavar="NAME",
-                   help="only this size profile (repeatable)")
-    p.add_argument("--refarch-architecture", action="append", default=[], metavar="NAME",
-                   help="only this deployment architecture (repeatable)")
-    p.add_argument("--refarch-values", action="append", default=[], metavar="FILE",
-                   help="your own values file, layered before the profile file on both sides (repeatable)")
-    p.add_argument("--refarch-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra helm --set on both sides (repeatable)")
-    p.add_argument("--refarch-manifests", action="append", default=[], metavar="FILE",
-                   help="the operator's backup objects (Velero Schedule, VolumeSnapshotClass), judged with both "
-                        "sides' renders (repeatable)")
-    p.add_argument("--refarch-profile-map", action="append", default=[], metavar="OLD=NEW",
-                   help="compare OLD's profile OLD with NEW's profile NEW, e.g. prod=large for a release that "
-                        "shipped override-prod.yaml where the next ships override-large.yaml (repeatable)")
-    p.add_argument("--refarch-fixtures", metavar="DIR", help="reference-architecture data (default: ./fixtures)")
-    p.add_argument("--refarch-helm", metavar="PATH", help="helm binary (default: $HELM_BIN, PATH, pinned helm)")
-    p.add_argument("--refarch-release-name", default="harness", metavar="NAME", help="release name")
-    p.add_argument("--refarch-namespace", default="harness", metavar="NAME", help="release namespace")
+    for option in options.for_command("diff"):  # the table the pytest plugin reads too
+        p.add_argument(option.flag, **options.argparse_kwargs(option))
     p.add_argument("--cluster-version", default=os.environ.get("ATS_CLUSTER_VERSION") or DEFAULT_KUBE_VERSION,
                    metavar="V",
                    help="Kubernetes version for helm template --kube-version (default: the lowest minor the "
@@ -462,6 +435,14 @@ def side_profiles(selected: Sequence[str], mapping: dict[str, str], side: str) -
         else:
             out.append(mapping.get(name, name))
     return list(dict.fromkeys(out))
+
+
+def resolve_options(args: argparse.Namespace) -> None:
+    """Each option of the table as the plugin reads it: the flag, else its REFARCH_* variable,
+    else its default."""
+    for option in options.for_command("diff"):
+        if hasattr(args, option.dest):
+            setattr(args, option.dest, options.resolve(option.flag, getattr(args, option.dest)))
 
 
 def options_for(chart: str, args: argparse.Namespace, side: str = "") -> Options:
@@ -578,6 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness-refarch`` console script; returns the exit code."""
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        resolve_options(args)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except RefarchError as exc:

@@ -79,3 +79,13 @@ def test_declared_paths_of_the_embedded_chart(benchmark) -> None:  # type: ignor
     from harness_refarch.checks.values_keys import declared_paths
 
     benchmark(declared_paths, Path(__file__).resolve().parents[2] / "charts" / "harness-prod")
+
+
+def test_node_plan_large(benchmark, session: RefarchSession, text: str) -> None:
+    """Node planning of the large profile on 8-core, 32 GiB nodes (first-fit decreasing)."""
+    from harness_refarch.report.capacity import NodeShape, plan
+
+    manifest = parse_manifest(text, "harness", "large-prod-3-incluster")
+    shape = NodeShape.parse("8,32Gi")
+    result = benchmark(plan, manifest, shape)
+    assert result.nodes > 0

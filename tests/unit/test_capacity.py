@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -294,16 +293,13 @@ def large() -> Manifest:
 
 def test_embedded_large_profile_on_8_cores_32gi(large: Manifest) -> None:
     row = capacity_row(large)
-    start = time.perf_counter()
-    p = plan(large, NodeShape.parse("8,32Gi"))
-    elapsed = time.perf_counter() - start
+    p = plan(large, NodeShape.parse("8,32Gi"))  # its time is measured in tests/benchmarks/test_bench.py
     by_cpu = math.ceil(row.cpu_requested / 7.2)
     by_memory = math.ceil(row.memory_requested / (0.9 * memory_bytes("32Gi")))
     assert max(by_cpu, by_memory) <= p.nodes <= max(by_cpu, by_memory) + 3
     assert p.unschedulable == ()
     assert p.pods == row.pods
     assert p.binding in ("cpu", "memory")
-    assert elapsed < 1.0
     check_plan(p, large)
     # a shape too small for the MongoDB members reports them instead of dropping them
     small = plan(large, NodeShape.parse("4,16Gi"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness_refarch.chart.values import chart_values, load_chart
+from harness_refarch.chart.tree import chart_values, load_chart
 from harness_refarch.helm.store import chart_digest
 from harness_refarch.model.chart_files import walk
 

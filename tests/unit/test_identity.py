@@ -16,7 +16,7 @@ from harness_refarch.helm.binary import Helm
 from harness_refarch.model.catalog import load_catalog
 from harness_refarch.model.identity import (
     Volatility,
-    dotted,
+    field_path,
     identities,
     learn_volatile,
     normalise_name,
@@ -126,11 +126,11 @@ def test_a_renamed_object_no_identity_follows_is_a_determinism_finding() -> None
     assert "give it a fixed name" in finding.hint
 
 
-def test_dotted_paths_quote_keys_with_dots() -> None:
-    assert dotted(("spec", "template", "metadata", "annotations", "rollme")) == \
+def test_field_paths_quote_keys_with_dots() -> None:
+    assert field_path(("spec", "template", "metadata", "annotations", "rollme")) == \
         "spec.template.metadata.annotations.rollme"
-    assert dotted(("metadata", "annotations", "helm.sh/hook")) == 'metadata.annotations["helm.sh/hook"]'
-    assert dotted(("spec", "containers", 0, "env", 2, "value")) == "spec.containers[0].env[2].value"
+    assert field_path(("metadata", "annotations", "helm.sh/hook")) == 'metadata.annotations["helm.sh/hook"]'
+    assert field_path(("spec", "containers", 0, "env", 2, "value")) == "spec.containers[0].env[2].value"
 
 
 def test_default_volatility_only_normalises_by_shape() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness_refarch.chart.values import KeyPath, load_layer
+from harness_refarch.chart.keypaths import KeyPath
+from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.values_keys import declared_paths, unused_keys
 from harness_refarch.engine import unread
 from harness_refarch.engine.session import Options, RefarchSession

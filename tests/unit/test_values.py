@@ -14,17 +14,10 @@ from typing import Any
 
 import pytest
 
-from harness_refarch.chart.values import (
-    NOT_TRACED,
-    chart_values,
-    coalesce,
-    database_contradiction,
-    dotted,
-    load_chart,
-    load_layer,
-    sets_layer,
-    truthy,
-)
+from harness_refarch.chart.architecture import database_contradiction, truthy
+from harness_refarch.chart.keypaths import dotted
+from harness_refarch.chart.tree import chart_values, load_chart
+from harness_refarch.chart.values import NOT_TRACED, coalesce, load_layer, sets_layer
 from harness_refarch.helm import install as install_helm
 from harness_refarch.model.errors import RefarchError
 

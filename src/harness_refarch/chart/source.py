@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import yaml
-
-from harness_refarch.helm.binary import Helm, bounded, command_text
+from harness_refarch.chart.chart_yaml import declared_name, parse_chart_yaml
+from harness_refarch.helm.binary import Helm, command_text
 from harness_refarch.model.errors import HelmFailed, RefarchError
-from harness_refarch.model.manifest import SAFE_LOADER
 
 PROFILE_FILE = re.compile(r"^override-(?P<profile>[A-Za-z0-9][A-Za-z0-9._-]*)\.yaml$")
 # `helm repo add` names and chart names: letters, digits, dot, dash, underscore; never a flag.
@@ -78,44 +76,9 @@ def check_kube_version(v: str) -> str:
 
 # -- Chart.yaml --------------------------------------------------------------------------------
 
-def _parse_chart_yaml(text: bytes, where: str) -> dict[str, Any]:
-    """Parse Chart.yaml bytes and require what helm requires (apiVersion, name, version)."""
-    try:
-        doc = yaml.load(text.decode("utf-8"), Loader=SAFE_LOADER)
-    except UnicodeDecodeError as exc:
-        raise RefarchError(
-            f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}). Chart.yaml must be a "
-            "UTF-8 YAML file; restore it from version control or re-create it.") from None
-    except yaml.YAMLError as exc:
-        raise RefarchError(
-            f"{where} is not valid YAML: {bounded(str(exc), 10, 5, 300)}. Fix the syntax "
-            "(`helm lint` shows the same problem).") from None
-    if not isinstance(doc, dict):
-        raise RefarchError(
-            f"{where} must hold a YAML mapping with apiVersion, name and version, not "
-            f"{type(doc).__name__}. Fix the file (see https://helm.sh/docs/topics/charts/).")
-    missing = [k for k in ("apiVersion", "name", "version") if not _scalar(doc.get(k))]
-    if missing:
-        raise RefarchError(
-            f"{where} has no usable {', '.join(missing)}. Helm needs apiVersion (v2), name and "
-            "version (SemVer) in Chart.yaml; add them and retry.")
-    deps = doc.get("dependencies")
-    if deps is not None and not (isinstance(deps, list) and all(
-            isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] for d in deps)):
-        raise RefarchError(
-            f"{where}: `dependencies` must be a list of mappings each with a `name`. Fix the list "
-            "(see https://helm.sh/docs/helm/helm_dependency/).")
-    return doc
-
-
-def _scalar(value: object) -> bool:
-    """A non-empty string or number (YAML may read ``version: 1.0`` as a float); not a bool."""
-    return isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip() != ""
-
-
 def _read_chart_dir(root: Path, where: str) -> dict[str, Any]:
     try:
-        return _parse_chart_yaml((root / "Chart.yaml").read_bytes(), where)
+        return parse_chart_yaml((root / "Chart.yaml").read_bytes(), where)
     except OSError as exc:
         raise RefarchError(f"Could not read {where}: {exc.strerror or exc}. Check the file's "
                            "permissions.") from None
@@ -133,10 +96,10 @@ def _archive_chart_names(archive: Path) -> set[str]:
                     handle = tar.extractfile(member)
                     if handle is None:
                         continue
-                    doc = yaml.load(handle.read(1 << 20).decode("utf-8"), Loader=SAFE_LOADER)
-                    if isinstance(doc, dict) and isinstance(doc.get("name"), str):
-                        names.add(doc["name"])
-    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError, yaml.YAMLError):
+                    name = declared_name(handle.read(1 << 20))
+                    if name is not None:
+                        names.add(name)
+    except (OSError, tarfile.TarError, EOFError):
         return set()
     return names
 
@@ -150,11 +113,11 @@ def _provided_subcharts(charts_dir: Path) -> tuple[set[str], list[Path]]:
     for entry in sorted(charts_dir.iterdir()):
         if entry.is_dir() and (entry / "Chart.yaml").is_file():
             try:
-                doc = yaml.load((entry / "Chart.yaml").read_bytes().decode("utf-8"), Loader=SAFE_LOADER)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                name = declared_name((entry / "Chart.yaml").read_bytes())
+            except OSError:
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("name"), str):
-                names.add(doc["name"])
+            if name is not None:
+                names.add(name)
                 dirs.append(entry)
         elif entry.is_file() and entry.name.endswith((".tgz", ".tar.gz")):
             names |= _archive_chart_names(entry)
@@ -183,7 +146,7 @@ def missing_dependencies(root: Path, chart: Mapping[str, Any] | None = None, top
                if dep["name"] not in provided]
     for sub in subdirs:
         try:
-            sub_doc = _parse_chart_yaml((sub / "Chart.yaml").read_bytes(), str(sub / "Chart.yaml"))
+            sub_doc = parse_chart_yaml((sub / "Chart.yaml").read_bytes(), str(sub / "Chart.yaml"))
         except (RefarchError, OSError):
             continue
         if sub_doc.get("dependencies"):

@@ -22,64 +22,22 @@ hold credentials.
 from __future__ import annotations
 
 import copy
-import io
-import re
-import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from harness_refarch.model import chart_files
+from harness_refarch.chart.keypaths import KeyPath, dotted, key_str, lookup
+from harness_refarch.chart.sets import SET_ORIGIN, SetSyntaxError, apply_set
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.manifest import SAFE_LOADER, yaml_problem
-from harness_refarch.model.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded, load_bounded
+from harness_refarch.model.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded
 
-KeyPath = tuple[str, ...]
-
-SET_ORIGIN = "--set"
 NOT_TRACED = "source not traced"
-# helm refuses list indexes above this (strvals.MaxIndex).
-_MAX_INDEX = 65536
-_INT64 = re.compile(r"[+-]?[0-9]+")
-
-
-# -- key paths ---------------------------------------------------------------------------------
-def dotted(path: Sequence[str]) -> str:
-    """A key path as users write it for ``--set`` (dots inside a key escaped as ``\\.``)."""
-    return ".".join(part.replace(".", "\\.") for part in path)
-
-
-def key_str(key: Any) -> str:
-    """A YAML mapping key as helm sees it after its YAML-to-JSON step."""
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    return str(key)
-
-
-def string_keys(value: Any) -> Any:
-    """``value`` with every mapping key (also inside lists) turned into a string, like helm."""
-    if isinstance(value, dict):
-        return {key_str(k): string_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [string_keys(v) for v in value]
-    return value
-
-
-def lookup(values: Mapping[str, Any], path: Sequence[str]) -> tuple[bool, Any]:
-    """``(found, value)`` at ``path``; a missing key anywhere on the way is ``(False, None)``."""
-    current: Any = values
-    for part in path:
-        if not isinstance(current, Mapping) or part not in current:
-            return False, None
-        current = current[part]
-    return True, current
 
 
 # -- layers ------------------------------------------------------------------------------------
@@ -202,163 +160,7 @@ def load_layer(path: Path, origin: str | None = None) -> Layer:
     return Layer(origin=label, values=values, lines=composer.lines, path=path)
 
 
-# -- --set (helm's strvals) --------------------------------------------------------------------
-class SetSyntaxError(ValueError):
-    """A ``--set`` argument helm would reject; the message names keys only, never values."""
-
-
-class _SetParser:
-    """helm's ``strvals`` parser for ``--set`` (typed values), applied onto an existing map.
-
-    ``paths`` receives ``(key path, is_leaf)`` for every key the assignment sets; a path stops
-    at the first list index, since the list is then what the layer sets.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.paths: list[tuple[KeyPath, bool]] = []
-
-    # scanner
-    def _until(self, stops: str) -> tuple[str, str | None]:
-        """Runes up to the first unescaped stop rune (consumed); ``None`` stop at the end."""
-        out: list[str] = []
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            self.pos += 1
-            if char == "\\" and self.pos < len(self.text):
-                out.append(self.text[self.pos])
-                self.pos += 1
-                continue
-            if char in stops:
-                return "".join(out), char
-            out.append(char)
-        return "".join(out), None
-
-    @staticmethod
-    def _typed(text: str) -> Any:
-        """helm's ``typedVal``: true/false/null (any case), base-10 int64 not starting with 0."""
-        lowered = text.lower()
-        if lowered == "true":
-            return True
-        if lowered == "false":
-            return False
-        if lowered == "null":
-            return None
-        if text == "0":
-            return 0
-        if text and text[0] != "0" and _INT64.fullmatch(text):
-            number = int(text)
-            if -(2**63) <= number < 2**63:
-                return number
-        return text
-
-    def _value_list(self) -> list[Any] | None:
-        """``{a,b}`` after ``=``; None (nothing consumed) when the value is not a list."""
-        if self.pos >= len(self.text) or self.text[self.pos] != "{":
-            return None
-        self.pos += 1
-        items: list[Any] = []
-        while True:
-            item, stop = self._until(",}")
-            if stop is None:
-                raise SetSyntaxError("a list value must end with '}'")
-            items.append(self._typed(item))
-            if stop == "}":
-                if self.pos < len(self.text) and self.text[self.pos] == ",":
-                    self.pos += 1
-                return items
-
-    def _value(self) -> Any:
-        listed = self._value_list()
-        if listed is not None:
-            return listed
-        text, _ = self._until(",")
-        return self._typed(text)
-
-    def _index(self, key: str) -> int:
-        text, stop = self._until("]")
-        if stop is None or not re.fullmatch(r"-?[0-9]+", text):
-            raise SetSyntaxError(f"key {key!r} has a list index that is not a number")
-        index = int(text)
-        if index < 0:
-            raise SetSyntaxError(f"key {key!r} has a negative list index")
-        if index > _MAX_INDEX:
-            raise SetSyntaxError(f"key {key!r} has a list index above helm's limit {_MAX_INDEX}")
-        return index
-
-    @staticmethod
-    def _set_index(items: list[Any], index: int, value: Any) -> list[Any]:
-        if len(items) <= index:
-            items = items + [None] * (index + 1 - len(items))
-        items[index] = value
-        return items
-
-    def parse_into(self, data: dict[str, Any]) -> None:
-        """Apply every comma-separated assignment of the argument onto ``data``."""
-        while self.pos < len(self.text):
-            self._key(data, ())
-
-    def _key(self, data: dict[str, Any], prefix: KeyPath) -> None:
-        key, stop = self._until("=[,.")
-        path = (*prefix, key)
-        if stop is None:
-            if not key and not prefix:
-                return  # a trailing comma
-            raise SetSyntaxError(f"key {dotted(path)!r} has no value")
-        if not key:
-            raise SetSyntaxError(f"an empty key after {dotted(prefix)!r}" if prefix else "an empty key")
-        if stop == ",":
-            raise SetSyntaxError(f"key {dotted(path)!r} has no value (a comma ends it)")
-        if stop == "=":
-            self.paths.append((path, True))
-            data[key] = self._value()
-            return
-        if stop == ".":
-            inner = data.get(key)
-            if not isinstance(inner, dict):
-                inner = {}
-            self.paths.append((path, False))
-            self._key(inner, path)
-            data[key] = inner
-            return
-        # stop == "[": a list, whatever it holds is set as a whole
-        index = self._index(dotted(path))
-        existing = data.get(key)
-        items = list(existing) if isinstance(existing, list) else []
-        self.paths.append((path, True))
-        data[key] = self._list_item(items, index, path)
-
-    def _list_item(self, items: list[Any], index: int, path: KeyPath) -> list[Any]:
-        rest, stop = self._until("[.=")
-        if rest:
-            raise SetSyntaxError(f"key {dotted(path)!r} has unexpected text after a list index")
-        if stop is None:
-            raise SetSyntaxError(f"key {dotted(path)!r} has no value")
-        if stop == "=":
-            if self.pos >= len(self.text):
-                return self._set_index(items, index, "")
-            return self._set_index(items, index, self._value())
-        if stop == "[":
-            inner_index = self._index(dotted(path))
-            current = items[index] if len(items) > index else None
-            nested = list(current) if isinstance(current, list) else []
-            return self._set_index(items, index, self._list_item(nested, inner_index, path))
-        current = items[index] if len(items) > index else None
-        inner = current if isinstance(current, dict) else {}
-        sub = _SetParser(self.text)
-        sub.pos = self.pos
-        sub._key(inner, ())
-        self.pos = sub.pos
-        return self._set_index(items, index, inner)
-
-
-def _apply_set(data: dict[str, Any], argument: str) -> list[tuple[KeyPath, bool]]:
-    parser = _SetParser(argument)
-    parser.parse_into(data)
-    return parser.paths
-
-
+# -- --set as a layer ---------------------------------------------------------------------------
 def sets_layer(assignments: Sequence[str]) -> Layer:
     """The ``--set`` arguments as one :class:`Layer` (origin ``--set``, line = argument position).
 
@@ -370,7 +172,7 @@ def sets_layer(assignments: Sequence[str]) -> Layer:
     lines: dict[KeyPath, int] = {}
     for position, argument in enumerate(assignments, start=1):
         try:
-            paths = _apply_set(values, argument)
+            paths = apply_set(values, argument)
         except SetSyntaxError as exc:
             raise RefarchError(f"--set argument #{position} is not valid helm --set syntax: {exc}. Write "
                                "key.path=value (a\\.b for a dot inside a key, list[0]=x, {a,b} for a list; "
@@ -518,7 +320,7 @@ def coalesce(layers: Sequence[Layer], base: Mapping[str, Any] | None = None) -> 
         for position, argument in enumerate(layer.assignments, start=1):
             before = copy.deepcopy(user)
             try:
-                paths = _apply_set(user, argument)
+                paths = apply_set(user, argument)
             except SetSyntaxError as exc:  # sets_layer validated it already; defensive
                 raise RefarchError(f"--set argument #{position}: {exc}.") from exc
             positioned = Layer(origin=SET_ORIGIN, values=layer.values,
@@ -528,227 +330,3 @@ def coalesce(layers: Sequence[Layer], base: Mapping[str, Any] | None = None) -> 
                 _record(setters, positioned, path, leaf, was_map)
     values = coalesce_defaults(user, base or {})
     return Merged(values=values, setters={p: tuple(c) for p, c in setters.items()}, base=dict(base or {}))
-
-
-# -- what a values setting means for the architecture -------------------------------------------
-def truthy(value: Any) -> bool:
-    """Go template truth (``{{ if }}``): false, 0, "", nil and empty collections are false;
-    the *string* ``"false"`` is true."""
-    return value not in (None, False, 0, "") and value != [] and value != {}
-
-
-@dataclass(frozen=True)
-class Contradiction:
-    """A merged value that contradicts what the architecture under test needs."""
-
-    path: KeyPath
-    expected: str
-    actual: str
-    source: str  # "my.yaml:4 global.database.mongo.installed", "" (chart default), or NOT_TRACED
-
-    def __str__(self) -> str:
-        key = dotted(self.path)
-        if not self.source:
-            where = "the chart's default"
-        else:  # "f.yaml:4 <key>, overriding ..." -> "f.yaml:4, overriding ...": the key is said already
-            place, _, rest = self.source.partition(" ")
-            where = "set by " + (place + rest[len(key):] if rest.startswith(key) else self.source)
-        return f"{key} is {self.actual} ({where}), but the architecture needs {self.expected}"
-
-
-def _describe(found: bool, value: Any) -> str:
-    """A value safe to print: booleans, numbers and null only (other values may be secrets)."""
-    if not found:
-        return "unset (removed by null or never set)"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return f"a {type(value).__name__} that counts as {'true' if truthy(value) else 'false'}"
-
-
-def database_contradiction(merged: Merged, database: str, in_cluster: bool) -> Contradiction | None:
-    """Which layer and key make ``database`` (``mongo``, ``postgres``, ``redis``,
-    ``timescaledb``) external when the architecture needs it in-cluster, or the reverse.
-
-    The chart runs a database in-cluster when ``global.database.<db>.installed`` is true in the
-    Go-template sense; None when the merged values agree with ``in_cluster``. ``str()`` of the
-    result reads::
-
-        global.database.mongo.installed is false (set by my-override.yaml:4), but the
-        architecture needs true (mongo in-cluster)
-    """
-    path: KeyPath = ("global", "database", database, "installed")
-    found, value = lookup(merged.values, path)
-    if truthy(value) == in_cluster:
-        return None
-    # A null on the way is a leaf set by a layer, so source_prefix names it too.
-    source = merged.source(path) or merged.source_prefix(path)
-    mode = "in-cluster" if in_cluster else "external"
-    return Contradiction(path, f"{'true' if in_cluster else 'false'} ({database} {mode})",
-                         _describe(found, value), source)
-
-
-# -- chart defaults --------------------------------------------------------------------------------
-_TEMPLATE_SUFFIXES = (".yaml", ".yml", ".tpl", ".txt", ".json")
-
-
-@dataclass(frozen=True)
-class ChartNode:
-    """One chart of a chart tree, as helm assembles it (aliases applied, nothing rendered)."""
-
-    name: str  # the key of its values in the parent: the alias, else the chart name
-    chart_name: str
-    library: bool
-    values: Mapping[str, Any]
-    templates: tuple[tuple[str, str], ...]  # (path inside the chart, text)
-    dependencies: tuple[Mapping[str, Any], ...]
-    subcharts: tuple[ChartNode, ...]
-    where: str  # for messages: a directory or "archive.tgz:chart/"
-
-
-def _chart_yaml(files: Mapping[str, bytes], name: str, where: str) -> Any:
-    data = files.get(name)
-    if data is None:
-        return None
-    try:
-        return load_bounded(data.decode("utf-8-sig"), SAFE_LOADER)
-    except YamlLimitError as exc:
-        raise RefarchError(f"{name} of the chart at {where} is refused: {exc}. Chart files are bounded to "
-                           f"{LIMITS_TEXT}.") from None
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        problem = yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
-        raise RefarchError(f"{name} of the chart at {where} cannot be read: {problem}. Fix that file "
-                           "(helm lint reports it too).") from exc
-
-
-def _read_dir(root: Path) -> dict[str, bytes]:
-    """The files of a chart directory that matter for values (not every file of the tree)."""
-    files: dict[str, bytes] = {}
-    for rel_path, path in chart_files.walk(root):  # symlinked subcharts and templates followed, as helm does
-        parts, name = rel_path.parent.parts, rel_path.name
-        keep = (name in ("Chart.yaml", "values.yaml", "requirements.yaml")
-                or ("templates" in parts and name.endswith(_TEMPLATE_SUFFIXES))
-                or (parts and parts[-1] == "charts" and name.endswith((".tgz", ".tar.gz"))))
-        if keep:
-            try:
-                files[rel_path.as_posix()] = path.read_bytes()
-            except OSError as exc:
-                raise RefarchError(f"Cannot read {path}: {exc.strerror or exc}. Check "
-                                   "the chart's file permissions.") from exc
-    return files
-
-
-def _read_tgz(data: bytes, where: str) -> dict[str, bytes]:
-    """The files of a packaged chart (``helm package`` output), relative to its top directory."""
-    files: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            for member in archive.getmembers():
-                if not member.isfile():
-                    continue
-                parts = PurePosixPath(member.name).parts
-                if len(parts) < 2:
-                    continue
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    files["/".join(parts[1:])] = handle.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise RefarchError(f"Packaged chart {where} is not a readable .tgz archive ({exc}). Re-create it "
-                           "with 'helm package' or 'helm dependency build'.") from exc
-    return files
-
-
-def _subtree(files: Mapping[str, bytes], prefix: str) -> dict[str, bytes]:
-    return {name[len(prefix):]: data for name, data in files.items() if name.startswith(prefix)}
-
-
-def _chart_from_files(files: Mapping[str, bytes], where: str, alias: str | None = None) -> ChartNode:
-    meta = _chart_yaml(files, "Chart.yaml", where)
-    if not isinstance(meta, dict) or not meta.get("name"):
-        raise RefarchError(f"{where} is not a helm chart: no Chart.yaml with a name. Point at the chart "
-                           "directory (the one holding Chart.yaml) or a .tgz made by 'helm package'.")
-    raw_values = _chart_yaml(files, "values.yaml", where)
-    if raw_values is not None and not isinstance(raw_values, dict):
-        raise RefarchError(f"values.yaml of the chart at {where} is not a mapping of keys. Fix that file.")
-    deps = meta.get("dependencies")
-    if deps is None:
-        requirements = _chart_yaml(files, "requirements.yaml", where)
-        deps = requirements.get("dependencies") if isinstance(requirements, dict) else None
-    dependencies = tuple(d for d in (deps or []) if isinstance(d, dict) and d.get("name"))
-    templates = tuple(sorted((name, data.decode("utf-8", errors="replace")) for name, data in files.items()
-                             if name.startswith("templates/") and name.endswith(_TEMPLATE_SUFFIXES)))
-    loaded: list[ChartNode] = []
-    seen: set[str] = set()
-    for name in sorted(files):
-        parts = name.split("/")
-        if len(parts) >= 3 and parts[0] == "charts" and parts[2] == "Chart.yaml" and len(parts) == 3:
-            if parts[1] not in seen:
-                seen.add(parts[1])
-                loaded.append(_chart_from_files(_subtree(files, f"charts/{parts[1]}/"),
-                                                f"{where}/charts/{parts[1]}"))
-        elif len(parts) == 2 and parts[0] == "charts" and name.endswith((".tgz", ".tar.gz")):
-            label = f"{where}/{name}"
-            loaded.append(_chart_from_files(_read_tgz(files[name], label), label))
-    subcharts: list[ChartNode] = []
-    for sub in loaded:
-        entries = [d for d in dependencies if d.get("name") == sub.chart_name]
-        if not entries:
-            subcharts.append(sub)
-        for entry in entries:
-            subcharts.append(_renamed(sub, str(entry.get("alias") or sub.chart_name)))
-    return ChartNode(name=alias or str(meta["name"]), chart_name=str(meta["name"]),
-                     library=meta.get("type") == "library", values=string_keys(raw_values or {}),
-                     templates=templates, dependencies=dependencies, subcharts=tuple(subcharts), where=where)
-
-
-def _renamed(node: ChartNode, name: str) -> ChartNode:
-    if name == node.name:
-        return node
-    return ChartNode(name=name, chart_name=node.chart_name, library=node.library, values=node.values,
-                     templates=node.templates, dependencies=node.dependencies, subcharts=node.subcharts,
-                     where=node.where)
-
-
-def load_chart(chart: Path) -> ChartNode:
-    """The chart tree of a chart directory or packaged ``.tgz``: values, templates, subcharts
-    (directories and ``.tgz`` under ``charts/``, recursively, aliases applied)."""
-    if chart.is_file():
-        try:
-            data = chart.read_bytes()
-        except OSError as exc:
-            raise RefarchError(f"Cannot read chart {chart}: {exc.strerror or exc}. Check the path.") from exc
-        return _chart_from_files(_read_tgz(data, str(chart)), str(chart))
-    if not chart.is_dir():
-        raise RefarchError(f"Chart {chart} does not exist. Pass a chart directory or a .tgz made by "
-                           "'helm package'.")
-    return _chart_from_files(_read_dir(chart), str(chart))
-
-
-def _effective(node: ChartNode) -> dict[str, Any]:
-    values = copy.deepcopy(dict(node.values))
-    globals_: dict[str, Any] = values.pop("global", None) or {}
-    if not isinstance(globals_, dict):
-        globals_ = {}
-    for sub in node.subcharts:
-        sub_values = _effective(sub)
-        sub_globals = sub_values.pop("global", None) or {}
-        globals_ = coalesce_defaults(globals_, sub_globals)
-        mine = values.get(sub.name)
-        if isinstance(mine, dict):
-            values[sub.name] = coalesce_defaults(mine, sub_values)
-        elif sub.name not in values or mine is None:
-            values[sub.name] = sub_values
-    if globals_:
-        values["global"] = globals_
-    return values
-
-
-def chart_values(chart: Path | ChartNode) -> dict[str, Any]:
-    """The chart's effective default values: the umbrella's over its subcharts' (nested under
-    their alias or name, recursively), with every chart's ``global`` merged at the top, the
-    parent's winning. Dependency conditions are not evaluated: every subchart contributes."""
-    node = chart if isinstance(chart, ChartNode) else load_chart(chart)
-    return _effective(node)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from harness_refarch.chart.values import dotted, load_layer, lookup
+from harness_refarch.chart.keypaths import dotted, lookup
+from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.determinism import dr_generated_secrets
 from harness_refarch.checks.wiring import ConnectionString, collapse, connection_strings, mask_finding, tls_findings
 from harness_refarch.model.catalog import Pair

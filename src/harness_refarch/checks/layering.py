@@ -11,7 +11,9 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from harness_refarch.chart.values import NOT_TRACED, KeyPath, Layer, Merged, database_contradiction
+from harness_refarch.chart.architecture import database_contradiction
+from harness_refarch.chart.keypaths import KeyPath
+from harness_refarch.chart.values import NOT_TRACED, Layer, Merged
 from harness_refarch.checks.values_keys import Declared, unused_keys
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding

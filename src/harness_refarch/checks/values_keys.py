@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness_refarch.chart.keypaths import KeyPath, dotted
 from harness_refarch.chart.template_reads import (
     ANY,
     EXACT,
@@ -32,7 +33,8 @@ from harness_refarch.chart.template_reads import (
     summarise,
     values_reads,
 )
-from harness_refarch.chart.values import ChartNode, KeyPath, Layer, dotted, load_chart
+from harness_refarch.chart.tree import ChartNode, load_chart
+from harness_refarch.chart.values import Layer
 from harness_refarch.model.findings import Finding
 
 CHECK = "values-keys"

@@ -19,16 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness_refarch.chart.source import ResolvedChart, check_kube_version, resolve_chart
-from harness_refarch.chart.values import (
-    ChartNode,
-    Layer,
-    Merged,
-    chart_values,
-    coalesce,
-    load_chart,
-    load_layer,
-    sets_layer,
-)
+from harness_refarch.chart.tree import ChartNode, chart_values, load_chart
+from harness_refarch.chart.values import Layer, Merged, coalesce, load_layer, sets_layer
 from harness_refarch.checks import backup, golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
 from harness_refarch.engine import unread
@@ -256,6 +248,17 @@ class RefarchSession:
                          f"of 'without_figures' in {table} (not run; add a rule there to test it)")
         return lines
 
+    @property
+    def helm_found(self) -> Helm | None:
+        """helm if this run has looked for it already; never looks for it (a summary must not)."""
+        found = self.__dict__.get("helm")
+        return found if isinstance(found, Helm) else None
+
+    @property
+    def cache_started(self) -> bool:
+        """Whether any render was asked for (the render pool exists)."""
+        return self._cache is not None
+
     @cached_property
     def helm(self) -> Helm:
         helm = Helm(find_helm(self.options.helm), timeout=self.options.timeout)
@@ -442,11 +445,17 @@ class RefarchSession:
             self._volatility[rep.architecture.name] = learn_volatile(first, second)
         return self._volatility[rep.architecture.name]
 
-    def requests_for(self, pair: Pair) -> list[RenderRequest]:
-        reqs = [self.request(pair)]
-        if pair.architecture.standby_overlay is not None:
-            reqs.append(self.request(pair, standby=True))
-        return reqs
+    def requests_for(self, pair: Pair, standby: bool = True, previous: bool = True) -> list[RenderRequest]:
+        """The renders a pair's checks read: its own, its DR standby's (``standby``) and the
+        previous profile's (``previous``) where they exist. The one list of them: the plugin
+        starts them before the tests run, ``diff`` before it compares."""
+        out = [self.request(pair)]
+        if standby and pair.architecture.standby_overlay is not None:
+            out.append(self.request(pair, standby=True))
+        before = self.previous(pair) if previous else None
+        if before is not None:
+            out.append(self.request(before))
+        return out
 
     def previous(self, pair: Pair) -> Pair | None:
         """The pair one size down: same architecture, previous profile; demo below small."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness_refarch.chart.values import KeyPath, dotted
+from harness_refarch.chart.keypaths import KeyPath, dotted
 from harness_refarch.checks.values_keys import candidates
 from harness_refarch.helm.render import RenderRequest
 from harness_refarch.helm.store import scrub

@@ -110,7 +110,7 @@ def stable_text(text: str) -> str:
     return _OBJECT_KEY.sub(lambda m: object_identity(m.group(1), m.group(2)), text)
 
 
-def dotted(path: Path) -> str:
+def field_path(path: Path) -> str:
     """A readable key path: ``spec.template.metadata.annotations.rollme``, ``containers[0]``.
 
     Keys holding dots or brackets (``helm.sh/hook``, ``tls.crt``) are written as ``["..."]``.
@@ -340,11 +340,11 @@ def _learn(a: Manifest, b: Manifest, digests_a: Mapping[tuple[str, str], Mapping
         renamed=sorted({vol.normalise(f"{o.kind}/{o.name}") for o, _ in renamed_pairs}),
         unstable=sorted({vol.normalise(oa.key) for oa, ob in renamed_pairs
                          if object_identity(oa.kind, oa.name) != object_identity(ob.kind, ob.name)}),
-        volatile_fields={(k, n, dotted(p)) for (k, n), ps in paths.items() for p in ps},
+        volatile_fields={(k, n, field_path(p)) for (k, n), ps in paths.items() for p in ps},
         secrets_differing=sorted(secrets_differing),
         unpaired=sorted({vol.normalise(o.key) for o in unpaired}),
         _templates=tuple(templates),
-        _paths={k: tuple(sorted(v, key=dotted)) for k, v in paths.items()},
+        _paths={k: tuple(sorted(v, key=field_path)) for k, v in paths.items()},
     )
 
 

@@ -13,164 +13,39 @@ from __future__ import annotations
 
 import gc
 import itertools
-import math
-import os
 import re
+import shutil
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness_refarch.checks.severities import Gate
-from harness_refarch.engine import unread
+from harness_refarch.engine import options, unread
 from harness_refarch.engine.session import (
-    DEFAULT_KUBE_VERSION,
     NO_WORKLOADS,
     RENDER_FAILED,
     WORKLOAD_FILTERS,
-    Options,
     RefarchSession,
     applies,
 )
-from harness_refarch.engine.waivers import Waiver, Waivers, load_waivers
+from harness_refarch.engine.waivers import Waiver
 from harness_refarch.helm.binary import RUNNING
 from harness_refarch.helm.render import RenderFailed
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
-from harness_refarch.model.files import check_writable
 from harness_refarch.model.findings import Finding, report
 from harness_refarch.model.identity import key_identity
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.redact import mask
-from harness_refarch.report.capacity import NodeShape
-from harness_refarch.report.document import PairResult, TestResult
-
-_KEY = pytest.StashKey[RefarchSession | None]()
-_ERROR = pytest.StashKey[str]()
-_WAIVERS = pytest.StashKey[Waivers | None]()
-_WAIVER_PROBLEMS = pytest.StashKey[list[str]]()
-_WRITTEN = pytest.StashKey[list[tuple[str, str]]]()  # (what, where) of the outputs written at the end
-_SHAPES = pytest.StashKey[list[NodeShape]]()
-_RESERVE = pytest.StashKey[float]()
-_RESULTS = pytest.StashKey[list[TestResult]]()
-_PAIR_RESULTS = pytest.StashKey[list[PairResult]]()
-_TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()
-_SPECULATED = pytest.StashKey[bool]()
-_LINT_LATER = pytest.StashKey[set[str]]()
-_WORKER_RENDERS = pytest.StashKey[dict[str, dict[str, Any]]]()
-_WORKER_VOLATILE = pytest.StashKey[list[str]]()  # the workers' "generated at render time" lines
-_CONFIG: list[pytest.Config] = []  # the running config, for hooks that are not given it
-_FOUND = pytest.StashKey[dict[tuple[str, Finding], None]]()  # every finding of the run, for baselines
-_GATE = pytest.StashKey[Gate]()  # severities and --refarch-fail-on
-ROOT_CAUSE = "refarch_root_cause"
-RENDER_CATEGORY = "failed (render)"
-
-# option name -> (dest, environment variable, how the variable is split for repeatable options)
-_ENV: dict[str, tuple[str, str, str | None]] = {}
-_FLAGS: set[str] = set()  # options without a value (store_true): their environment variable is a boolean
-
-
-def _add(group: Any, name: str, env_sep: str | None = None, **kwargs: Any) -> None:
-    dest = "refarch_" + name.removeprefix("--refarch-").replace("-", "_")
-    env = "REFARCH_" + name.removeprefix("--refarch-").replace("-", "_").upper()
-    _ENV[name] = (dest, env, env_sep)
-    if kwargs.get("action") == "store_true":
-        _FLAGS.add(name)
-    kwargs["help"] = f"{kwargs['help']} [env {env}]"
-    group.addoption(name, dest=dest, **kwargs)
+from harness_refarch.plugin import summary, xdist
+from harness_refarch.plugin.state import ROOT_CAUSE, TEST_FINDINGS, RunState, pair_of, state_of
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness-refarch", "Harness reference-architecture conformance")
-    _add(group, "--refarch-profile", ",", action="append", default=[], metavar="NAME",
-         help="only this size profile (repeatable): demo, small, medium, large")
-    _add(group, "--refarch-architecture", ",", action="append", default=[], metavar="NAME",
-         help="only this deployment architecture (repeatable)")
-    _add(group, "--refarch-values", os.pathsep, action="append", default=[], metavar="FILE",
-         help="your own values file ('your-override.yaml'), layered after the architecture overlay "
-              "and before the profile file (repeatable, in order)")
-    _add(group, "--refarch-set", "\n", action="append", default=[], metavar="KEY=VALUE",
-         help="extra helm --set, applied after every values file (repeatable)")
-    _add(group, "--refarch-manifests", os.pathsep, action="append", default=[], metavar="FILE",
-         help="the operator's own backup objects (Velero Schedule, VolumeSnapshotClass, backup CronJob), "
-              "for charts that render none: YAML manifests, judged with the render (repeatable)")
-    _add(group, "--refarch-helm", metavar="PATH",
-         help="helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
-              "by harness-refarch-install-helm)")
-    _add(group, "--refarch-release-name", default=None, metavar="NAME", help="helm release name (default harness)")
-    _add(group, "--refarch-namespace", default=None, metavar="NAME", help="release namespace (default harness)")
-    _add(group, "--refarch-update", action="store_true", default=None,
-         help="record golden expectations from the current chart instead of comparing")
-    _add(group, "--refarch-prune", action="store_true", default=None,
-         help="with --refarch-update: delete golden files that no pair uses any more")
-    _add(group, "--refarch-fixtures", metavar="DIR",
-         help="reference-architecture data directory (default: <rootdir>/fixtures)")
-    _add(group, "--refarch-render-workers", type=int, default=None, metavar="N",
-         help="concurrent helm renders (default: CPU count, at most 8)")
-    _add(group, "--refarch-render-timeout", type=float, default=None, metavar="SECONDS",
-         help="seconds one helm call may take before it is killed (default 120)")
-    _add(group, "--refarch-report", metavar="PATH",
-         help="write a report: HTML (self-contained), Markdown when PATH ends in .md, JSON when .json")
-    _add(group, "--refarch-sarif", metavar="FILE",
-         help="write SARIF 2.1.0 (code scanning): one result per root cause, at the values file line that set it")
-    _add(group, "--refarch-annotations", metavar="github|none",
-         help="github: print one ::error/::warning line per root cause (default under GITHUB_ACTIONS=true); none: off")
-    _add(group, "--refarch-fail-on", metavar="error|warning|info",
-         help="findings below this severity are reported without failing (default info: every finding fails)")
-    _add(group, "--refarch-node-shape", ";", action="append", default=[], metavar="CPU,MEMORY",
-         help="plan node counts for this node shape, e.g. 8,32Gi (repeatable, one per node pool)")
-    _add(group, "--refarch-node-reserve", type=float, default=None, metavar="FRACTION",
-         help="share of each node's CPU and memory kept for the system in node plans (default 0.10)")
-    _add(group, "--refarch-no-cache", action="store_true", default=None,
-         help="do not read or write the on-disk render cache (renders are still shared within the run)")
-    _add(group, "--refarch-waivers", metavar="FILE",
-         help="waivers file: known findings reported as xfail with their reason "
-              "(default: <fixtures>/waivers.yaml when it exists)")
-    _add(group, "--refarch-baseline-update", metavar="FILE",
-         help="write one waiver per current finding to FILE, so a chart with known gaps gates on new ones only")
-
-
-def _opt(config: pytest.Config, name: str) -> Any:
-    """An option's value: the command line first, then its REFARCH_* environment variable."""
-    dest, env, sep = _ENV[name]
-    value = config.getoption(dest)
-    if value not in (None, [], False):
-        return value
-    raw = os.environ.get(env)
-    if raw is None or raw == "":
-        return value
-    if sep is not None:
-        return [part.strip() for part in raw.split(sep) if part.strip()]
-    if name in _FLAGS:
-        word = raw.strip().lower()
-        if word not in _TRUE | _FALSE:
-            raise RefarchError(f"{env}={raw[:40]!r} is not a boolean: set it to 1, true, yes or on to turn "
-                               f"{name} on, or 0, false, no or off (or unset it) to leave it off.")
-        return word in _TRUE
-    return raw
-
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def _number(config: pytest.Config, name: str, kind: type[float] | type[int], default: float,
-            low: float, high: float, what: str) -> float:
-    """A numeric option (command line or environment): finite and within [low, high], else one
-    paragraph naming the option, the value and what it must be."""
-    raw = _opt(config, name)
-    if raw is None or raw == "":
-        return default
-    env = _ENV[name][1]
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError, OverflowError):
-        value = math.nan
-    if not math.isfinite(value) or not low <= value <= high:
-        raise RefarchError(f"{name} (or {env}) {str(raw)[:40]!r} must be {what}.")
-    return value
+    for option in options.for_command("pytest"):
+        group.addoption(option.flag, **options.pytest_kwargs(option))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -209,13 +84,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _CONFIG[:] = [config]
-    from harness_refarch.plugin import summary as reporting
-    if not config.pluginmanager.is_registered(reporting):
-        config.pluginmanager.register(reporting, "harness_refarch.plugin.summary")
+    state = state_of(config)
+    if not config.pluginmanager.is_registered(summary):
+        config.pluginmanager.register(summary, "harness_refarch.plugin.summary")
+    config.pluginmanager.register(summary.ResultCollector(state), f"harness_refarch.results-{id(state)}")
     if config.pluginmanager.hasplugin("xdist") and not config.pluginmanager.hasplugin("harness_refarch.plugin.xdist"):
-        from harness_refarch.plugin import xdist as parallel
-        config.pluginmanager.register(parallel, "harness_refarch.plugin.xdist")
+        config.pluginmanager.register(xdist, "harness_refarch.plugin.xdist")
     config.addinivalue_line(
         "markers", "refarch(**where): run a conformance test only on architectures/profiles "
         "with these attributes, e.g. refarch(ha=True), refarch(backup=True), refarch(minimum=True), "
@@ -228,113 +102,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "'standby' (the DR standby render), 'repeat' (a second render of identical inputs), "
         "'lint' (helm lint), 'unread' (renders without the keys no template reads); they are "
         "started early and such tests run last")
-    config.stash[_KEY] = None
-
-
-def _options(config: pytest.Config) -> Options:
-    root = config.rootpath
-    chart = (config.getoption("chart_path", None) or os.environ.get("ATS_CHART_PATH")
-             or str(root / "charts" / "harness-prod"))
-    kube = (config.getoption("cluster_version", None) or os.environ.get("ATS_CLUSTER_VERSION")
-            or DEFAULT_KUBE_VERSION)
-    values = [Path(v) for v in _opt(config, "--refarch-values")]
-    app_values = config.getoption("app_config_file_path", None) or os.environ.get("ATS_APP_CONFIG_FILE_PATH")
-    if app_values:
-        values.insert(0, Path(app_values))
-    fixtures = _opt(config, "--refarch-fixtures") or str(root / "fixtures")
-    workers = int(_number(config, "--refarch-render-workers", int, 0, 0, 64,
-                          "a whole number of concurrent helm calls from 1 to 64 (0: the CPU count, at most 8)"))
-    timeout = _number(config, "--refarch-render-timeout", float, 120, 0.001, 86_400,
-                      "a finite number of seconds above 0 and at most 86400 (one day)")
-    chart_path = Path(chart).expanduser()
-    shared = _run_store(config)
-    return Options(
-        chart=chart_path.resolve() if chart_path.exists() else Path(chart), fixtures=Path(fixtures).resolve(),
-        chart_version=config.getoption("chart_version", None) or os.environ.get("ATS_CHART_VERSION"),
-        helm=_opt(config, "--refarch-helm"),
-        profiles=_opt(config, "--refarch-profile"),
-        architectures=_opt(config, "--refarch-architecture"),
-        values=[v.expanduser().resolve() for v in values], sets=_opt(config, "--refarch-set"),
-        manifests=[Path(m).expanduser().resolve() for m in _opt(config, "--refarch-manifests")],
-        release=_opt(config, "--refarch-release-name") or "harness",
-        namespace=_opt(config, "--refarch-namespace") or "harness",
-        kube_version=str(kube), update_golden=bool(_opt(config, "--refarch-update")),
-        prune_golden=bool(_opt(config, "--refarch-prune")), workers=workers, timeout=timeout,
-        cache=shared is not None or not _opt(config, "--refarch-no-cache"), cache_dir=shared,
-    )
-
-
-def cache_disabled(config: pytest.Config) -> bool:
-    """--refarch-no-cache (or REFARCH_NO_CACHE) was given. A REFARCH_NO_CACHE that is not a
-    boolean counts as not given here; building the session reports it as bad input."""
-    try:
-        return bool(_opt(config, "--refarch-no-cache"))
-    except RefarchError:
-        return False
-
-
-def _run_store(config: pytest.Config) -> Path | None:
-    """Under pytest-xdist with the render cache off: the store the controller made for this run."""
-    if not config.pluginmanager.hasplugin("harness_refarch.plugin.xdist"):
-        return None
-    from harness_refarch.plugin.xdist import run_store
-
-    return run_store(config)
-
-
-def get_session(config: pytest.Config) -> RefarchSession | None:
-    """The run's RefarchSession, or None after bad input (reported once collection ends).
-
-    Exceptions raised while a module is collected become per-module collection errors with
-    tracebacks, so the error is stashed here and the run ends in pytest_collection_finish
-    with one readable paragraph and exit code 4.
-    """
-    session = config.stash.get(_KEY, None)
-    if session is None and _ERROR not in config.stash:
-        try:
-            session = RefarchSession(_options(config))
-            session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
-            for option in ("--refarch-report", "--refarch-baseline-update", "--refarch-sarif"):
-                target = _opt(config, option)
-                if target:
-                    check_writable(Path(target).expanduser().resolve(), option)
-            config.stash[_WAIVERS] = _load_waivers(config, session)
-            config.stash[_GATE] = _gate(config, session)
-            config.stash[_SHAPES] = [NodeShape.parse(v) for v in _opt(config, "--refarch-node-shape")]
-            config.stash[_RESERVE] = _number(config, "--refarch-node-reserve", float, 0.10, 0, 0.99,
-                                             "a fraction from 0 to 0.99 of each node kept for the system, e.g. 0.1")
-        except RefarchError as exc:
-            config.stash[_ERROR] = str(exc)
-            if session is not None:
-                session.close()  # an unpacked .tgz chart's work directory goes with it
-            return None
-        config.stash[_KEY] = session
-    return session
-
-
-def _load_waivers(config: pytest.Config, session: RefarchSession) -> Waivers | None:
-    given = _opt(config, "--refarch-waivers")
-    path = Path(given).expanduser().resolve() if given else session.options.fixtures / "waivers.yaml"
-    if not path.is_file():
-        if given:
-            raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
-                               "Check the path, or start one with --refarch-baseline-update FILE.")
-        return None
-    return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
-
-
-def _gate(config: pytest.Config, session: RefarchSession) -> Gate:
-    from harness_refarch.checks import severities
-    from harness_refarch.report import annotations
-    annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)  # bad input: one paragraph
-    return Gate(severities.load(session.options.fixtures), severities.threshold(_opt(config, "--refarch-fail-on")))
-
-
-def _exit_on_error(config: pytest.Config) -> None:
-    if _ERROR in config.stash:
-        raise pytest.UsageError(f"harness-refarch: {config.stash[_ERROR]}")  # printed as "ERROR: <paragraph>"
-
-
 
 
 def _where(node: Any) -> dict[str, Any]:
@@ -395,9 +162,10 @@ def _keyword_may_select(metafunc: pytest.Metafunc, pair: Pair) -> bool:
 def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair]) -> None:
     """While collection waits for the renders it needs, queue what the tests will need next
     (DR standbys, second renders of each architecture's first pair, helm lint) behind them."""
-    if config.stash.get(_SPECULATED, False) or not needed or config.option.collectonly:
+    state = state_of(config)
+    if state.speculated or not needed or config.option.collectonly:
         return
-    config.stash[_SPECULATED] = True
+    state.speculated = True
     first = {p.architecture.name: p for p in reversed([p for p in session.pairs if p in needed])}
     later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
     later += [session.request(p, repeat=1) for p in first.values()]
@@ -407,7 +175,7 @@ def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair
 
 
 def _all_pairs(metafunc: pytest.Metafunc) -> list[Pair]:
-    session = get_session(metafunc.config)
+    session = state_of(metafunc.config).session_or_none()
     return session.pairs if session is not None else []
 
 
@@ -415,7 +183,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = metafunc.fixturenames
     if "refarch_pair" not in names:
         return
-    session = get_session(metafunc.config)
+    session = state_of(metafunc.config).session_or_none()
     if session is None:
         return
     where = _where(metafunc.definition)
@@ -437,14 +205,9 @@ def _empty_matrix(item: pytest.Item) -> bool:
     return "refarch_pair" in params and not isinstance(params["refarch_pair"], Pair)
 
 
-def _pair_of(item: pytest.Item) -> Pair | None:
-    pair = getattr(getattr(item, "callspec", None), "params", {}).get("refarch_pair")
-    return pair if isinstance(pair, Pair) else None
-
-
 def _select_pairs(rs: RefarchSession, items: list[pytest.Item]) -> None:
     """Record the pairs of the selected tests, in catalogue order (they pick the representatives)."""
-    ids = {p.id for p in map(_pair_of, items) if p is not None}
+    ids = {p.id for p in map(pair_of, items) if p is not None}
     rs.selected_pairs = [p for p in rs.pairs if p.id in ids]
 
 
@@ -474,13 +237,13 @@ def _readiness(item: pytest.Item) -> int:
 
 def _keep_representatives(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The determinism test runs once per architecture, on its representative pair (after -k)."""
-    rs = config.stash.get(_KEY, None)
+    rs = state_of(config).session
     if rs is None:
         return
     _select_pairs(rs, items)
     reps = {rs.representative(p).id for p in rs.selected_pairs}
     extra = [item for item in items if item.get_closest_marker("refarch_once_per_architecture")
-             and (pair := _pair_of(item)) is not None and pair.id not in reps]
+             and (pair := pair_of(item)) is not None and pair.id not in reps]
     if extra:
         config.hook.pytest_deselected(items=extra)
         items[:] = [item for item in items if item not in extra]
@@ -491,8 +254,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # What collection built (catalogue, the renders loaded so far) lives for the whole run: the
     # garbage collector need not walk it again and again while the tests allocate.
     gc.freeze()
-    _exit_on_error(session.config)
-    rs = session.config.stash.get(_KEY, None)
+    state = state_of(session.config)
+    state.exit_on_error()
+    rs = state.session
     if rs is None or session.config.option.collectonly or sys.exc_info()[0] is not None:
         return  # collection was interrupted (Ctrl-C): pytest calls this hook from a finally block
     requests = []
@@ -503,24 +267,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "refarch_pair" in params:
-            pair = params["refarch_pair"]
-            requests.append(rs.request(pair))
             marks = _where(item)
-            if marks.get("dr") and pair.architecture.standby_overlay is not None:
-                requests.append(rs.request(pair, standby=True))
-            previous = rs.previous(pair)
-            if marks.get("previous") and previous is not None:
-                requests.append(rs.request(previous))
-    probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := _pair_of(item)) is not None}
+            requests += rs.requests_for(params["refarch_pair"], standby=bool(marks.get("dr")),
+                                        previous=bool(marks.get("previous")))
+    probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         probed = {}  # an xdist worker probes the pairs it is given, when their tests run
     for pair in probed.values():  # after the pairs' own renders: the first "without" renders
         requests += unread.first_probes(rs, pair)
         if pair.architecture.standby_overlay is not None:
             requests += unread.first_probes(rs, pair, standby=True)
-    linted = {p.id for item in session.items if "lint" in _needs(item) and (p := _pair_of(item)) is not None}
+    linted = {p.id for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
-        session.config.stash[_LINT_LATER] = linted  # an xdist worker lints the pairs it is given
+        state.lint_later = linted  # an xdist worker lints the pairs it is given
     elif linted:
         rs.prefetch_lint(p for p in rs.selected_pairs if p.id in linted)
     if requests:
@@ -543,18 +302,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # do not walk it again. Never unfrozen: that alone costs the 0.1 s saved. Frozen objects
     # are still freed by reference counting; a process runs pytest once (harness-refarch check too).
     gc.freeze()
-    rs = config.stash.get(_KEY, None)
-    if rs is not None:
-        rs.close(wait=not RUNNING.interrupted)
+    state = state_of(config)
+    if state.session is not None:
+        state.session.close(wait=not RUNNING.interrupted)
+    if state.run_dir is not None:
+        shutil.rmtree(state.run_dir, ignore_errors=True)
 
 
 # -- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def refarch(pytestconfig: pytest.Config) -> RefarchSession:
     """The conformance session: catalog, helm, render cache, golden files."""
-    session = get_session(pytestconfig)
+    state = state_of(pytestconfig)
+    session = state.session_or_none()
     if session is None:
-        pytest.fail(f"harness-refarch: {pytestconfig.stash[_ERROR]}", pytrace=False)
+        pytest.fail(f"harness-refarch: {state.error}", pytrace=False)
     return session
 
 
@@ -597,83 +359,72 @@ def _manifest(node: pytest.Item, rs: RefarchSession, pair: Pair, standby: bool =
 
 
 @pytest.fixture
-def rendered(request: pytest.FixtureRequest, refarch: RefarchSession, refarch_pair: Pair) -> Manifest:
-    """The parsed render of the current pair (primary cluster for DR).
-
-    Prefer ``assert_conformant``: it fetches renders inside the test call, so a failed or empty
-    render fails the test rather than erroring its setup.
-    """
-    return _manifest(request.node, refarch, refarch_pair)
-
-
-@pytest.fixture
 def refarch_workload() -> str:
     """Overridden by parametrisation: the workload identity a test is about."""
     return ""
 
 
-def select_workload(findings: list[Finding], identity: str, manifest: Manifest) -> list[Finding]:
-    """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``."""
-    grouped = _GROUPED.get(id(findings))
+def select_workload(findings: list[Finding], identity: str, manifest: Manifest,
+                    state: RunState | None = None) -> list[Finding]:
+    """Findings about the workload(s) of ``manifest`` whose normalised identity is ``identity``.
+
+    With the run's ``state``, each findings list is grouped by workload once (not once per
+    per-workload test) and each render's identities are computed once."""
+    grouped_cache = state.grouped if state is not None else {}
+    grouped = grouped_cache.get(id(findings))
     if grouped is None or grouped[0] is not findings or grouped[1] is not manifest:
         index: dict[str, list[Finding]] = {}
-        for f in findings:  # one pass per findings list, not one per per-workload test
+        for f in findings:
             index.setdefault(manifest.workload_of(f.workload) or f.workload.split(" ", 1)[0], []).append(f)
         grouped = (findings, manifest, index)
-        _GROUPED[id(findings)] = grouped
-    keys = dict.fromkeys([*_by_identity(manifest).get(identity, ()), identity])
+        grouped_cache[id(findings)] = grouped  # the list is kept so its id stays its own
+    keys = dict.fromkeys([*_by_identity(manifest, state).get(identity, ()), identity])
     return [f for key in keys for f in grouped[2].get(key, ())]
 
 
-# findings list -> (it, the manifest, its findings by workload key); the list is kept so its id stays its own
-_GROUPED: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = {}
-
-
-_IDENTITIES: dict[int, tuple[Manifest, dict[str, list[str]]]] = {}
-
-
-def _by_identity(manifest: Manifest) -> dict[str, list[str]]:
-    """Workload keys of a render by normalised identity, computed once per render."""
-    cached = _IDENTITIES.get(id(manifest))
+def _by_identity(manifest: Manifest, state: RunState | None = None) -> dict[str, list[str]]:
+    """Workload keys of a render by normalised identity (once per render with the run's state)."""
+    cache = state.identities if state is not None else {}
+    cached = cache.get(id(manifest))
     if cached is None or cached[0] is not manifest:
         table: dict[str, list[str]] = {}
         for key in manifest.workloads:
             table.setdefault(key_identity(key), []).append(key)
-        cached = _IDENTITIES[id(manifest)] = (manifest, table)
+        cached = cache[id(manifest)] = (manifest, table)
     return cached[1]
-
-
-_RUNNING_ITEM: list[pytest.Item] = []
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
-    _RUNNING_ITEM[:] = [item]
+    state_of(item.config).running = item
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """xdist worker: the first test of a pair starts that pair's helm lint (not every pair's)."""
-    later = item.config.stash.get(_LINT_LATER, None)
-    pair = _pair_of(item)
+    state = state_of(item.config)
+    later = state.lint_later
+    pair = pair_of(item)
     if later and pair is not None and pair.id in later:
         later.discard(pair.id)
-        rs = item.config.stash.get(_KEY, None)
-        if rs is not None:
-            rs.prefetch_lint([pair])
+        if state.session is not None:
+            state.session.prefetch_lint([pair])
 
 
 @pytest.fixture(scope="session")
-def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
+def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> Callable[..., None]:
     """Run a check on the current pair (and workload, if parametrised) and fail on findings.
 
     Session-scoped (the test being run comes from ``pytest_runtest_call``): a function-scoped
     fixture costs pytest's fixture machinery once per test, about a tenth of a warm run.
     """
+    state = state_of(pytestconfig)
+
     def run(check: Callable[..., list[Finding]], *extra: Any, standby: bool = False,
             previous: bool = False) -> None:
         """``standby=True`` passes the DR standby render after the primary; ``previous=True``
         passes ``(profile name, render)`` of the pair one size down."""
-        node = _RUNNING_ITEM[0]
+        node = state.running
+        assert node is not None, "assert_conformant is called from a running test"
         params = node.callspec.params  # type: ignore[attr-defined]
         pair: Pair = params["refarch_pair"]
         workload = params.get("refarch_workload")
@@ -700,9 +451,9 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
         if workload is not None:
             kind = _where(node).get("workloads", "all")
             keep = WORKLOAD_FILTERS[kind]
-            if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest).get(workload, ())):
+            if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest, state).get(workload, ())):
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
-            found = select_workload(found, workload, manifest)
+            found = select_workload(found, workload, manifest, state)
             context += f" {workload}"
         if found:  # symptoms of an architecture the chart cannot express: one line, the cause
             name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
@@ -710,16 +461,16 @@ def assert_conformant(refarch: RefarchSession) -> Callable[..., None]:
             cause = unread.inexpressible(refarch, pair, name, hidden=len(decided)) if decided else None
             if cause is not None:
                 found = [cause, *others]
-        waivers = node.config.stash.get(_WAIVERS, None)
+        waivers = state.waivers
         waived: list[tuple[Finding, Waiver]] = []
         if waivers is not None:
             found, waived = waivers.split(found, pair.id)
-        gate = node.config.stash.get(_GATE, None)
+        gate = state.gate
         below: list[Finding] = []
         if gate is not None:  # below --refarch-fail-on: reported (xfail with the reason), not failing
             found, below = gate.split(found)
         notes = [gate.note(below)] if gate is not None and below else []
-        node.stash[_TEST_FINDINGS] = (
+        node.stash[TEST_FINDINGS] = (
             [*found, *below, *(f for f, _ in waived)], "; ".join([*notes, *sorted({w.reason for _, w in waived})]))
         message = report(found, context)
         if message:

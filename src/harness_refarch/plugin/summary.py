@@ -24,33 +24,9 @@ from harness_refarch.helm.store import default_dir
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
-from harness_refarch.plugin.hooks import (
-    _CONFIG,
-    _FOUND,
-    _GATE,
-    _KEY,
-    _PAIR_RESULTS,
-    _RESERVE,
-    _RESULTS,
-    _SHAPES,
-    _TEST_FINDINGS,
-    _WAIVER_PROBLEMS,
-    _WAIVERS,
-    _WORKER_RENDERS,
-    _WORKER_VOLATILE,
-    _WRITTEN,
-    RENDER_CATEGORY,
-    ROOT_CAUSE,
-    _exit_on_error,
-    _opt,
-    _pair_of,
-    cache_disabled,
-    get_session,
-)
-from harness_refarch.report.document import TestResult, terminal_table, write_report
+from harness_refarch.plugin.state import RENDER_CATEGORY, ROOT_CAUSE, TEST_FINDINGS, RunState, pair_of, state_of
+from harness_refarch.report.document import terminal_table, write_report
 from harness_refarch.report.results import pair_results, report_data, result
-
-_CAUSES = pytest.StashKey[list[Any]]()  # the run's root causes (rootcauses.RootCause), built once at the end
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
@@ -102,13 +78,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     Never calls helm: the version shown is the one asked for during the run, if any.
     """
-    rs = config.stash.get(_KEY, None)
+    rs = state_of(config).session
     if rs is None:
         return
     _write_render_failures(terminalreporter, config, rs)
     o = rs.options
     write = terminalreporter.write_line
-    helm = rs.__dict__.get("helm")
+    helm = rs.helm_found
     version = known_version(helm.binary) if helm is not None else None
     helm_text = f"{helm.binary} ({version or 'version not asked'})" if helm is not None else "not run"
     write(f"harness-refarch: chart {o.chart}, kube {o.kube_version}, helm {helm_text}")
@@ -127,20 +103,21 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             for r in infos:
                 state = "failed" if r["failure"] else "cache hit" if r["cached"] else "cache miss"
                 write(f"harness-refarch: render {r['label']}: {r['seconds']:.2f} s ({state})")
-        where = (" (no render cache; workers shared renders for this run only)" if o.cache and cache_disabled(config)
+        shared = o.cache and state_of(config).cache_disabled()
+        where = (" (no render cache; workers shared renders for this run only)" if shared
                  else " (no render cache)" if not o.cache else f" (cache {o.cache_dir or default_dir()})")
         write(f"harness-refarch: {len(infos)} distinct render(s), {hits} from the render cache, "
               f"{len(infos) - hits} by helm{where}")
-    for line in sorted({*_volatile_lines(rs), *config.stash.get(_WORKER_VOLATILE, [])}):
+    for line in sorted({*_volatile_lines(rs), *state_of(config).worker_volatile}):
         write(line)
-    pairs = config.stash.get(_PAIR_RESULTS, [])
+    pairs = state_of(config).pair_results
     if pairs:
         write("harness-refarch: capacity per pair (effective replicas x requests):")
         for line in terminal_table(pairs):
             write(f"  {line}")
-    for what, where in config.stash.get(_WRITTEN, []):
+    for what, where in state_of(config).written:
         write(f"harness-refarch: {what} written to {where}")
-    for problem in config.stash.get(_WAIVER_PROBLEMS, []):
+    for problem in state_of(config).problems:
         write(f"harness-refarch: FAILED {problem}", red=True)
     for line in rs.golden_notes():
         write(line)
@@ -166,7 +143,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Attach each conformance test's outcome and findings to its report (plain data, so that
     pytest-xdist carries it from the workers to the controller, which writes the report)."""
     report = yield
-    pair = _pair_of(item)
+    pair = pair_of(item)
     if pair is None or report.when == "teardown" or (report.when == "setup" and report.passed):
         return report
     if report.when == "call" and report.skipped and hasattr(report, "wasxfail"):
@@ -176,7 +153,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     else:
         outcome = "error" if report.failed else "skipped"
     props = dict(item.user_properties)
-    findings, reason = item.stash.get(_TEST_FINDINGS, ([], ""))
+    findings, reason = item.stash.get(TEST_FINDINGS, ([], ""))
     message = "" if report.passed else str(getattr(report, "wasxfail", "") or report.longreprtext)[:4000]
     report.refarch = {
         "pair": pair.id, "check": str(props.get("check") or getattr(item, "originalname", item.name)),
@@ -198,22 +175,23 @@ def _volatile_lines(rs: RefarchSession) -> list[str]:
     return lines
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
+class ResultCollector:
+    """Collects each conformance test's result as its report arrives (from this process or an
+    xdist worker); registered once per run with that run's state."""
 
+    def __init__(self, state: RunState) -> None:
+        self.state = state
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    data = getattr(report, "refarch", None)
-    config = _CONFIG[0] if _CONFIG else None
-    if not data or config is None or _is_worker(config):
-        return
-    findings = [Finding(**f) for f in data["findings"]]
-    config.stash.setdefault(_RESULTS, []).append(result(
-        report.nodeid, data["pair"], data["check"], data["workload"], data["outcome"], data["message"],
-        findings, data["waiver"]))
-    found_all = config.stash.setdefault(_FOUND, {})
-    for finding in findings:
-        found_all[(data["pair"], finding)] = None
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "refarch", None)
+        if not data or self.state.is_worker:
+            return
+        findings = [Finding(**f) for f in data["findings"]]
+        self.state.results.append(result(
+            report.nodeid, data["pair"], data["check"], data["workload"], data["outcome"], data["message"],
+            findings, data["waiver"]))
+        for finding in findings:
+            self.state.found[(data["pair"], finding)] = None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -223,31 +201,30 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     out = getattr(node, "workeroutput", {}).get("refarch")
     if not out:
         return
-    config.stash.setdefault(_WORKER_VOLATILE, []).extend(out.get("volatile", []))
-    renders = config.stash.setdefault(_WORKER_RENDERS, {})
+    state = state_of(config)
+    state.worker_volatile.extend(out.get("volatile", []))
+    if state.worker_renders is None:
+        state.worker_renders = {}
+    renders = state.worker_renders
     for info in out["renders"]:  # a render one worker made and another read is not a cache hit
         seen = renders.get(info["label"])
         renders[info["label"]] = info if seen is None else {**info, "cached": seen["cached"] and info["cached"]}
-    waivers = config.stash.get(_WAIVERS, None)
+    waivers = state_of(config).waivers
     if waivers is not None:
         waivers.merge_usage({int(k): v for k, v in out["waiver_usage"].items()})
-    rs = get_session(config)
+    rs = state_of(config).session_or_none()
     if rs is not None and not rs.selected_pairs:
         rs.selected_pairs = [p for p in rs.pairs if p.id in set(out["selected"])]
     elif rs is not None:
         rs.selected_pairs = [p for p in rs.pairs if p in rs.selected_pairs or p.id in set(out["selected"])]
 
 
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and not _is_worker(config) \
-        and config.pluginmanager.hasplugin("dsession")
-
-
 def _render_infos(config: pytest.Config, rs: RefarchSession) -> list[dict[str, Any]]:
     """label, seconds, cached, failure of every render of the run (workers' too, under xdist)."""
-    if _WORKER_RENDERS in config.stash:
-        return sorted(config.stash[_WORKER_RENDERS].values(), key=lambda r: r["label"])
-    if rs._cache is None:
+    renders = state_of(config).worker_renders
+    if renders is not None:
+        return sorted(renders.values(), key=lambda r: r["label"])
+    if not rs.cache_started:
         return []
     return [{"label": r.label, "seconds": r.seconds, "cached": r.cached,
              "failure": _failure_fields(r.failure)}
@@ -264,16 +241,15 @@ def _failure_fields(failure: RenderFailure | None) -> dict[str, str] | None:
 def _write_report(session: pytest.Session) -> bool:
     """Compute the capacity of the pairs that ran; write the report if asked (True when written)."""
     config = session.config
-    rs = config.stash.get(_KEY, None)
-    target = _opt(config, "--refarch-report")
-    if rs is None or config.option.collectonly or (rs._cache is None and not _is_xdist_controller(config)):
+    rs = state_of(config).session
+    target = state_of(config).opt("--refarch-report")
+    if rs is None or config.option.collectonly or (not rs.cache_started and not state_of(config).is_xdist_controller):
         return False
-    shapes = config.stash[_SHAPES] if _SHAPES in config.stash else []
-    pairs = pair_results(rs, shapes, config.stash.get(_RESERVE, 0.10))
-    config.stash[_PAIR_RESULTS] = pairs
+    state = state_of(config)
+    pairs = pair_results(rs, state.shapes, state.reserve)
+    state.pair_results = pairs
     if target:
-        results: list[TestResult] = config.stash.setdefault(_RESULTS, [])
-        write_report(Path(target).expanduser().resolve(), report_data(rs, results, pairs))
+        write_report(Path(target).expanduser().resolve(), report_data(rs, state.results, pairs))
         return True
     return False
 
@@ -282,8 +258,8 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
     """Expired waivers, and stale ones when the whole selected matrix ran (no -k/-m/deselect, no
     single test file or test named: a waiver of a check that did not run is not stale)."""
     config = session.config
-    waivers = config.stash.get(_WAIVERS, None)
-    rs = config.stash.get(_KEY, None)
+    waivers = state_of(config).waivers
+    rs = state_of(config).session
     if waivers is None or rs is None or config.option.collectonly:
         return []
     out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
@@ -298,22 +274,22 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _is_worker(config):
-        rs = config.stash.get(_KEY, None)
-        waivers = config.stash.get(_WAIVERS, None)
+    if state_of(config).is_worker:
+        rs = state_of(config).session
+        waivers = state_of(config).waivers
         config.workeroutput["refarch"] = {  # type: ignore[attr-defined]
             "renders": _render_infos(config, rs) if rs is not None else [],
             "waiver_usage": {str(k): v for k, v in waivers.usage().items()} if waivers is not None else {},
             "selected": [p.id for p in rs.selected_pairs] if rs is not None else [],
             "volatile": _volatile_lines(rs) if rs is not None else []}
         return
-    if _is_xdist_controller(config):
-        get_session(config)
-    written = config.stash.setdefault(_WRITTEN, [])
+    if state_of(config).is_xdist_controller:
+        state_of(config).session_or_none()
+    written = state_of(config).written
     failed: list[str] = []
-    target = _opt(config, "--refarch-baseline-update")
-    if target and not config.option.collectonly and _KEY in config.stash and config.stash[_KEY] is not None:
-        found = config.stash.get(_FOUND, {})
+    target = state_of(config).opt("--refarch-baseline-update")
+    if target and not config.option.collectonly and state_of(config).session is not None:
+        found = state_of(config).found
         where = Path(target).expanduser().resolve()
         try:
             write_atomic(where, baseline(found))
@@ -324,16 +300,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # never wait for renders after Ctrl-C
     try:
         if _write_report(session):
-            written.append(("report", str(Path(_opt(config, "--refarch-report")).expanduser().resolve())))
+            written.append(("report", str(Path(state_of(config).opt("--refarch-report")).expanduser().resolve())))
     except RefarchError as exc:
         failed.append(f"report not written: {exc}")
     try:
         if _write_sarif(config):
-            written.append(("SARIF", str(Path(_opt(config, "--refarch-sarif")).expanduser().resolve())))
+            written.append(("SARIF", str(Path(state_of(config).opt("--refarch-sarif")).expanduser().resolve())))
     except RefarchError as exc:
         failed.append(f"SARIF not written: {exc}")
-    problems = [*failed, *config.stash.get(_WAIVER_PROBLEMS, []), *_waiver_problems(session)]
-    config.stash[_WAIVER_PROBLEMS] = problems
+    problems = [*failed, *state_of(config).problems, *_waiver_problems(session)]
+    state_of(config).problems = problems
     if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -343,9 +319,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Under pytest-xdist the controller checks the input before any worker starts: bad input is
     one paragraph and exit 4, not one crash per worker (an INTERNALERROR)."""
     config = session.config
-    if _is_xdist_controller(config) and not config.option.collectonly:
-        get_session(config)
-        _exit_on_error(config)
+    if state_of(config).is_xdist_controller and not config.option.collectonly:
+        state_of(config).session_or_none()
+        state_of(config).exit_on_error()
 
 
 # -- root causes: terminal section, SARIF, GitHub annotations ---------------------------------------
@@ -361,8 +337,8 @@ def _base(config: pytest.Config) -> Path:
 def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
     """(root causes of the run, a function phrasing a root cause's pairs), built once."""
     from harness_refarch.report import rootcauses
-    rs = config.stash.get(_KEY, None)
-    gate = config.stash.get(_GATE, None)
+    rs = state_of(config).session
+    gate = state_of(config).gate
     if rs is None or gate is None:
         return [], None
     pairs = rs.selected_pairs or rs.pairs
@@ -372,7 +348,8 @@ def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
     def pair_text(rc: Any) -> str:
         return rootcauses.pair_summary(rc.pairs, order, profiles)
 
-    if _CAUSES not in config.stash:
+    state = state_of(config)
+    if state.causes is None:
         layer_paths: dict[str, Path] = {}
         for pair in pairs:
             for standby in (False, True) if pair.architecture.standby_overlay is not None else (False,):
@@ -381,14 +358,14 @@ def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
                                         if layer.path is not None})
                 except RefarchError:
                     continue
-        found: dict[tuple[str, Finding], None] = config.stash.get(_FOUND, {})
+        found: dict[tuple[str, Finding], None] = state_of(config).found
         chart = Path(rs.options.chart)
         fallback = chart / "Chart.yaml" if (chart / "Chart.yaml").is_file() else chart if chart.is_file() else None
-        config.stash[_CAUSES] = rootcauses.build(
+        state.causes = rootcauses.build(
             list(found), gate, pair_order=order, layer_paths=layer_paths,
-            chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=config.stash.get(_WAIVERS, None),
+            chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=state_of(config).waivers,
             normalise=_stable_workload(rs))
-    return config.stash[_CAUSES], pair_text
+    return state.causes, pair_text
 
 
 def _stable_workload(rs: RefarchSession) -> Any:
@@ -411,13 +388,13 @@ def _stable_workload(rs: RefarchSession) -> Any:
 
 def _write_sarif(config: pytest.Config) -> bool:
     from harness_refarch.report import sarif
-    target = _opt(config, "--refarch-sarif")
-    rs = config.stash.get(_KEY, None)
-    if not target or rs is None or config.option.collectonly:
+    target = state_of(config).opt("--refarch-sarif")
+    rs, gate = state_of(config).session, state_of(config).gate
+    if not target or rs is None or gate is None or config.option.collectonly:
         return False
     causes, pair_text = _root_causes(config)
     chart = rs.chart
-    log = sarif.sarif_log(causes, config.stash[_GATE].severities, _base(config), pair_text,
+    log = sarif.sarif_log(causes, gate.severities, _base(config), pair_text,
                           chart=chart.name if chart else "", chart_version=chart.version if chart else "")
     write_atomic(Path(target).expanduser().resolve(), sarif.dumps(log))
     return True
@@ -428,12 +405,12 @@ def pytest_terminal_summary_root_causes(terminalreporter: Any, config: pytest.Co
     """After pytest's short test summary: the GitHub annotations (under GitHub Actions or when
     asked), then, right before pytest's final line, each root cause once, most severe first."""
     result = yield
-    if _is_worker(config) or config.stash.get(_KEY, None) is None or config.option.collectonly:
+    if state_of(config).is_worker or state_of(config).session is None or config.option.collectonly:
         return result
     from harness_refarch.report import annotations
     causes, pair_text = _root_causes(config)
     try:
-        wanted = annotations.enabled(_opt(config, "--refarch-annotations"), os.environ)
+        wanted = annotations.enabled(state_of(config).opt("--refarch-annotations"), os.environ)
     except RefarchError:
         wanted = False
     if wanted:  # first, so that the root-cause section stays right above pytest's final line
@@ -450,11 +427,12 @@ def _write_root_causes(terminalreporter: Any, config: pytest.Config, causes: lis
     shown = [rc for rc in causes if not rc.waiver]
     waived = [rc for rc in causes if rc.waiver]
     if not causes:
-        rs = config.stash.get(_KEY, None)
+        rs = state_of(config).session
         if rs is not None and rs.selected_pairs:  # some conformance test ran
             write("harness-refarch: root causes: none (no findings)")
         return
-    gate = config.stash[_GATE]
+    gate = state_of(config).gate
+    assert gate is not None  # root causes are only built with a gate
     terminalreporter.section("harness-refarch: root causes", sep="=", red=any(rc.failing for rc in shown))
     counts = ", ".join(f"{check} {n}" for check, n in per_check(shown).items()) or "none"
     failing = sum(rc.failing for rc in shown)

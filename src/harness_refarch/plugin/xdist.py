@@ -14,16 +14,12 @@ Registered by the plugin only when pytest-xdist is loaded. Two things make ``-n`
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-RUN_STORE = "refarch_run_store"  # workerinput key: the run-scoped store directory (no-cache runs)
-_RUN_DIR = pytest.StashKey[Path]()
+from harness_refarch.plugin.state import RUN_STORE, state_of
 
 
 class PairScheduling(LoadScopeScheduling):  # type: ignore[misc]
@@ -46,40 +42,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> PairScheduli
     explicit = any(str(arg).startswith("--dist") for arg in config.invocation_params.args)
     if config.getoption("dist", None) != "load" or explicit:
         return None  # an explicit --dist (load, loadfile, worksteal, ...) is the user's choice
-    from harness_refarch.plugin.hooks import get_session
-
-    rs = get_session(config)
+    rs = state_of(config).session_or_none()
     return PairScheduling(config, log, [p.id for p in rs.pairs] if rs is not None else [])
-
-
-def _controller_with_workers(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Controller: give each worker the run-scoped store when the persistent one is off."""
-    shared = run_store(node.config)
+    shared = state_of(node.config).run_store()
     if shared is not None:
         node.workerinput[RUN_STORE] = str(shared)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    run_dir = config.stash.get(_RUN_DIR, None)
-    if run_dir is not None:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def run_store(config: pytest.Config) -> Path | None:
-    """The run-scoped store of an xdist run without the render cache (made by the controller,
-    read by the controller's summary and report as well as by the workers), else None."""
-    value = getattr(config, "workerinput", {}).get(RUN_STORE)
-    if value:
-        return Path(value)
-    from harness_refarch.plugin.hooks import cache_disabled
-
-    if not _controller_with_workers(config) or not cache_disabled(config):
-        return None
-    if _RUN_DIR not in config.stash:
-        config.stash[_RUN_DIR] = Path(tempfile.mkdtemp(prefix="harness-refarch-run-"))  # mode 0700
-    return config.stash[_RUN_DIR]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness_refarch.chart.values import Layer, load_chart, load_layer, sets_layer
+from harness_refarch.chart.tree import load_chart
+from harness_refarch.chart.values import Layer, load_layer, sets_layer
 from harness_refarch.checks.values_keys import (
     CHECK,
     Declared,
