@@ -199,26 +199,30 @@ def _scalar(text: str) -> str:
 
 
 def config_text(plan: Plan) -> str:
+    """The starter ``.harness-refarch.yaml``: every line it sets, with what it means."""
     profiles = yaml.safe_dump(plan.profiles, default_flow_style=True, width=1_000).strip()
-    skipped = "".join(f"# override-{name}.yaml: no reference-architecture figures and no rule adopts it: not run\n"
-                      for name in plan.skipped)
-    return f"""\
-# harness-refarch: this repository's reference-architecture gate (written by `harness-refarch init`).
-# Read by `harness-refarch check` (and pytest) from this folder and below. Command-line flags and
-# REFARCH_* variables override these settings. Relative paths start at this file's folder.
-# Keys: the long names of the --refarch- options without the prefix, plus chart and severity.
-chart: {_scalar(plan.chart_rel)}
-profile: {profiles}
-{skipped}# architecture: [prod-3-incluster]   # only these architectures (default: every one)
-golden: {DEFAULT_GOLDEN}               # golden files, re-recorded with `harness-refarch check --refarch-update`
-waivers: {DEFAULT_WAIVERS}           # known findings; the first baseline was written by init
-fail-on: error                       # warnings and infos are reported without failing the gate
-report: {REPORT}
-sarif: {SARIF}
-# node-shape: ["8,32Gi"]               # plan node counts for your node pools
-# severity:                            # per check or rule id: error, warning or info
-#   image-tag-pinned: warning
-"""
+    settings = [
+        (f"chart: {_scalar(plan.chart_rel)}", "the chart under test (as --chart-path)"),
+        (f"profile: {profiles}", "the profiles run (override-<profile>.yaml beside Chart.yaml)"),
+        *((f"# override-{name}.yaml", "no reference-architecture figures and no rule adopts it: not run")
+          for name in plan.skipped),
+        ("# architecture: [prod-3-incluster]", "only these architectures (default: every one)"),
+        (f"golden: {DEFAULT_GOLDEN}", "golden files; re-record with `harness-refarch check --refarch-update`"),
+        (f"waivers: {DEFAULT_WAIVERS}", "known findings; init wrote today's as the baseline"),
+        ("fail-on: error", "warnings and infos are reported without failing the gate"),
+        (f"report: {REPORT}", "HTML report (.md: Markdown, .json: JSON)"),
+        (f"sarif: {SARIF}", "SARIF 2.1.0 for code scanning"),
+        ('# node-shape: ["8,32Gi"]', "plan node counts for your node pools"),
+        ("# severity:", "per check or rule id: error, warning or info"),
+        ("#   image-tag-pinned: warning", ""),
+    ]
+    width = max(len(line) for line, _ in settings) + 2
+    body = "".join(f"{line.ljust(width)}# {why}\n" if why else f"{line}\n" for line, why in settings)
+    return ("# harness-refarch: this repository's reference-architecture gate (written by `harness-refarch init`).\n"
+            "# Read by `harness-refarch check` (and pytest) started in this folder or below. Command-line flags\n"
+            "# and REFARCH_* variables override it. Relative paths start at this file's folder. Keys: the long\n"
+            "# names of the --refarch- options without the prefix, plus chart, chart-version, cluster-version\n"
+            "# and severity.\n" + body)
 
 
 def workflow_text(plan: Plan) -> str:

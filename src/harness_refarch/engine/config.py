@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness_refarch.checks.severities import LEVELS, Severities
+from harness_refarch.engine.options import OPTIONS, Option
 from harness_refarch.model.catalog import load_yaml
 from harness_refarch.model.errors import RefarchError
 
@@ -44,36 +45,28 @@ DEFAULT_WAIVERS = f"{DEFAULT_FOLDER}/waivers.yaml"
 # Kinds of values: str, path (relative to the file's folder), list (of str), paths (list of
 # paths), flag (bool), int, float, level (error|warning|info), chart (a path when it exists beside
 # the file, else a repo/chart reference), severity (a mapping of check id -> level).
-KEYS: dict[str, str] = {
-    "chart": "chart",
-    "chart-version": "str",
-    "cluster-version": "str",
-    "profile": "list",
-    "architecture": "list",
-    "values": "paths",
-    "set": "list",
-    "manifests": "paths",
-    "profile-map": "list",
-    "helm": "path",
-    "release-name": "str",
-    "namespace": "str",
-    "fixtures": "path",
-    "golden": "path",
-    "waivers": "path",
-    "render-workers": "int",
-    "render-timeout": "float",
-    "report": "path",
-    "sarif": "path",
-    "annotations": "str",
-    "fail-on": "level",
-    "node-shape": "list",
-    "node-reserve": "float",
-    "no-cache": "flag",
-    "severity": "severity",
-}
+_PATH_METAVARS = frozenset({"FILE", "DIR", "PATH"})
+
+
+def _kind(option: Option) -> str:
+    """The kind of an option's value in the file, from its kind and metavar in the options table."""
+    if option.kind == "list":
+        return "paths" if option.metavar in _PATH_METAVARS else "list"
+    if option.kind == "str":
+        return "path" if option.metavar in _PATH_METAVARS else "level" if option.name == "fail-on" else "str"
+    return option.kind
+
 
 # Options that are one run's action, not a repository's setting: named when a file holds them.
 ACTIONS = {"update": "--refarch-update", "prune": "--refarch-prune", "baseline-update": "--refarch-baseline-update"}
+
+# Every option of the table but the actions, plus the chart options pytest-helm-charts owns and
+# the per-rule severities: a new option is a key of the file without further work.
+KEYS: dict[str, str] = {
+    "chart": "chart", "chart-version": "str", "cluster-version": "str",
+    **{o.name: _kind(o) for o in OPTIONS if o.name not in ACTIONS},
+    "severity": "severity",
+}
 
 _KIND_TEXT = {
     "str": "a string (quote numbers such as versions: '1.30')",

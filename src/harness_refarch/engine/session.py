@@ -67,7 +67,7 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     # profile files no rule of profiles.yaml adopts, run like a catalogue profile (name -> profile)
     profiles_like: dict[str, str] = field(default_factory=dict)
-    golden: Path | None = None  # the golden folder (--refarch-golden, ``golden`` in the config); None: <fixtures>/golden
+    golden: Path | None = None  # the golden folder (--refarch-golden, or the config); None: <fixtures>/golden
 
 
 def check_name(option: str, value: str, max_len: int) -> None:
