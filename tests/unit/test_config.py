@@ -302,3 +302,22 @@ def test_check_without_chart_or_file_says_what_to_do(tmp_path: Path) -> None:
 def test_repo_config_object_is_a_lookup() -> None:
     config = RepoConfig(Path("/r/.harness-refarch.yaml"), Path("/r"), {"fail-on": "error"})
     assert config.lookup("fail-on") == "error" == options.resolve("--refarch-fail-on", None, {}, config.lookup)
+
+
+def test_diff_reads_the_file_after_flags_and_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness_refarch import cli
+
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".harness-refarch.yaml", "profile: [large]\nvalues: ops/mine.yaml\ncluster-version: '1.29'\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("REFARCH_PROFILE", "REFARCH_VALUES", "ATS_CLUSTER_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    args = cli.build_parser().parse_args(["diff", "old", "new"])
+    cli.resolve_options(args)
+    assert args.refarch_profile == ["large"]
+    assert args.refarch_values == [str(tmp_path / "ops" / "mine.yaml")]
+    assert args.cluster_version == "1.29"
+    monkeypatch.setenv("REFARCH_PROFILE", "small")
+    args = cli.build_parser().parse_args(["diff", "old", "new", "--cluster-version", "1.30"])
+    cli.resolve_options(args)
+    assert args.refarch_profile == ["small"] and args.cluster_version == "1.30"

@@ -84,6 +84,17 @@ class RunState:
                 self.repo_error = str(exc)
         return self.repo
 
+    def given_by(self, flag: str) -> str:
+        """Where an option's value came from, for messages: the flag, its variable or the file."""
+        option = table.BY_FLAG[flag]
+        if self.config.getoption(option.dest) not in (None, [], False) or not (
+                os.environ.get(option.env) or self.configured(option.name) is not None):
+            return flag
+        if os.environ.get(option.env):
+            return option.env
+        repo = self.repo_config()
+        return f"'{option.name}' in {repo.path}" if repo is not None else flag
+
     def configured(self, name: str) -> Any:
         """What the configuration file says for ``name`` (the options table's third source)."""
         return configfile.lookup(self.repo_config(), name)
@@ -190,8 +201,8 @@ class RunState:
         path = Path(given).expanduser().resolve() if given else session.options.fixtures / "waivers.yaml"
         if not path.is_file():
             if given:
-                raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
-                                   "Check the path, or start one with --refarch-baseline-update FILE.")
+                raise RefarchError(f"The waivers file {path} given with {self.given_by('--refarch-waivers')} does not "
+                                   "exist. Check the path, or start one with --refarch-baseline-update FILE.")
             return None
         return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
 
