@@ -338,7 +338,8 @@ def _record(plan: Plan, extra: Sequence[str], environ: dict[str, str] | None) ->
     golden = sorted((plan.root / DEFAULT_GOLDEN).rglob("*.yaml"))
     if proc.returncode not in (0, 1) or not golden:
         tail = "\n".join(text.strip().splitlines()[-15:])
-        print(mask(f"harness-refarch init: the recording run failed (exit {proc.returncode}); the end of "
+        print(mask(f"harness-refarch init: the recording run failed (exit {proc.returncode}); fix what it says, "
+                   f"then run `harness-refarch init --force` (it replaces the files written so far). The end of "
                    f"{log}:\n{tail}"), file=sys.stderr)
         return 1
     baseline = _count(plan.root / DEFAULT_WAIVERS)

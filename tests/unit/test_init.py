@@ -200,3 +200,17 @@ def test_init_then_check_with_no_arguments(tmp_path: Path, real_helm: Path) -> N
                if "test_golden_workloads[" in line and "PASSED" in line}
         assert gate.returncode == 0 and ran, (gate.stdout + gate.stderr)[-3000:]
         assert all(pair.startswith(f"{profile}-") for pair in ran), ran
+
+
+def test_a_failed_recording_run_says_so_and_how_to_retry(tmp_path: Path, real_helm: Path) -> None:
+    repo = tmp_path / "repo"
+    chart(repo / "harness", profiles=("demo",))
+    (repo / "harness" / "templates").mkdir()
+    (repo / "harness" / "templates" / "broken.yaml").write_text('{{ fail "this chart does not render" }}\n',
+                                                                 encoding="utf-8")
+    (repo / ".git").mkdir()
+    done = _run(["init", "--install", "harness-refarch"], repo, real_helm)
+    assert done.returncode == 1, (done.stdout + done.stderr)[-3000:]
+    assert "the recording run failed" in done.stderr and "harness-refarch init --force" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not list((repo / "refarch" / "golden").rglob("*.yaml"))
