@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
+from harness_refarch.checks.registry import REGISTRY
 from harness_refarch.diff.compare import (
     ABSENT,
     SECTIONS,
@@ -40,9 +40,9 @@ from harness_refarch.diff.compare import (
     regressions,
     upgrade_blockers,
 )
+from harness_refarch.engine import checking, options
 from harness_refarch.engine import config as configfile
-from harness_refarch.engine import options
-from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
+from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
 from harness_refarch.helm.binary import RUNNING, bounded
 from harness_refarch.model import markdown
 from harness_refarch.model.catalog import Pair
@@ -67,51 +67,26 @@ class _Parser(argparse.ArgumentParser):
         raise RefarchError(f"{message}. Run `{self.prog} --help` for the options.")
 
 
-# -- the checks the diff compares (mirrors tests/conformance; golden and determinism excluded:
-#    golden files record the OLD chart, so every intended change would look like a regression,
-#    and determinism needs a second render of each side) --------------------------------------
-SideCheck = Callable[[RefarchSession, Pair, Manifest], list[Finding]]
-
-
-def _previous(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
-    before = rs.previous(pair)
-    if before is None:
-        return []
-    return resources.never_shrinks([(before.profile.name, rs.manifest(before)), (pair.profile.name, manifest)])
-
-
-def _standby(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
-    return dr.warm_standby(pair, manifest, rs.manifest(pair, standby=True))
-
-
-# (conformance test name, where it applies: the test's refarch(...) marker, the check)
-CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
-    ("objects_well_formed", {}, lambda rs, p, m: shape.problems(p, m)),
-    ("hpa_bounds", {}, lambda rs, p, m: replicas.hpa_bounds(p, m)),
-    ("high_availability", {"ha": True}, lambda rs, p, m: replicas.high_availability(p, m)),
-    ("database_quorum", {"ha": True, "in_cluster": True}, lambda rs, p, m: replicas.database_quorum(p, m)),
-    ("container_resources", {}, lambda rs, p, m: resources.container_resources(p, m)),
-    ("jvm_heap", {}, lambda rs, p, m: resources.jvm_heap(p, m)),
-    ("documented_minimum", {"minimum": True}, lambda rs, p, m: resources.demo_minimum(p, m)),
-    ("capacity_not_below_previous_profile", {"previous": True}, _previous),
-    ("database_wiring", {}, lambda rs, p, m: wiring.wiring(p, m)),
-    ("velero_backup", {"backup": True}, lambda rs, p, m: backup.backup(p, m, rs.backup_evidence)),
-    ("warm_standby", {"dr": True}, _standby),
-)
-
-
+# -- the checks the diff compares: those the registry marks ``diff=True`` (golden and determinism
+#    are not: golden files record the OLD chart, so every intended change would look like a
+#    regression, and determinism needs a second render of each side) ------------------------------
 
 
 def run_checks(rs: RefarchSession, pair: Pair, manifest: Manifest) -> dict[str, list[Finding]]:
     """Findings per applicable check; a check that cannot run (a render it needs failed) fails."""
     out: dict[str, list[Finding]] = {}
-    for name, where, check in CHECKS:
-        if not applies(rs, pair, where):
-            continue
+    for check in REGISTRY.compared():
         try:
-            out[name] = all_masked(check(rs, rs.effective_pair(pair), manifest))
+            found = checking.for_diff(rs, check, pair, manifest)
         except RefarchError as exc:
-            out[name] = [Finding(name, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
+            found = [Finding(check.id, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
+        except Exception as exc:
+            if check.builtin:
+                raise
+            raise RefarchError(f"check {check.id} of {check.module} crashed on {pair.id} (a bug of that module, "
+                               f"outside harness-refarch): {type(exc).__name__}: {mask(str(exc))[:300]}") from None
+        if found is not None:
+            out[check.id] = all_masked(found)
     return out
 
 
@@ -577,8 +552,16 @@ def _session(side: str, chart: str, args: argparse.Namespace) -> RefarchSession:
         raise
 
 
+def check_modules(given: Sequence[str]) -> list[str]:
+    """``--refarch-checks`` modules, else those of ``REFARCH_CHECKS`` (comma-separated)."""
+    if given:
+        return list(given)
+    return [m.strip() for m in os.environ.get("REFARCH_CHECKS", "").split(",") if m.strip()]
+
+
 def run_diff(args: argparse.Namespace) -> int:
     sessions: list[RefarchSession] = []
+    REGISTRY.load(check_modules(getattr(args, "refarch_checks", [])))
     try:
         old = _session("OLD", args.old, args)
         sessions.append(old)
@@ -627,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["CHECKS", "EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",
+__all__ = ["EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",
            "DiffReport", "PairReport", "build_parser", "compare", "format_markdown", "format_text", "main"]
 
 

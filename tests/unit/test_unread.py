@@ -324,3 +324,36 @@ def test_only_the_findings_the_unread_keys_decide_become_the_cause(tmp_path: Pat
     assert unread.decided_by_keys(fixtures, "ha", [pdb, affinity]) == ([pdb], [affinity])
     assert unread.decided_by_keys(fixtures, "all", [pdb, affinity]) == ([pdb, affinity], [])
     assert unread.decided_by_keys(fixtures, "unknown", [pdb]) == ([], [pdb])
+
+
+def test_a_probe_that_fails_for_a_reason_of_the_machine_decides_nothing() -> None:
+    """A probe render that hung, crashed or could not start leaves its keys undecided; it never
+    makes a key "matter" (a verdict is a function of the inputs, not of the machine's load)."""
+    from harness_refarch.engine.unread import Undecidable
+
+    calls: list[tuple[str, ...]] = []
+
+    def flaky(group):  # the first probe (all keys) is fine, the next one crashes
+        calls.append(tuple(k[0] for k in group))
+        if len(calls) == 2:
+            raise Undecidable("helm template failed with exit code 2.")
+        return len(calls) == 1
+
+    decision = decide(_keys(*"abcd"), flaky)
+    assert decision.matters == frozenset()
+    assert decision.undecided == frozenset(_keys(*"abcd"))
+    assert any("reason of the machine" in note for note in decision.notes)
+
+
+@pytest.mark.parametrize(("reason", "transient"), [
+    ("helm template failed with exit code 1.", False),  # helm's own chart error
+    ("helm template failed with exit code 2.", True),  # a Go crash
+    ("helm template failed with exit code -9.", True),  # killed (out of memory)
+    ("helm template did not finish within 5 s and was killed with every process it started.", True),
+    ("Could not start helm template: [Errno 11] Resource temporarily unavailable (retried once).", True),
+    ("helm template printed output that is not UTF-8 (byte 3).", False),
+])
+def test_which_render_failures_are_the_machines(reason: str, transient: bool) -> None:
+    from harness_refarch.helm.render import RenderFailure
+
+    assert RenderFailure("p", reason).transient is transient

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from harness_refarch.checks.registry import Context, check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import write_atomic
@@ -280,3 +281,24 @@ def record(path: Path, pair: Pair, snap: dict[str, Any], chart: ChartStamp) -> s
     if changed:
         notes.append(", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else ""))
     return f"updated ({'; '.join(notes)})"
+
+
+# -- the golden checks: the run keeps the golden files (recording them under --refarch-update) ------
+@check("golden_workloads", findings=(CHECK,), context=True,
+       doc="The golden file exists, is readable, was recorded on this chart (name and version; said here once "
+           "when not), and every workload it records is rendered.")
+def golden_workloads(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return ctx.golden_findings(pair, manifest)
+
+
+def _cause(ctx: Context, pair: Pair) -> str:
+    """A golden file that cannot be compared at all fails every workload's test of the pair for one
+    reason: counted apart in the summary, like render failures."""
+    return ROOT_CAUSE if ctx.golden_problem(pair) else ""
+
+
+@check("matches_golden", findings=(CHECK,), workloads="all", workload_arg=True, context=True, cause=_cause,
+       doc="This workload has a golden entry and matches it; a golden file that cannot be compared at all fails "
+           "this test with one finding pointing at test_golden_workloads.")
+def matches_golden(ctx: Context, pair: Pair, manifest: Manifest, workload: str) -> list[Finding]:
+    return ctx.golden_workload_findings(pair, manifest, workload)

@@ -14,9 +14,12 @@ from typing import Any
 from harness_refarch.chart.architecture import database_contradiction
 from harness_refarch.chart.keypaths import KeyPath
 from harness_refarch.chart.values import NOT_TRACED, Layer, Merged
+from harness_refarch.checks.registry import Context, check
+from harness_refarch.checks.values_keys import CHECK as VALUES_KEYS
 from harness_refarch.checks.values_keys import Declared, unused_keys
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.quantities import QuantityError, jvm_heap_bytes, parse_quantity
 
 CHECK = "layering"
@@ -170,3 +173,38 @@ def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:
                 f = dataclasses.replace(f, hint=f"{note}; {f.hint}" if f.hint else note)
         out.append(f)
     return out
+
+
+# -- the checks of the values layers ---------------------------------------------------------------
+def _keys(ctx: Context, pair: Pair, roles: set[str]) -> list[Finding]:
+    """Keys of the layers with these roles that rendering proved to do nothing; the DR
+    standby's own overlay is judged on the standby's stack."""
+    stacks = [False]
+    if pair.architecture.standby_overlay is not None and "architecture" in roles:
+        stacks.append(True)
+    out = []
+    for standby in stacks:
+        layers = [(layer, label) for layer, label, role in ctx.labelled_layers(pair, standby)
+                  if role in roles and (not standby or layer.path == pair.architecture.standby_overlay)]
+        out += keys_not_read(layers, ctx.declared, ctx.unread(pair, standby).nothing)
+    return out
+
+
+@check("architecture_expressible", findings=(VALUES_KEYS,), needs=("unread",), context=True,
+       doc="Every key the architecture overlay sets is read by this chart; otherwise the architecture is silently "
+           "not what its name says.")
+def architecture_expressible(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return _keys(ctx, pair, {"architecture"})
+
+
+@check("value_keys_read", findings=(VALUES_KEYS,), needs=("unread",), context=True,
+       doc="Every key of the profile file, your values files and --refarch-set is read by the chart (a misspelled "
+           "key does nothing); findings name file, line and the key you probably meant.")
+def value_keys_read(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return _keys(ctx, pair, {"profile", "user", "set"})
+
+
+@check("values_match_architecture", findings=(CHECK,), context=True,
+       doc="The merged values run each database where the architecture says (in-cluster or external).")
+def values_match_architecture(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return contradictions(pair, ctx.merged(pair))

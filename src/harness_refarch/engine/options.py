@@ -67,6 +67,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--refarch-profile-map", "compare OLD's profile OLD with NEW's profile NEW, e.g. prod=large for a release "
            "that shipped override-prod.yaml where the next ships override-large.yaml (repeatable)", "list",
            "OLD=NEW", env_sep=",", commands=_DIFF),
+    Option("--refarch-checks", "also run the checks this Python module registers (imported by its dotted name, so "
+           "it runs code, like any pytest plugin; repeatable); installed packages register theirs through the "
+           "harness_refarch.checks entry point group", "list", "MODULE", env_sep=",", commands=_BOTH),
     Option("--refarch-helm", "helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
            "by harness-refarch-install-helm)", metavar="PATH", commands=_BOTH),
     Option("--refarch-release-name", "helm release name (default harness)", metavar="NAME", default="harness",

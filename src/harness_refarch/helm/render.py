@@ -11,6 +11,7 @@ template cannot multiply tracebacks.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from harness_refarch.helm.binary import Helm, command_lines, command_text
 from harness_refarch.helm.store import RenderStore, canonical
 from harness_refarch.model.errors import HelmFailed, RefarchError, failure_text
-from harness_refarch.model.manifest import Manifest, parse_manifest
+from harness_refarch.model.manifest import PROCESS_KEY, Manifest, parse_manifest
 
 T = TypeVar("T")
 
@@ -69,6 +70,10 @@ class RenderFailed(RefarchError):
         self.root = root
 
 
+_EXIT = re.compile(r"failed with exit code (-?\d+)")
+_TRANSIENT = ("Could not start", "was not started", "did not finish within", "was stopped")
+
+
 @dataclass(frozen=True)
 class RenderFailure:
     """Why a render failed (the suite's words, never cut), the command that reproduces it and
@@ -82,6 +87,16 @@ class RenderFailure:
     @property
     def message(self) -> str:
         return failure_text(self.reason, self.command, self.output)
+
+    @property
+    def transient(self) -> bool:
+        """The failure says nothing about the inputs: helm could not start, hung, was stopped, or
+        died of a crash or a signal. A chart error is helm's own exit status 1 (or output that
+        does not parse), and rendering the same inputs again fails the same way."""
+        status = _EXIT.search(self.reason)
+        if status is not None:
+            return status.group(1) != "1"
+        return any(word in self.reason for word in _TRANSIENT)
 
     @property
     def cause(self) -> tuple[str, str]:
@@ -101,11 +116,12 @@ class RenderResult:
     cached: bool = False
 
 
-def render(helm: Helm, request: RenderRequest) -> Manifest:
+def render(helm: Helm, request: RenderRequest, key: bytes = PROCESS_KEY) -> Manifest:
     """Run ``helm template`` for one request and parse its output into the representation the
     render store keeps (:func:`~harness_refarch.helm.store.canonical`), cache or not."""
     text = helm.run(request.template_args())
-    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None))
+    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None,
+                                    digest_key=key), key)
 
 
 def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None) -> RenderResult:
@@ -118,7 +134,7 @@ def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None
         else:
             key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
                             request.kube_version, helm.identity, request.repeat)
-            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request))
+            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request, store.digest_key))
     except HelmFailed as exc:
         failure = RenderFailure(label, exc.reason, exc.command, exc.output)
         return RenderResult(None, failure, time.perf_counter() - start, label)

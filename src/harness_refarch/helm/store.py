@@ -38,7 +38,7 @@ from harness_refarch.model.connections import CREDENTIAL_NAME, looks_like_creden
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import cache_dir
 from harness_refarch.model.findings import Finding
-from harness_refarch.model.manifest import Manifest, ValuePath, digest_key, from_bodies, set_digest_key
+from harness_refarch.model.manifest import PROCESS_KEY, Manifest, ValuePath, from_bodies
 from harness_refarch.model.redact import mask
 
 FORMAT = 2
@@ -64,16 +64,31 @@ def code_digest() -> str:
 
     Stored entries hold what this code made of a render (the parsed manifest, schema, lint and
     yamllint findings): another version of the suite must not be answered from them."""
-    package = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for rel, path in chart_files.walk(package):
-        if path.suffix in (".py", ".j2"):
-            h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for rel, path in code_files():
+        h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def code_files() -> list[tuple[str, Path]]:
+    """The modules and templates of the whole package (every layer), relative to it."""
+    package = Path(__file__).resolve().parents[1]  # harness_refarch/
+    return [(str(rel), path) for rel, path in chart_files.walk(package) if path.suffix in (".py", ".j2")]
 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def digest_of(*paths: Path, extra: str = "") -> str:
+    """A short content digest of files (directories: every file below), for store keys."""
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]
 
 
 class RenderStore:
@@ -85,7 +100,7 @@ class RenderStore:
         check_cache_dir(self.root)
         self._chart_digests: dict[Path, str] = {}
         self._key = self._digest_key()
-        set_digest_key(self._key)
+        self.digest_key = self._key  # keys Secret and value digests of every render this store holds
 
     def _digest_key(self) -> bytes:
         """The per-user secret of this store (0600): keys the digests of Secret values and the
@@ -148,7 +163,7 @@ class RenderStore:
             return None
 
     def save(self, key: str, manifest: Manifest) -> None:
-        self._write(key, document(manifest))
+        self._write(key, document(manifest, self.digest_key))
 
     def _write(self, key: str, doc: dict[str, Any]) -> None:
         path = self._path(key)
@@ -272,19 +287,19 @@ def _valid_render(doc: Any) -> bool:
             and all(isinstance(v, list) and len(v) == 3 and isinstance(v[2], list) for v in values))
 
 
-def document(manifest: Manifest) -> dict[str, Any]:
+def document(manifest: Manifest, key: bytes = PROCESS_KEY) -> dict[str, Any]:
     """What the store writes for a manifest: object bodies with literal credentials masked, shape
     problems, and the keyed digests of Secret values and of every value the masking replaced."""
     changed: dict[tuple[str, str], list[tuple[ValuePath, str]]] = {}
     objects = []
     for obj in manifest.objects:
         found: list[tuple[ValuePath, str]] = []
-        objects.append(_scrub(obj.body, (), found))
+        objects.append(_scrub(obj.body, (), found, key))
         if found:
             changed[(obj.kind, obj.name)] = found
-    values = {key: dict(paths) for key, paths in manifest.value_digests.items()}
-    for key, found in changed.items():
-        values.setdefault(key, {}).update(found)
+    values = {k: dict(paths) for k, paths in manifest.value_digests.items()}
+    for k, found in changed.items():
+        values.setdefault(k, {}).update(found)
     return {
         "format": FORMAT, "namespace": manifest.namespace, "objects": objects,
         "problems": [f.__dict__ for f in manifest.problems],
@@ -308,18 +323,18 @@ def encode(doc: dict[str, Any]) -> str:
     return json.dumps(doc, separators=(",", ":"), default=str)
 
 
-def canonical(manifest: Manifest) -> Manifest:
+def canonical(manifest: Manifest, key: bytes = PROCESS_KEY) -> Manifest:
     """``manifest`` exactly as the store would give it back: masked, digested and through JSON
     (integer keys become text, dates become text), so a fresh render and a stored one are the
     same input to every check and comparison."""
-    return from_document(json.loads(encode(document(manifest))), manifest.source)
+    return from_document(json.loads(encode(document(manifest, key))), manifest.source)
 
 
 _MASKED = "****"
 
 
-def _digest(value: str) -> str:
-    return hmac.new(digest_key(), value.encode(), hashlib.sha256).hexdigest()
+def _digest(value: str, key: bytes) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def _scrub_value(name: str, value: Any) -> Any:
@@ -336,22 +351,22 @@ def _scrub_value(name: str, value: Any) -> Any:
 def scrub(body: Any) -> Any:
     """A copy of a (Secret-redacted) object body for disk: ConfigMap data and literal container
     env values pass through the masking function, so no credential is ever written to the cache."""
-    return _scrub(body, (), [])
+    return _scrub(body, (), [], PROCESS_KEY)
 
 
-def _scrub(body: Any, path: ValuePath, changed: list[tuple[ValuePath, str]]) -> Any:
+def _scrub(body: Any, path: ValuePath, changed: list[tuple[ValuePath, str]], key: bytes) -> Any:
     """:func:`scrub`, noting in ``changed`` the path and keyed digest of every value it masks, so
     that two renders can still tell whether a masked value differs (generated at render time)."""
     if isinstance(body, list):
-        return [_scrub(item, (*path, i), changed) for i, item in enumerate(body)]
+        return [_scrub(item, (*path, i), changed, key) for i, item in enumerate(body)]
     if not isinstance(body, dict):
         return body
-    out = {k: _scrub(v, (*path, str(k)), changed) for k, v in body.items()}
+    out = {k: _scrub(v, (*path, str(k)), changed, key) for k, v in body.items()}
 
     def scrubbed(name: str, where: ValuePath, value: Any) -> Any:
         new = _scrub_value(name, value)
         if new != value:
-            changed.append(((*path, *where), _digest(str(value))))
+            changed.append(((*path, *where), _digest(str(value), key)))
         return new
 
     if body.get("kind") == "ConfigMap" and isinstance(body.get("data"), dict):

@@ -158,23 +158,24 @@ class Workload:
 
 # Per-process random key for Secret value digests: two renders of one run can tell whether a
 # generated value differs (DR primary vs standby, determinism) without any value being kept.
-_DIGEST_KEY = secrets.token_bytes(32)
+PROCESS_KEY = secrets.token_bytes(32)  # assigned once; a render store passes its own persistent key
 
 
-def _secret_safe(doc: dict[str, Any]) -> dict[str, Any]:
+def _secret_safe(doc: dict[str, Any], digest_key: bytes) -> dict[str, Any]:
     if doc.get("kind") == "Secret":
         digests: dict[str, str] = {}
         for section in ("data", "stringData"):
             if isinstance(doc.get(section), dict):
                 for key, value in doc[section].items():
-                    mac = hmac.new(_DIGEST_KEY, str(value).encode(), hashlib.sha256).hexdigest()
+                    mac = hmac.new(digest_key, str(value).encode(), hashlib.sha256).hexdigest()
                     digests[str(key)] = f"{section}:{mac}"
                 doc[section] = {k: REDACTED for k in doc[section]}
         doc[_DIGESTS] = digests
     return doc
 
 
-def _iter_documents(text: str, source: str, problems: list[Finding]) -> Iterator[dict[str, Any]]:
+def _iter_documents(text: str, source: str, problems: list[Finding],
+                    digest_key: bytes) -> Iterator[dict[str, Any]]:
     try:
         docs = list(yaml.load_all(text, Loader=SAFE_LOADER))
     except yaml.YAMLError as exc:
@@ -196,13 +197,13 @@ def _iter_documents(text: str, source: str, problems: list[Finding]) -> Iterator
                 continue
             for i, item in enumerate(items):
                 if isinstance(item, dict) and isinstance(item.get("kind"), str) and item.get("kind"):
-                    yield _secret_safe(item)
+                    yield _secret_safe(item, digest_key)
                 else:
                     problems.append(Finding(SHAPE, f"{where} ({doc['kind']}) item #{i}", "kind",
                                             "a Kubernetes object with a string 'kind'",
                                             type(item).__name__ if not isinstance(item, dict) else "no kind"))
         else:
-            yield _secret_safe(doc)
+            yield _secret_safe(doc, digest_key)
 
 
 class Manifest:
@@ -358,7 +359,8 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     return True
 
 
-def parse_manifest(text: str, namespace: str, source: str | None = None) -> Manifest:
+def parse_manifest(text: str, namespace: str, source: str | None = None,
+                   digest_key: bytes = PROCESS_KEY) -> Manifest:
     """Parse a multi-document YAML stream (``helm template`` output) into a :class:`Manifest`.
 
     Every object is shape-checked on the way in (see :func:`harness_refarch.model.shapes.normalise`):
@@ -369,7 +371,7 @@ def parse_manifest(text: str, namespace: str, source: str | None = None) -> Mani
     problems: list[Finding] = []
     digests: dict[tuple[str, str], dict[str, str]] = {}
     objects = []
-    for doc in _iter_documents(text, label, problems):
+    for doc in _iter_documents(text, label, problems, digest_key):
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
             meta = {}
@@ -400,15 +402,3 @@ def from_bodies(bodies: Iterable[dict[str, Any]], namespace: str, source: str,
     manifest.secret_digests = dict(digests or {})
     manifest.value_digests = dict(value_digests or {})
     return manifest
-
-
-def set_digest_key(key: bytes) -> None:
-    """Use a persistent key for Secret value digests (the on-disk render store keeps digests
-    across runs, and renders from different runs must stay comparable)."""
-    global _DIGEST_KEY
-    _DIGEST_KEY = key
-
-
-def digest_key() -> bytes:
-    """The key of value digests in use (per process, or the render store's)."""
-    return _DIGEST_KEY

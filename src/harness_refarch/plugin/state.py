@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks.registry import REGISTRY
 from harness_refarch.checks.severities import Gate
 from harness_refarch.engine import config as configfile
 from harness_refarch.engine import options as table
@@ -204,14 +205,18 @@ class RunState:
                 raise RefarchError(f"The waivers file {path} given with {self.given_by('--refarch-waivers')} does not "
                                    "exist. Check the path, or start one with --refarch-baseline-update FILE.")
             return None
-        return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
+        from harness_refarch.checks import severities
+
+        return load_waivers(path, chart=session.chart.name if session.chart is not None else None,
+                            known=REGISTRY.finding_ids() | set(severities.load(session.options.fixtures).checks()))
 
     def _gate(self, session: RefarchSession) -> Gate:
         from harness_refarch.checks import severities
         from harness_refarch.report import annotations
 
         annotations.enabled(self.opt("--refarch-annotations"), os.environ)  # bad input: one paragraph
-        levels = configfile.with_severities(severities.load(session.options.fixtures), self.repo_config())
+        shipped = severities.load(session.options.fixtures).with_defaults(REGISTRY.severities())
+        levels = configfile.with_severities(shipped, self.repo_config(), known=REGISTRY.finding_ids())
         return Gate(levels, severities.threshold(self.opt("--refarch-fail-on")))
 
     def exit_on_error(self) -> None:

@@ -249,7 +249,10 @@ def _write_report(session: pytest.Session) -> bool:
     pairs = pair_results(rs, state.shapes, state.reserve)
     state.pair_results = pairs
     if target:
-        write_report(Path(target).expanduser().resolve(), report_data(rs, state.results, pairs))
+        causes = _root_causes(config)[0] if state.gate is not None else None
+        write_report(Path(target).expanduser().resolve(),
+                     report_data(rs, state.results, pairs, causes,
+                                 state.gate.severities if state.gate is not None else None))
         return True
     return False
 

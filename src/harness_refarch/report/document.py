@@ -6,10 +6,12 @@ collects a :class:`TestResult` per test and a :class:`PairResult` (capacity, nod
 pair into a :class:`ReportData`, and :func:`write_report` renders it:
 
 * HTML (default, ``.html``/``.htm`` or any other suffix): one self-contained page (inline CSS
-  and SVG, nothing fetched), rendered by Jinja2 with autoescaping;
-* Markdown (``.md``): the same matrix and capacity tables, e.g. for a pull-request comment;
+  and SVG, nothing fetched), rendered by Jinja2 with autoescaping. It opens with the top
+  problems (root causes grouped by rule and object, :mod:`harness_refarch.report.triage`), then a
+  check x pair matrix of counts, each finding once with its pairs, capacity and node plans;
+* Markdown (``.md``): the same sections as tables, e.g. for a pull-request comment;
 * JSON (``.json``): machine-readable, every finding with check, pair, workload, field,
-  expected, actual and source.
+  expected, actual and source, and the root causes.
 
 Every string shown passes through :func:`harness_refarch.model.redact.mask` (Jinja2's ``finalize``
 hook for the templates, a recursive pass for JSON) as a second line of defence behind the
@@ -32,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness_refarch.checks.severities import Severities
 from harness_refarch.model import markdown
 from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
@@ -39,13 +42,12 @@ from harness_refarch.model.manifest import Container, Manifest
 from harness_refarch.model.quantities import QuantityError, cpu_cores, format_bytes, format_cores, memory_bytes
 from harness_refarch.model.redact import mask
 from harness_refarch.model.usage import totals
+from harness_refarch.report import triage
 from harness_refarch.report.capacity import NodePlan
+from harness_refarch.report.rootcauses import RootCause
 
 SCHEMA = "harness-refarch-report/1"
 OUTCOMES = ("pass", "fail", "waived", "skipped", "error")
-# Worst first: a matrix cell shows the worst outcome among its tests.
-_SEVERITY = ("error", "fail", "waived", "skipped", "pass")
-_DETAILED = ("fail", "error", "waived")
 DEMO_MINIMUM_CPU = 3.0
 DEMO_MINIMUM_MEMORY = 14 * 2**30
 _GIB = 2**30
@@ -117,6 +119,12 @@ class ReportData:
     minimum_memory: int | None = DEMO_MINIMUM_MEMORY
     minimum_label: str = "documented demo minimum (CI + CD)"
     minimum_profile: str = "demo"  # the profile the minimum is documented for: its bars are judged
+    chart_name: str = ""  # Chart.yaml's name: the title (``chart`` is where the chart was read from)
+    chart_dir: str = ""  # the chart's local directory: shown relative in HTML and Markdown
+    # The run's root causes (rootcauses.build, as the terminal and SARIF show them); None: derived
+    # from ``results``. ``severities`` gives their rules' help texts.
+    root_causes: Sequence[RootCause] | None = None
+    severities: Severities | None = None
 
 
 # -- capacity ----------------------------------------------------------------------------------
@@ -231,58 +239,9 @@ def _generated(value: datetime | str) -> str:
     return str(value)
 
 
-def _anchor(index: int) -> str:
-    return f"result-{index}"
-
-
 def _finding_dict(f: Finding) -> dict[str, str]:
     return {"check": f.check, "workload": f.workload, "field": f.field, "expected": f.expected,
             "actual": f.actual, "hint": f.hint, "source": f.source}
-
-
-def _matrix(data: ReportData) -> dict[str, Any]:
-    """Rows per pair (grouped by profile), a column per check, a cell per (pair, check)."""
-    checks = list(dict.fromkeys(r.check for r in data.results))
-    known = {p.pair_id: p for p in data.pairs}
-    order = list(dict.fromkeys([*(p.pair_id for p in data.pairs), *(r.pair_id for r in data.results)]))
-    cells: dict[tuple[str, str], list[tuple[int, TestResult]]] = {}
-    for index, r in enumerate(data.results):
-        cells.setdefault((r.pair_id, r.check), []).append((index, r))
-    rows = []
-    for pair_id in order:
-        pair = known.get(pair_id)
-        profile = pair.profile if pair else (pair_id or "(no pair)")
-        architecture = pair.architecture if pair else ""
-        row_cells = []
-        for check in checks:
-            entries = cells.get((pair_id, check), [])
-            counts = {o: sum(1 for _, r in entries if r.outcome == o) for o in _SEVERITY}
-            worst = next((o for o in _SEVERITY if counts[o]), "none")
-            links = [{"anchor": _anchor(i), "label": r.workload or r.test_id, "outcome": r.outcome}
-                     for i, r in entries if r.outcome in _DETAILED]
-            summary = ", ".join(f"{counts[o]} {o}" for o in _SEVERITY if counts[o])
-            row_cells.append({"status": worst, "counts": [(o, counts[o]) for o in _SEVERITY if counts[o]],
-                              "summary": summary or "not applicable", "links": links})
-        rows.append({"pair": pair_id, "profile": profile, "architecture": architecture, "cells": row_cells,
-                     "profile_rowspan": 0})
-    # Consecutive rows of one profile share the profile cell.
-    start = 0
-    for i in range(1, len(rows) + 1):
-        if i == len(rows) or rows[i]["profile"] != rows[start]["profile"]:
-            rows[start]["profile_rowspan"] = i - start
-            start = i
-    return {"checks": checks, "rows": rows}
-
-
-def _details(data: ReportData) -> list[dict[str, Any]]:
-    out = []
-    for index, r in enumerate(data.results):
-        if r.outcome not in _DETAILED:
-            continue
-        out.append({"anchor": _anchor(index), "test_id": r.test_id, "pair": r.pair_id, "check": r.check,
-                    "workload": r.workload, "outcome": r.outcome, "message": r.message,
-                    "waiver_reason": r.waiver_reason, "findings": [_finding_dict(f) for f in r.findings]})
-    return out
 
 
 def _plans(data: ReportData) -> list[dict[str, Any]]:
@@ -376,13 +335,23 @@ def _summary(data: ReportData) -> list[tuple[str, int]]:
     return [(o, sum(1 for r in data.results if r.outcome == o)) for o in OUTCOMES]
 
 
+def _causes(data: ReportData) -> list[RootCause]:
+    if data.root_causes is not None:
+        return list(data.root_causes)
+    return triage.derive_causes(data.results, data.severities or Severities(), triage.pair_order(data))
+
+
 def view(data: ReportData) -> dict[str, Any]:
     """Everything the templates show, already laid out; strings are masked when rendered."""
     shapes = _shapes(data.pairs)
+    local = triage.localiser([data.chart_dir, data.chart if Path(data.chart).is_absolute() else ""])
     return {
-        "chart": data.chart, "chart_version": data.chart_version, "kube_version": data.kube_version,
+        "title": triage.title(data.chart_name, data.chart, data.chart_version),
+        "kube_version": data.kube_version,
         "helm_version": data.helm_version, "generated_at": _generated(data.generated_at),
-        "summary": _summary(data), "matrix": _matrix(data), "details": _details(data),
+        "summary": _summary(data), "pair_count": len(triage.pair_order(data)), "matrix": triage.matrix(data),
+        **triage.problem_views(data, _causes(data), data.severities or Severities(), local),
+        "unexplained": triage.unexplained(data, local),
         "shapes": shapes,
         "capacity": [{"pair": p.pair_id, "profile": p.profile, "architecture": p.architecture,
                       **_capacity_cells(p.capacity), "plans": [_plan_cell(p.plan.get(s)) for s in shapes]}
@@ -445,6 +414,13 @@ def _plan_json(plan: NodePlan) -> dict[str, Any]:
     }
 
 
+def _cause_json(rc: RootCause) -> dict[str, Any]:
+    return {"check": rc.check, "workload": rc.workload, "field": rc.field, "severity": rc.severity,
+            "status": "baseline" if rc.waiver else "new", "failing": rc.failing, "waiver": rc.waiver,
+            "pairs": list(rc.pairs), "fingerprint": rc.fingerprint, **{
+                k: v for k, v in _finding_dict(rc.first).items() if k in ("expected", "actual", "hint", "source")}}
+
+
 def render_json(data: ReportData) -> str:
     """Machine-readable: results, capacity and plans per pair, and every finding flattened."""
     findings: list[dict[str, str | None]] = [
@@ -455,7 +431,8 @@ def render_json(data: ReportData) -> str:
                  for p in data.pairs for label, plan in p.plan.items() for f in plan.unschedulable]
     doc = {
         "schema": SCHEMA,
-        "chart": data.chart, "chart_version": data.chart_version, "kube_version": data.kube_version,
+        "chart": data.chart, "chart_name": triage.title(data.chart_name, data.chart, ""),
+        "chart_version": data.chart_version, "kube_version": data.kube_version,
         "helm_version": data.helm_version, "generated_at": _generated(data.generated_at),
         "documented_minimum": {"label": data.minimum_label, "cpu": data.minimum_cpu, "memory": data.minimum_memory},
         "summary": dict(_summary(data)),
@@ -473,6 +450,7 @@ def render_json(data: ReportData) -> str:
                      "outcome": r.outcome, "message": r.message, "waiver_reason": r.waiver_reason,
                      "findings": [_finding_dict(f) for f in r.findings]} for r in data.results],
         "findings": findings,
+        "root_causes": [_cause_json(rc) for rc in _causes(data)],
     }
     return json.dumps(_masked(doc), indent=2, ensure_ascii=False) + "\n"
 
