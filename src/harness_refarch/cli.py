@@ -41,6 +41,7 @@ from harness_refarch.diff.compare import (
     upgrade_blockers,
 )
 from harness_refarch.engine import checking, options
+from harness_refarch.engine import config as configfile
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
 from harness_refarch.helm.binary import RUNNING, bounded
 from harness_refarch.model import markdown
@@ -312,8 +313,7 @@ def default_fixtures() -> Path:
 def _add_render_options(p: argparse.ArgumentParser) -> None:
     for option in options.for_command("diff"):  # the table the pytest plugin reads too
         p.add_argument(option.flag, **options.argparse_kwargs(option))
-    p.add_argument("--cluster-version", default=os.environ.get("ATS_CLUSTER_VERSION") or DEFAULT_KUBE_VERSION,
-                   metavar="V",
+    p.add_argument("--cluster-version", default=None, metavar="V",
                    help="Kubernetes version for helm template --kube-version (default: the lowest minor the "
                         "chart's kubeVersion admits, at least 1.27)")
 
@@ -338,13 +338,38 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="run the conformance suite against CHART (from the installed package)",
         description="Run the conformance suite that this package carries against CHART (a chart directory, "
                     "a .tgz, or repo/chart with --chart-version). Every argument after CHART goes to pytest, "
-                    "e.g. `harness-refarch check ./harness -k large --refarch-report report.html`. Exit "
-                    "codes are pytest's.")
-    check.add_argument("chart", metavar="CHART", help="chart directory, .tgz or repo/chart")
+                    "e.g. `harness-refarch check ./harness -k large --refarch-report report.html`. Without "
+                    "CHART, the chart and settings come from the repository's configuration file "
+                    "(.harness-refarch.yaml or [tool.harness-refarch] in pyproject.toml; `harness-refarch init` "
+                    "writes one). Exit codes are pytest's.")
+    check.add_argument("chart", metavar="CHART", nargs="?",
+                       help="chart directory, .tgz or repo/chart (default: 'chart' of the configuration file)")
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS",
                        help="passed to pytest unchanged (options of the suite start with --refarch-)")
     check.set_defaults(handler=run_check)
+    init = sub.add_parser(
+        "init", help="set up the gate of a chart repository: configuration, golden files, baseline, CI workflow",
+        description="Run at the root of a chart repository: find the Harness chart below it, write "
+                    ".harness-refarch.yaml, record golden files (refarch/golden) and a baseline of today's findings "
+                    "(refarch/waivers.yaml) with one run of the suite, and write the CI workflow "
+                    ".github/workflows/harness-refarch.yml. `harness-refarch check` then needs no arguments there. "
+                    "Existing files are never overwritten without --force.")
+    init.add_argument("--chart", metavar="DIR", help="the chart folder, when the search finds several or none")
+    init.add_argument("--force", action="store_true", help="replace the files init writes when they exist")
+    init.add_argument("--install", metavar="SPEC",
+                      help="what the workflow installs with pip (default: the git URL and commit this copy was "
+                           "installed from)")
+    init.add_argument("--refarch-helm", metavar="PATH", help="helm binary for the recording run")
+    init.set_defaults(handler=run_init)
     return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The command line; ``check`` takes its optional CHART only as a first argument that is no
+    option, so that ``harness-refarch check -k large`` passes everything to pytest."""
+    if argv[:1] == ["check"] and len(argv) > 1 and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
+        return argparse.Namespace(command="check", chart=None, pytest_args=argv[1:], handler=run_check)
+    return build_parser().parse_args(argv)
 
 
 def data_dir(name: str) -> Path:
@@ -365,14 +390,37 @@ def run_check(args: argparse.Namespace) -> int:
 
     conformance = data_dir("conformance")
     extra = list(args.pytest_args)
-    fixtures = [] if any(a.startswith("--refarch-fixtures") for a in extra) else [
-        "--refarch-fixtures", str(data_dir("fixtures"))]
+    found = configfile.discover(Path.cwd())
+    chart = [f"--chart-path={args.chart}"] if args.chart else []
+    if not chart and not os.environ.get("ATS_CHART_PATH") and not configfile.lookup(found, "chart") \
+            and not any(a.startswith("--chart-path") for a in extra):
+        where = f"{found.path} sets no 'chart'" if found is not None else (
+            f"no {configfile.YAML_NAME} (or [tool.harness-refarch] in pyproject.toml) was found from {Path.cwd()} "
+            "up to the repository root")
+        raise RefarchError(f"harness-refarch check needs a chart: none was given and {where}. Pass CHART (a chart "
+                           "directory, .tgz or repo/chart), set 'chart: path/to/harness' in the configuration file, "
+                           "or run `harness-refarch init` at the root of the chart repository.")
+    given = any(a.startswith("--refarch-fixtures") for a in extra) or os.environ.get("REFARCH_FIXTURES") \
+        or configfile.lookup(found, "fixtures")
+    fixtures = [] if given else ["--refarch-fixtures", str(data_dir("fixtures"))]
     argv = [str(conformance), "--rootdir", str(conformance), "-p", "no:cacheprovider",
             "-o", "xfail_strict=true", "-o", "addopts=-ra",
             "-W", "ignore:cannot discover fixture:pytest.PytestWarning",
             "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
-            f"--chart-path={args.chart}", *fixtures, *extra]
+            *chart, *fixtures, *extra]
     return int(pytest.main(argv))
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """``harness-refarch init``: see :mod:`harness_refarch.init`."""
+    from harness_refarch import init
+
+    fixtures = data_dir("fixtures")
+    environ = dict(os.environ)
+    if args.refarch_helm:
+        environ["REFARCH_HELM"] = str(Path(args.refarch_helm).expanduser().resolve())
+    return init.run_init(Path.cwd(), fixtures, chart=args.chart, force=args.force, install=args.install,
+                         environ=environ)
 
 
 def _chart(spec: str) -> Path:
@@ -414,10 +462,16 @@ def side_profiles(selected: Sequence[str], mapping: dict[str, str], side: str) -
 
 def resolve_options(args: argparse.Namespace) -> None:
     """Each option of the table as the plugin reads it: the flag, else its REFARCH_* variable,
-    else its default."""
+    else the repository's configuration file, else its default."""
+    if getattr(args, "command", None) != "diff":
+        return
+    found = configfile.discover(Path.cwd())
     for option in options.for_command("diff"):
         if hasattr(args, option.dest):
-            setattr(args, option.dest, options.resolve(option.flag, getattr(args, option.dest)))
+            setattr(args, option.dest, options.resolve(option.flag, getattr(args, option.dest),
+                                                       lookup=found.lookup if found is not None else None))
+    args.cluster_version = (args.cluster_version or os.environ.get("ATS_CLUSTER_VERSION")
+                            or configfile.lookup(found, "cluster-version") or DEFAULT_KUBE_VERSION)
 
 
 def options_for(chart: str, args: argparse.Namespace, side: str = "") -> Options:
@@ -541,7 +595,7 @@ def run_diff(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness-refarch`` console script; returns the exit code."""
     try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = _parse(list(sys.argv[1:] if argv is None else argv))
         resolve_options(args)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)

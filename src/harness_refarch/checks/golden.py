@@ -69,6 +69,22 @@ def stamp(doc: dict[str, Any], path: Path) -> ChartStamp | None:
     return ChartStamp(str(header["name"]), str(header["version"]), str(header.get("digest") or ""))
 
 
+PACKAGE = Path(__file__).resolve().parents[1]  # the installed harness_refarch package (or src/ of a checkout)
+
+
+def check_recordable(root: Path, package: Path = PACKAGE) -> None:
+    """``--refarch-update`` never writes into the installed package: golden files there (the
+    wheel's ``data/fixtures/golden``) are in ``site-packages``, where nobody reviews or commits
+    them. One paragraph saying where to keep them instead."""
+    target = Path(root).expanduser().resolve()
+    if target.is_relative_to(package.resolve()):
+        raise RefarchError(
+            f"--refarch-update would write golden files into the installed harness-refarch package ({target}), "
+            "where nobody can review or commit them. Keep them in your chart repository: set 'golden: "
+            "refarch/golden' in its .harness-refarch.yaml (or [tool.harness-refarch] in pyproject.toml; "
+            "`harness-refarch init` writes one), or pass --refarch-golden DIR.")
+
+
 def _how_to_record(current: ChartStamp) -> str:
     return (f"if {current} replaces that chart, re-record them with `pytest --chart-path <this chart> "
             "--refarch-update` and review the diff; to keep both, record into a copy of the fixtures directory "

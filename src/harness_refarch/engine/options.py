@@ -78,6 +78,8 @@ OPTIONS: tuple[Option, ...] = (
            commands=_BOTH),
     Option("--refarch-fixtures", "reference-architecture data directory (default: <rootdir>/fixtures)",
            metavar="DIR", commands=_BOTH),
+    Option("--refarch-golden", "golden files folder, <DIR>/<profile>/<architecture>.yaml (default: refarch/golden "
+           "beside the repository's configuration file, else <fixtures>/golden)", metavar="DIR"),
     Option("--refarch-update", "record golden expectations from the current chart instead of comparing", "flag"),
     Option("--refarch-prune", "with --refarch-update: delete golden files that no pair uses any more", "flag"),
     Option("--refarch-render-workers", "concurrent helm renders (default: CPU count, at most 8)", "int", "N",
