@@ -190,6 +190,15 @@ class RenderStore:
         """The stored manifest (hit) or ``render()`` then store it (miss)."""
         return self.load_or_make(key, lambda k: self.load(k, source), render, self.save)
 
+    def load_doc(self, key: str) -> Any:
+        """Any stored JSON document (the caller checks its shape), or None: missing, damaged, not ours."""
+        doc = self._read(key)
+        return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+    def save_doc(self, key: str, doc: dict[str, Any]) -> None:
+        """Store ``doc`` (JSON) like a render: 0600, atomic, with this store's MAC."""
+        self._write(key, {**doc, "format": FORMAT})
+
     def load_findings(self, key: str) -> list[Finding] | None:
         doc = self._read(key)
         if not (isinstance(doc, dict) and doc.get("format") == FORMAT and _valid_findings(doc.get("findings"))):
