@@ -1,6 +1,6 @@
 """Whole-run benchmarks on the released Harness chart (issue 17), in one run of this module.
 
-``pytest tests/benchmarks/test_bench_released.py --benchmark-only -s`` measures, on
+``pytest tests/benchmarks/test_bench_released.py --benchmark-only`` measures, on
 ``../shared/reference/released-chart/harness`` (or ``$REFARCH_RELEASED_CHART``; skipped with
 the reason when absent), each once (a full cold run takes minutes):
 
