@@ -22,7 +22,7 @@ from harness_refarch.chart.tree import ChartNode, chart_values, load_chart
 from harness_refarch.chart.values import Layer, Merged, coalesce, load_layer, sets_layer
 from harness_refarch.checks import backup, golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
-from harness_refarch.engine import unread
+from harness_refarch.engine import chart_memo, unread
 from harness_refarch.engine.unread import Decision
 from harness_refarch.helm.binary import DEFAULT_TIMEOUT, Helm, bounded, find_helm
 from harness_refarch.helm.render import RenderCache, RenderFailed, RenderRequest
@@ -104,6 +104,7 @@ class RefarchSession:
         self.golden_written: list[tuple[Path, str]] = []
         self._golden_done: set[Path] = set()
         self._golden_snaps: dict[str, dict[str, Any]] = {}
+        self._golden_docs: dict[Path, dict[str, Any] | None] = {}  # parsed once per run, not per workload test
         self._workdir: Path | None = None
         self._volatility: dict[str, Volatility] = {}
         self._layers: dict[Path, Layer] = {}
@@ -328,7 +329,7 @@ class RefarchSession:
     @cached_property
     def declared(self) -> Declared:
         """Every key path the chart declares in its values or reads in its templates."""
-        return declared_paths(self.chart_node)
+        return chart_memo.declared(self.cache.store, self.options.chart, lambda: declared_paths(self.chart_node))
 
     @cached_property
     def chart_defaults(self) -> dict[str, Any]:
@@ -540,7 +541,9 @@ class RefarchSession:
             status = golden.record(path, pair, golden.snapshot(self.manifest(pair), self.volatility(pair)),
                                    self.chart_stamp)
             self.golden_written.append((path, status))
-        return golden.load(path)
+        if path not in self._golden_docs:
+            self._golden_docs[path] = golden.load(path)
+        return self._golden_docs[path]
 
     def golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
         """The pair's golden file as a whole (memoised): missing, recorded on another chart (said
