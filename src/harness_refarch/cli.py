@@ -51,6 +51,7 @@ from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.redact import mask
+from harness_refarch.report import merge
 
 PROG = "harness-refarch"
 EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARED, EXIT_BLOCKERS, EXIT_USAGE = 0, 1, 2, 3, 4
@@ -361,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "installed from)")
     init.add_argument("--refarch-helm", metavar="PATH", help="helm binary for the recording run")
     init.set_defaults(handler=run_init)
+    merge.add_parser(sub)  # harness-refarch merge SHARD.json...
     return parser
 
 

@@ -88,6 +88,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--refarch-render-timeout", "seconds one helm call may take before it is killed (default 120)", "float",
            "SECONDS", default=120.0, low=0.001, high=86_400,
            what="a finite number of seconds above 0 and at most 86400 (one day)"),
+    Option("--refarch-shard", "run only shard K of N: a deterministic share of the pairs balanced by estimated "
+           "work, every pair in exactly one shard; combine the shards' JSON reports with `harness-refarch merge`",
+           metavar="K/N"),
     Option("--refarch-report", "write a report: HTML (self-contained), Markdown when PATH ends in .md, JSON when "
            ".json", metavar="PATH"),
     Option("--refarch-sarif", "write SARIF 2.1.0 (code scanning): one result per root cause, at the values file "

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -114,6 +114,7 @@ class RefarchSession:
         self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
         self._unread: dict[tuple[str, bool], Decision] = {}
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
+        self.scope_pairs: list[Pair] = []  # under --refarch-shard: the pairs every shard's selected tests cover
         self.operator_manifests: tuple[Manifest, ...] = ()  # --refarch-manifests, parsed up front
         self.chart: ResolvedChart | None = None
         try:
@@ -319,7 +320,7 @@ class RefarchSession:
             return _lint(self.helm, request)
         key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
                         request.kube_version, self.helm.identity, 0, kind="lint-messages")
-        return get_or_compute(store, key, lambda: _lint(self.helm, request))
+        return portable_findings(store, key, lambda: _lint(self.helm, request), (request.chart, *request.values))
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property
@@ -391,7 +392,7 @@ class RefarchSession:
                 import hashlib
 
                 key = hashlib.sha256(f"{kind}\0{extra}\0{digest_of(path)}".encode()).hexdigest()
-                self._stored[memo] = get_or_compute(store, key, compute)
+                self._stored[memo] = portable_findings(store, key, compute, (path,))
         return self._stored[memo]
 
     def stored(self, kind: str, pair: Pair, compute: Callable[[], list[Finding]], standby: bool = False,
@@ -407,7 +408,7 @@ class RefarchSession:
             else:
                 key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
                                 request.kube_version, self.helm.identity, 0, kind=f"{kind}:{extra}")
-                self._stored[memo] = get_or_compute(store, key, compute)
+                self._stored[memo] = portable_findings(store, key, compute, (request.chart, *request.values))
         return self._stored[memo]
 
     # -- keys that do nothing: static candidates decided by rendering ------------------------
@@ -429,8 +430,9 @@ class RefarchSession:
     # -- determinism: one extra render per architecture ------------------------------------
     def representative(self, pair: Pair) -> Pair:
         """The pair whose second render tells what helm generates for ``pair``'s architecture:
-        the first pair of that architecture the run selected (so ``-k large`` renders no small)."""
-        pool = self.selected_pairs or self.pairs
+        the first pair of that architecture the run selected (so ``-k large`` renders no small);
+        under ``--refarch-shard``, selected by any shard (one run and its shards pick the same)."""
+        pool = self.scope_pairs or self.selected_pairs or self.pairs
         return next((p for p in pool if p.architecture.name == pair.architecture.name), pair)
 
     def learned_volatility(self) -> dict[str, Volatility]:
@@ -744,3 +746,28 @@ def _lint(helm: Helm, request: RenderRequest) -> list[Finding]:
                             hint=bounded(exc.output, 20, 20))]
         return found
     return []
+
+
+def portable_findings(store: RenderStore, key: str, compute: Callable[[], list[Finding]],
+                      paths: Sequence[Path]) -> list[Finding]:
+    """:func:`get_or_compute` for findings that may name input files by their path (yamllint's
+    ``file:line`` sources, helm's messages): the store keys inputs by content, so an entry made
+    in another checkout or on another machine is a hit here, and it must name *these* files.
+    Each path is kept as a placeholder in the entry and put back on the way out."""
+    places = sorted({str(p): f"\0input{i}\0" for i, p in enumerate(paths)}.items(), key=lambda kv: -len(kv[0]))
+
+    def swap(findings: list[Finding], pairs: Iterable[tuple[str, str]]) -> list[Finding]:
+        pairs = list(pairs)
+        out = []
+        for f in findings:
+            fields = {}
+            for name in ("workload", "field", "expected", "actual", "hint", "source"):
+                text = getattr(f, name)
+                for old, new in pairs:
+                    text = text.replace(old, new)
+                fields[name] = text
+            out.append(dataclasses.replace(f, **fields) if fields != {n: getattr(f, n) for n in fields} else f)
+        return out
+
+    stored = get_or_compute(store, key, lambda: swap(compute(), places))
+    return swap(stored, [(token, path) for path, token in places])

@@ -9,6 +9,7 @@ bounded so that a runaway helm cannot flood the terminal or the JUnit file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -222,13 +223,14 @@ class Helm:
 
     @property
     def identity(self) -> str:
-        """Which helm this is, for cache keys: version, path, size and modification time (a
-        wrapper that reports a real helm's version is still another program)."""
+        """Which helm this is, for cache keys: its version and the sha256 of the program file (a
+        wrapper that reports a real helm's version is still another program). Content, not
+        place: a render cache restored on another machine, or read from another checkout,
+        answers for the same helm wherever it is installed."""
         try:
-            st = self.binary.stat()
+            return f"{self.version} sha256:{program_digest(self.binary)}"
         except OSError:
             return f"{self.version} {self.binary}"
-        return f"{self.version} {self.binary.resolve()} {st.st_size} {st.st_mtime_ns}"
 
     @property
     def major(self) -> int:
@@ -247,6 +249,27 @@ class Helm:
 
 
 _VERSION_CACHE: dict[Path, str] = {}  # binary -> its version; one entry per helm binary used
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}  # file (path, device, inode, size, mtime) -> sha256
+_DIGESTS_LOCK = threading.Lock()
+
+
+def program_digest(binary: Path) -> str:
+    """sha256 of the program file ``binary`` runs (symlinks followed), hashed once per process
+    and file version: a changed file (size, modification time or inode) is hashed again."""
+    real = Path(binary).resolve()
+    st = real.stat()
+    stamp = (str(real), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        found = _DIGESTS.get(stamp)
+    if found is None:
+        h = hashlib.sha256()
+        with real.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        found = h.hexdigest()
+        with _DIGESTS_LOCK:
+            _DIGESTS[stamp] = found
+    return found
 _VERSIONS_LOCK = threading.Lock()
 
 

@@ -2,12 +2,13 @@
 
 A render is keyed by everything that determines it: the chart's content (every file, subcharts
 and packaged ``.tgz`` included), each values file's content, the ``--set`` values, release,
-namespace, Kubernetes version and helm version, and the suite's own code (which decides what a
-render becomes). What is stored is the *parsed, redacted* manifest (Secret values replaced at
-parse time, only keyed digests kept; literal credentials in ConfigMaps and env values masked,
-with a keyed digest kept beside the object), never helm's raw output, as JSON in files of mode
-0600 written atomically. A per-key file lock makes each distinct input render once even across
-``pytest -n`` workers.
+namespace, Kubernetes version and helm (its version and the digest of its program file), and the
+suite's own code (which decides what a render becomes). Contents, never paths: a store restored
+on another machine or read from another checkout answers the same inputs. What is stored is the
+*parsed, redacted* manifest (Secret values replaced at parse time, only keyed digests kept;
+literal credentials in ConfigMaps and env values masked, with a keyed digest kept beside the
+object), never helm's raw output, as JSON in files of mode 0600 written atomically. A per-key
+file lock makes each distinct input render once even across ``pytest -n`` workers.
 
 Every render, fresh or stored, reaches the checks in that one representation (:func:`canonical`):
 a fresh render goes through the same masking, digests and JSON round trip the store applies, so

@@ -39,7 +39,7 @@ from harness_refarch.model.findings import Finding, report
 from harness_refarch.model.identity import key_identity
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.redact import mask
-from harness_refarch.plugin import summary, xdist
+from harness_refarch.plugin import shard, summary, xdist
 from harness_refarch.plugin.state import ROOT_CAUSE, TEST_FINDINGS, RunState, pair_of, state_of
 
 
@@ -88,6 +88,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = state_of(config)
     if not config.pluginmanager.is_registered(summary):
         config.pluginmanager.register(summary, "harness_refarch.plugin.summary")
+    if not config.pluginmanager.is_registered(shard):
+        config.pluginmanager.register(shard, "harness_refarch.plugin.shard")
     config.pluginmanager.register(summary.ResultCollector(state), f"harness_refarch.results-{id(state)}")
     if config.pluginmanager.hasplugin("xdist") and not config.pluginmanager.hasplugin("harness_refarch.plugin.xdist"):
         config.pluginmanager.register(xdist, "harness_refarch.plugin.xdist")
@@ -171,9 +173,9 @@ def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair
     if state.speculated or not needed or config.option.collectonly:
         return
     state.speculated = True
-    first = {p.architecture.name: p for p in reversed([p for p in session.pairs if p in needed])}
     later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
-    later += [session.request(p, repeat=1) for p in first.values()]
+    later += [r for p in shard.representatives(config, session, needed)
+              for r in (session.request(p), session.request(p, repeat=1))]
     session.prefetch(later)
     if not (config.option.keyword or config.option.markexpr or hasattr(config, "workerinput")):
         session.prefetch_lint(needed)  # with -k/-m the lint tests may be deselected; see collection_finish
@@ -198,6 +200,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("refarch_pair", pairs, ids=[p.id for p in pairs])
         return
     needed = [p for p in pairs if _keyword_may_select(metafunc, p)]
+    needed = shard.generated(metafunc.config, session, needed, kind)  # --refarch-shard: other pairs unrendered
     session.prefetch(session.request(p) for p in needed)  # all at once, in parallel
     _speculate(metafunc.config, session, needed)
     combos = [(p, w) for p in needed for w in session.workload_ids(p, kind)]
@@ -224,7 +227,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if not _empty_matrix(item)]
     _keep_representatives(config, items)
+    shard.deselect(config, items)  # --refarch-shard: other shards' tests, after the representatives are chosen
     items.sort(key=_readiness)
+    shard.note_order(config, items, _readiness)
 
 
 # Later helm jobs are queued behind the pairs' renders: tests needing them run last, so that
@@ -246,6 +251,7 @@ def _keep_representatives(config: pytest.Config, items: list[pytest.Item]) -> No
     if rs is None:
         return
     _select_pairs(rs, items)
+    shard.widen(config, rs)  # --refarch-shard: representatives are those of the whole run
     reps = {rs.representative(p).id for p in rs.selected_pairs}
     extra = [item for item in items if item.get_closest_marker("refarch_once_per_architecture")
              and (pair := pair_of(item)) is not None and pair.id not in reps]

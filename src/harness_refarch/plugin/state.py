@@ -21,6 +21,7 @@ from harness_refarch.checks.severities import Gate
 from harness_refarch.engine import config as configfile
 from harness_refarch.engine import options as table
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
+from harness_refarch.engine.shard import Shard, for_session
 from harness_refarch.engine.waivers import Waivers, load_waivers
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
@@ -61,6 +62,8 @@ class RunState:
     worker_volatile: list[str] = field(default_factory=list)
     running: pytest.Item | None = None  # the test being run (a session-scoped fixture reads it)
     run_dir: Path | None = None  # xdist without the render cache: this run's private store
+    shard: Shard | None = None  # --refarch-shard K/N
+    shard_run: Any = None  # plugin.shard.ShardRun: this shard's pairs, the tests' order (made on first use)
     # Named caches of the run, keyed by id() with the object kept (an id is never reused meanwhile):
     grouped: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = field(default_factory=dict)
     identities: dict[int, tuple[Manifest, dict[str, list[str]]]] = field(default_factory=dict)
@@ -156,6 +159,7 @@ class RunState:
             self.gate = self._gate(session)
             self.shapes = [NodeShape.parse(v) for v in self.opt("--refarch-node-shape")]
             self.reserve = float(self.opt("--refarch-node-reserve"))
+            self.shard = for_session(self.opt("--refarch-shard"), session)
         except RefarchError as exc:
             self.error = str(exc)
             if session is not None:

@@ -9,6 +9,7 @@ the workers' results to the controller. Registered by :mod:`harness_refarch.plug
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,13 @@ from harness_refarch.engine.waivers import baseline
 from harness_refarch.helm.binary import RUNNING, bounded, known_version
 from harness_refarch.helm.render import RenderFailure
 from harness_refarch.helm.store import default_dir
+from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
+from harness_refarch.plugin import shard
 from harness_refarch.plugin.state import RENDER_CATEGORY, ROOT_CAUSE, TEST_FINDINGS, RunState, pair_of, state_of
-from harness_refarch.report.document import terminal_table, write_report
+from harness_refarch.report.document import report_format, terminal_table, write_report
 from harness_refarch.report.results import pair_results, report_data, result
 
 
@@ -92,6 +95,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
           + (f"{len(rs.selected_pairs)} of {len(rs.pairs)} (profile, architecture) pair(s) selected"
              if rs.selected_pairs and len(rs.selected_pairs) < len(rs.pairs)
              else f"{len(rs.pairs)} (profile, architecture) pair(s)"))
+    shard_line = shard.summary_line(config)
+    if shard_line:
+        write(shard_line)
     for profile in rs.missing_profiles:
         write(f"harness-refarch: profile {profile} not run: the chart has no override-{profile}.yaml")
     for line in rs.profile_notes():
@@ -159,7 +165,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         "pair": pair.id, "check": str(props.get("check") or getattr(item, "originalname", item.name)),
         "workload": getattr(getattr(item, "callspec", None), "params", {}).get("refarch_workload") or "",
         "outcome": outcome, "message": message, "waiver": reason,
-        "findings": [dict(f.__dict__) for f in findings]}
+        "findings": [dict(f.__dict__) for f in findings], "order": shard.order_of(item)}
     return report
 
 
@@ -192,6 +198,7 @@ class ResultCollector:
             findings, data["waiver"]))
         for finding in findings:
             self.state.found[(data["pair"], finding)] = None
+        shard.record_order(self.state, report.nodeid, data.get("order"))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -246,13 +253,17 @@ def _write_report(session: pytest.Session) -> bool:
     if rs is None or config.option.collectonly or (not rs.cache_started and not state_of(config).is_xdist_controller):
         return False
     state = state_of(config)
-    pairs = pair_results(rs, state.shapes, state.reserve)
+    pairs = pair_results(rs, state.shapes, state.reserve) if rs.selected_pairs or state.shard is None else []
     state.pair_results = pairs
     if target:
+        path = Path(target).expanduser().resolve()
         causes = _root_causes(config)[0] if state.gate is not None else None
-        write_report(Path(target).expanduser().resolve(),
-                     report_data(rs, state.results, pairs, causes,
-                                 state.gate.severities if state.gate is not None else None))
+        data = report_data(rs, state.results, pairs, causes, state.gate.severities if state.gate is not None else None)
+        if report_format(path) == "json" and state.gate is not None:  # what `harness-refarch merge` reads
+            selected = rs.selected_pairs or rs.pairs
+            data = replace(data, run=shard.report_block(session, _base(config), _layer_paths(rs, selected),
+                                                         _stable_workload(rs)))
+        write_report(path, data)
         return True
     return False
 
@@ -268,7 +279,8 @@ def _waiver_problems(session: pytest.Session) -> list[str]:
     out = [f"expired waiver {w.describe()}: {w.reason} (renew it with a new date or fix the finding)"
            for w in waivers.expired()]
     filtered = bool(config.option.keyword or config.option.markexpr or config.getoption("deselect", None)
-                    or any("::" in a or a.split("::")[0].endswith(".py") for a in config.option.file_or_dir or ()))
+                    or any("::" in a or a.split("::")[0].endswith(".py") for a in config.option.file_or_dir or ())
+                    or state_of(config).shard is not None)  # a shard runs part of the matrix: merge judges
     if not filtered and not session.shouldstop and not session.shouldfail:
         out += [f"stale waiver {w.describe()}: it matches no finding any more; delete it"
                 for w in waivers.stale([p.id for p in rs.pairs])]
@@ -353,14 +365,7 @@ def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
 
     state = state_of(config)
     if state.causes is None:
-        layer_paths: dict[str, Path] = {}
-        for pair in pairs:
-            for standby in (False, True) if pair.architecture.standby_overlay is not None else (False,):
-                try:
-                    layer_paths.update({layer.origin: layer.path for layer, _, _ in rs.labelled_layers(pair, standby)
-                                        if layer.path is not None})
-                except RefarchError:
-                    continue
+        layer_paths = _layer_paths(rs, pairs)
         found: dict[tuple[str, Finding], None] = state_of(config).found
         chart = Path(rs.options.chart)
         fallback = chart / "Chart.yaml" if (chart / "Chart.yaml").is_file() else chart if chart.is_file() else None
@@ -369,6 +374,19 @@ def _root_causes(config: pytest.Config) -> tuple[list[Any], Any]:
             chart_dir=chart if chart.is_dir() else None, fallback=fallback, waivers=state_of(config).waivers,
             normalise=_stable_workload(rs))
     return state.causes, pair_text
+
+
+def _layer_paths(rs: RefarchSession, pairs: list[Pair]) -> dict[str, Path]:
+    """Each values layer's label (as finding sources name it) -> its file, over ``pairs``."""
+    layer_paths: dict[str, Path] = {}
+    for pair in pairs:
+        for standby in (False, True) if pair.architecture.standby_overlay is not None else (False,):
+            try:
+                layer_paths.update({layer.origin: layer.path for layer, _, _ in rs.labelled_layers(pair, standby)
+                                    if layer.path is not None})
+            except RefarchError:
+                continue
+    return layer_paths
 
 
 def _stable_workload(rs: RefarchSession) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from harness_refarch.checks.severities import Severities
 from harness_refarch.model.findings import Finding
@@ -83,6 +84,7 @@ class ReportData:
     minimum_memory: int | None = DEMO_MINIMUM_MEMORY
     minimum_label: str = "documented demo minimum (CI + CD)"
     minimum_profile: str = "demo"  # the profile the minimum is documented for: its bars are judged
+    run: Mapping[str, Any] | None = None  # JSON only: what `harness-refarch merge` needs (shard, identity, order)
     chart_name: str = ""  # Chart.yaml's name: the title (``chart`` is where the chart was read from)
     chart_dir: str = ""  # the chart's local directory: shown relative in HTML and Markdown
     # The run's root causes (rootcauses.build, as the terminal and SARIF show them); None: derived

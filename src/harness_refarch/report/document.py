@@ -373,6 +373,8 @@ def render_json(data: ReportData) -> str:
         "findings": findings,
         "root_causes": [_cause_json(rc) for rc in _causes(data)],
     }
+    if data.run is not None:
+        doc["run"] = data.run
     return json.dumps(_masked(doc), indent=2, ensure_ascii=False) + "\n"
 
 

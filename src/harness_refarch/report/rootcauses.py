@@ -122,7 +122,7 @@ def _identity_text(text: str) -> str:
     return "".join(normalise_name(p) if i % 2 == 0 else p for i, p in enumerate(_TOKENS.split(text)))
 
 
-def _waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> str:
+def waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> str:
     """The reason of the first active waiver that matches (as Waivers.split chooses), without
     counting a use (the tests already did)."""
     if waivers is None:
@@ -136,7 +136,9 @@ def _waiver_reason(waivers: Waivers | None, finding: Finding, pair_id: str) -> s
 def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Sequence[str] = (),
           layer_paths: Mapping[str, Path] | None = None, chart_dir: Path | None = None,
           fallback: Path | None = None, waivers: Waivers | None = None,
-          normalise: Callable[[str, str], str] | None = None) -> list[RootCause]:
+          normalise: Callable[[str, str], str] | None = None,
+          waiver_of: Callable[[str, Finding], str] | None = None,
+          locator: Callable[[Source], Location | None] | None = None) -> list[RootCause]:
     """The root causes of ``found`` ((pair id, finding) entries), most severe first.
 
     ``normalise(pair id, workload)`` gives a workload's stable identity (names helm generates
@@ -145,6 +147,8 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
 
     ``layer_paths`` maps each values layer's label (as sources name it) to its file;
     ``fallback`` is where findings without a traced source are located (the chart's Chart.yaml).
+    ``waiver_of(pair id, finding)`` and ``locator(source)``, when given, replace ``waivers`` and
+    the file lookup: ``harness-refarch merge`` answers both from what the shards recorded.
     """
     paths = dict(layer_paths or {})
     order = {p: i for i, p in enumerate(pair_order)}
@@ -154,7 +158,7 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
         src = parsed.get(finding.source)
         if src is None:
             src = parsed[finding.source] = parse_source(finding.source, paths)
-        reason = _waiver_reason(waivers, finding, pair_id)
+        reason = waiver_of(pair_id, finding) if waiver_of is not None else waiver_reason(waivers, finding, pair_id)
         workload = normalise(pair_id, finding.workload) if normalise is not None else finding.workload
         key = (finding.check, workload, finding.field, src.origin, src.key, reason)
         groups.setdefault(key, []).append((pair_id, finding))
@@ -168,7 +172,8 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
             check=check, workload=workload, field=field_, severity=severity,
             failing=not reason and gate.fails(findings[0]), waiver=reason,
             pairs=tuple(dict.fromkeys(p for p, _ in members)), findings=findings, source=first_src,
-            location=locate(first_src, paths, chart_dir, fallback), fingerprint=""))
+            location=locator(first_src) if locator is not None else locate(first_src, paths, chart_dir, fallback),
+            fingerprint=""))
     out.sort(key=sort_key)
     return _fingerprinted(out)
 
