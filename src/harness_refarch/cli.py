@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
-from harness_refarch.checks import backup, dr, replicas, resources, shape, wiring
+from harness_refarch.checks.registry import REGISTRY
 from harness_refarch.diff.compare import (
     ABSENT,
     SECTIONS,
@@ -40,8 +40,9 @@ from harness_refarch.diff.compare import (
     regressions,
     upgrade_blockers,
 )
-from harness_refarch.engine import options
-from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, applies
+from harness_refarch.engine import checking, options
+from harness_refarch.engine import config as configfile
+from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
 from harness_refarch.helm.binary import RUNNING, bounded
 from harness_refarch.model import markdown
 from harness_refarch.model.catalog import Pair
@@ -67,51 +68,26 @@ class _Parser(argparse.ArgumentParser):
         raise RefarchError(f"{message}. Run `{self.prog} --help` for the options.")
 
 
-# -- the checks the diff compares (mirrors tests/conformance; golden and determinism excluded:
-#    golden files record the OLD chart, so every intended change would look like a regression,
-#    and determinism needs a second render of each side) --------------------------------------
-SideCheck = Callable[[RefarchSession, Pair, Manifest], list[Finding]]
-
-
-def _previous(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
-    before = rs.previous(pair)
-    if before is None:
-        return []
-    return resources.never_shrinks([(before.profile.name, rs.manifest(before)), (pair.profile.name, manifest)])
-
-
-def _standby(rs: RefarchSession, pair: Pair, manifest: Manifest) -> list[Finding]:
-    return dr.warm_standby(pair, manifest, rs.manifest(pair, standby=True))
-
-
-# (conformance test name, where it applies: the test's refarch(...) marker, the check)
-CHECKS: tuple[tuple[str, dict[str, bool], SideCheck], ...] = (
-    ("objects_well_formed", {}, lambda rs, p, m: shape.problems(p, m)),
-    ("hpa_bounds", {}, lambda rs, p, m: replicas.hpa_bounds(p, m)),
-    ("high_availability", {"ha": True}, lambda rs, p, m: replicas.high_availability(p, m)),
-    ("database_quorum", {"ha": True, "in_cluster": True}, lambda rs, p, m: replicas.database_quorum(p, m)),
-    ("container_resources", {}, lambda rs, p, m: resources.container_resources(p, m)),
-    ("jvm_heap", {}, lambda rs, p, m: resources.jvm_heap(p, m)),
-    ("documented_minimum", {"minimum": True}, lambda rs, p, m: resources.demo_minimum(p, m)),
-    ("capacity_not_below_previous_profile", {"previous": True}, _previous),
-    ("database_wiring", {}, lambda rs, p, m: wiring.wiring(p, m)),
-    ("velero_backup", {"backup": True}, lambda rs, p, m: backup.backup(p, m, rs.backup_evidence)),
-    ("warm_standby", {"dr": True}, _standby),
-)
-
-
+# -- the checks the diff compares: those the registry marks ``diff=True`` (golden and determinism
+#    are not: golden files record the OLD chart, so every intended change would look like a
+#    regression, and determinism needs a second render of each side) ------------------------------
 
 
 def run_checks(rs: RefarchSession, pair: Pair, manifest: Manifest) -> dict[str, list[Finding]]:
     """Findings per applicable check; a check that cannot run (a render it needs failed) fails."""
     out: dict[str, list[Finding]] = {}
-    for name, where, check in CHECKS:
-        if not applies(rs, pair, where):
-            continue
+    for check in REGISTRY.compared():
         try:
-            out[name] = all_masked(check(rs, rs.effective_pair(pair), manifest))
+            found = checking.for_diff(rs, check, pair, manifest)
         except RefarchError as exc:
-            out[name] = [Finding(name, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
+            found = [Finding(check.id, pair.id, RENDER, "every render the check needs", mask(_first_line(exc)))]
+        except Exception as exc:
+            if check.builtin:
+                raise
+            raise RefarchError(f"check {check.id} of {check.module} crashed on {pair.id} (a bug of that module, "
+                               f"outside harness-refarch): {type(exc).__name__}: {mask(str(exc))[:300]}") from None
+        if found is not None:
+            out[check.id] = all_masked(found)
     return out
 
 
@@ -338,8 +314,7 @@ def default_fixtures() -> Path:
 def _add_render_options(p: argparse.ArgumentParser) -> None:
     for option in options.for_command("diff"):  # the table the pytest plugin reads too
         p.add_argument(option.flag, **options.argparse_kwargs(option))
-    p.add_argument("--cluster-version", default=os.environ.get("ATS_CLUSTER_VERSION") or DEFAULT_KUBE_VERSION,
-                   metavar="V",
+    p.add_argument("--cluster-version", default=None, metavar="V",
                    help="Kubernetes version for helm template --kube-version (default: the lowest minor the "
                         "chart's kubeVersion admits, at least 1.27)")
 
@@ -364,14 +339,39 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="run the conformance suite against CHART (from the installed package)",
         description="Run the conformance suite that this package carries against CHART (a chart directory, "
                     "a .tgz, or repo/chart with --chart-version). Every argument after CHART goes to pytest, "
-                    "e.g. `harness-refarch check ./harness -k large --refarch-report report.html`. Exit "
-                    "codes are pytest's.")
-    check.add_argument("chart", metavar="CHART", help="chart directory, .tgz or repo/chart")
+                    "e.g. `harness-refarch check ./harness -k large --refarch-report report.html`. Without "
+                    "CHART, the chart and settings come from the repository's configuration file "
+                    "(.harness-refarch.yaml or [tool.harness-refarch] in pyproject.toml; `harness-refarch init` "
+                    "writes one). Exit codes are pytest's.")
+    check.add_argument("chart", metavar="CHART", nargs="?",
+                       help="chart directory, .tgz or repo/chart (default: 'chart' of the configuration file)")
     check.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS",
                        help="passed to pytest unchanged (options of the suite start with --refarch-)")
     check.set_defaults(handler=run_check)
+    init = sub.add_parser(
+        "init", help="set up the gate of a chart repository: configuration, golden files, baseline, CI workflow",
+        description="Run at the root of a chart repository: find the Harness chart below it, write "
+                    ".harness-refarch.yaml, record golden files (refarch/golden) and a baseline of today's findings "
+                    "(refarch/waivers.yaml) with one run of the suite, and write the CI workflow "
+                    ".github/workflows/harness-refarch.yml. `harness-refarch check` then needs no arguments there. "
+                    "Existing files are never overwritten without --force.")
+    init.add_argument("--chart", metavar="DIR", help="the chart folder, when the search finds several or none")
+    init.add_argument("--force", action="store_true", help="replace the files init writes when they exist")
+    init.add_argument("--install", metavar="SPEC",
+                      help="what the workflow installs with pip (default: the git URL and commit this copy was "
+                           "installed from)")
+    init.add_argument("--refarch-helm", metavar="PATH", help="helm binary for the recording run")
+    init.set_defaults(handler=run_init)
     merge.add_parser(sub)  # harness-refarch merge SHARD.json...
     return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """The command line; ``check`` takes its optional CHART only as a first argument that is no
+    option, so that ``harness-refarch check -k large`` passes everything to pytest."""
+    if argv[:1] == ["check"] and len(argv) > 1 and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
+        return argparse.Namespace(command="check", chart=None, pytest_args=argv[1:], handler=run_check)
+    return build_parser().parse_args(argv)
 
 
 def data_dir(name: str) -> Path:
@@ -392,14 +392,37 @@ def run_check(args: argparse.Namespace) -> int:
 
     conformance = data_dir("conformance")
     extra = list(args.pytest_args)
-    fixtures = [] if any(a.startswith("--refarch-fixtures") for a in extra) else [
-        "--refarch-fixtures", str(data_dir("fixtures"))]
+    found = configfile.discover(Path.cwd())
+    chart = [f"--chart-path={args.chart}"] if args.chart else []
+    if not chart and not os.environ.get("ATS_CHART_PATH") and not configfile.lookup(found, "chart") \
+            and not any(a.startswith("--chart-path") for a in extra):
+        where = f"{found.path} sets no 'chart'" if found is not None else (
+            f"no {configfile.YAML_NAME} (or [tool.harness-refarch] in pyproject.toml) was found from {Path.cwd()} "
+            "up to the repository root")
+        raise RefarchError(f"harness-refarch check needs a chart: none was given and {where}. Pass CHART (a chart "
+                           "directory, .tgz or repo/chart), set 'chart: path/to/harness' in the configuration file, "
+                           "or run `harness-refarch init` at the root of the chart repository.")
+    given = any(a.startswith("--refarch-fixtures") for a in extra) or os.environ.get("REFARCH_FIXTURES") \
+        or configfile.lookup(found, "fixtures")
+    fixtures = [] if given else ["--refarch-fixtures", str(data_dir("fixtures"))]
     argv = [str(conformance), "--rootdir", str(conformance), "-p", "no:cacheprovider",
             "-o", "xfail_strict=true", "-o", "addopts=-ra",
             "-W", "ignore:cannot discover fixture:pytest.PytestWarning",
             "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
-            f"--chart-path={args.chart}", *fixtures, *extra]
+            *chart, *fixtures, *extra]
     return int(pytest.main(argv))
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """``harness-refarch init``: see :mod:`harness_refarch.init`."""
+    from harness_refarch import init
+
+    fixtures = data_dir("fixtures")
+    environ = dict(os.environ)
+    if args.refarch_helm:
+        environ["REFARCH_HELM"] = str(Path(args.refarch_helm).expanduser().resolve())
+    return init.run_init(Path.cwd(), fixtures, chart=args.chart, force=args.force, install=args.install,
+                         environ=environ)
 
 
 def _chart(spec: str) -> Path:
@@ -441,10 +464,16 @@ def side_profiles(selected: Sequence[str], mapping: dict[str, str], side: str) -
 
 def resolve_options(args: argparse.Namespace) -> None:
     """Each option of the table as the plugin reads it: the flag, else its REFARCH_* variable,
-    else its default."""
+    else the repository's configuration file, else its default."""
+    if getattr(args, "command", None) != "diff":
+        return
+    found = configfile.discover(Path.cwd())
     for option in options.for_command("diff"):
         if hasattr(args, option.dest):
-            setattr(args, option.dest, options.resolve(option.flag, getattr(args, option.dest)))
+            setattr(args, option.dest, options.resolve(option.flag, getattr(args, option.dest),
+                                                       lookup=found.lookup if found is not None else None))
+    args.cluster_version = (args.cluster_version or os.environ.get("ATS_CLUSTER_VERSION")
+                            or configfile.lookup(found, "cluster-version") or DEFAULT_KUBE_VERSION)
 
 
 def options_for(chart: str, args: argparse.Namespace, side: str = "") -> Options:
@@ -525,8 +554,16 @@ def _session(side: str, chart: str, args: argparse.Namespace) -> RefarchSession:
         raise
 
 
+def check_modules(given: Sequence[str]) -> list[str]:
+    """``--refarch-checks`` modules, else those of ``REFARCH_CHECKS`` (comma-separated)."""
+    if given:
+        return list(given)
+    return [m.strip() for m in os.environ.get("REFARCH_CHECKS", "").split(",") if m.strip()]
+
+
 def run_diff(args: argparse.Namespace) -> int:
     sessions: list[RefarchSession] = []
+    REGISTRY.load(check_modules(getattr(args, "refarch_checks", [])))
     try:
         old = _session("OLD", args.old, args)
         sessions.append(old)
@@ -560,7 +597,7 @@ def run_diff(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness-refarch`` console script; returns the exit code."""
     try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = _parse(list(sys.argv[1:] if argv is None else argv))
         resolve_options(args)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
@@ -575,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["CHECKS", "EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",
+__all__ = ["EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",
            "DiffReport", "PairReport", "build_parser", "compare", "format_markdown", "format_text", "main"]
 
 

@@ -55,7 +55,7 @@ def test_parse_pure_python_for_comparison(benchmark, text: str) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2, 4])
 def test_full_matrix_renders(benchmark, session: RefarchSession, helm: Helm, workers: int) -> None:
-    requests = [r for p in session.pairs for r in session.requests_for(p)]
+    requests = [r for p in session.pairs for r in session.requests_for(p, previous=False)]
 
     def run() -> int:
         cache = RenderCache(helm, workers=workers)

@@ -39,7 +39,7 @@ def _helm_calls(with_lint: bool) -> tuple[str, list[list[str]]]:
     """The helm calls of a full run: pairs, DR standbys, one second render per architecture
     (and, with ``with_lint``, one ``helm lint --strict`` per pair), in the order the run queues them."""
     rs = RefarchSession(Options(chart=REPO / "charts" / "harness-prod", fixtures=REPO / "fixtures", cache=False))
-    requests = [r for p in rs.pairs for r in rs.requests_for(p)]
+    requests = [r for p in rs.pairs for r in rs.requests_for(p, previous=False)]
     requests += [rs.request(p, repeat=1) for p in {p.architecture.name: p for p in rs.pairs}.values()]
     calls = [r.template_args() for r in requests]
     if with_lint:

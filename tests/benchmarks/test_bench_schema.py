@@ -32,7 +32,7 @@ KUBE = "1.29.0"
 @pytest.fixture(scope="module")
 def manifests() -> list[Manifest]:
     session = RefarchSession(Options(chart=REPO / "charts" / "harness-prod", fixtures=REPO / "fixtures"))
-    requests = [r for p in session.pairs for r in session.requests_for(p)]
+    requests = [r for p in session.pairs for r in session.requests_for(p, previous=False)]
     cache = RenderCache(session.helm, workers=2)
     try:
         cache.prefetch(requests)

@@ -2,11 +2,6 @@
 of older releases) runs every check that needs no figures, and this test says once per such
 profile that its sizing is not judged."""
 
-import pytest
+from harness_refarch.plugin.binding import conformance_test
 
-from harness_refarch.checks import figures
-
-
-@pytest.mark.refarch(figures=False, first_of_profile=True)
-def test_profile_figures(refarch_pair, assert_conformant):
-    assert_conformant(figures.figures)
+test_profile_figures = conformance_test("profile_figures")

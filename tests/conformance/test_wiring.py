@@ -1,7 +1,5 @@
 """Database wiring: hosts, members, replica-set name, credentials and TLS."""
 
-from harness_refarch.checks import wiring
+from harness_refarch.plugin.binding import conformance_test
 
-
-def test_database_wiring(refarch_pair, assert_conformant):
-    assert_conformant(wiring.wiring)
+test_database_wiring = conformance_test("database_wiring")

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from harness_refarch.chart.tree import chart_values, load_chart
-from harness_refarch.helm.store import chart_digest
+from harness_refarch.helm.store import chart_digest, render_digest
 from harness_refarch.model.chart_files import walk
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +55,20 @@ def test_values_of_a_symlinked_subchart_are_read(tmp_path: Path) -> None:
     (chart / "charts").mkdir()
     (chart / "charts" / "sub").symlink_to(sub, target_is_directory=True)
     assert chart_values(load_chart(chart))["sub"]["replicaCount"] == 3
+
+
+def test_a_profile_file_is_in_the_render_key_only_as_the_values_file_that_passes_it(tmp_path: Path) -> None:
+    """Editing override-large.yaml leaves the other profiles' renders cache hits (issue 17),
+    unless a template of the chart itself can read its files."""
+    chart = _chart(tmp_path / "chart")
+    (chart / "override-large.yaml").write_text("a: 2\n")
+    before = render_digest(chart), chart_digest(chart)
+    (chart / "override-large.yaml").write_text("a: 3\n")
+    assert render_digest(chart) == before[0] and chart_digest(chart) != before[1]
+    (chart / "values.yaml").write_text("a: 4\n")
+    assert render_digest(chart) != before[0]
+    for reads_files in ('{{ .Files.Get "override-large.yaml" }}', "{{ tpl .Values.a . }}"):
+        (chart / "templates" / "files.yaml").write_text(f"# {reads_files}\n")
+        before = render_digest(chart), chart_digest(chart)
+        (chart / "override-large.yaml").write_text(reads_files)
+        assert render_digest(chart) != before[0]

@@ -53,3 +53,19 @@ def test_diff_runs_from_the_wheel(installed: Path, tmp_path: Path) -> None:
                            "--refarch-profile", "demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_update_from_the_wheel_never_writes_into_site_packages(installed: Path, tmp_path: Path) -> None:
+    """Without a configuration file the golden folder is the wheel's data: --refarch-update is refused."""
+    packaged = sorted(p.relative_to(installed) for p in installed.rglob("data/fixtures/golden/**/*") if p.is_file())
+    (tmp_path / ".git").mkdir()  # a repository without a configuration file
+    env = {**os.environ, "HELM_BIN": str(find_helm()), "HARNESS_REFARCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run([str(installed / "bin" / "harness-refarch"), "check", str(REPO / "charts" / "harness-prod"),
+                           "-q", "--refarch-profile", "demo", "--refarch-update"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=False, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 4, out[-3000:]
+    assert "would write golden files into the installed harness-refarch package" in out
+    assert "golden: refarch/golden" in out and "Traceback" not in out
+    after = sorted(p.relative_to(installed) for p in installed.rglob("data/fixtures/golden/**/*") if p.is_file())
+    assert after == packaged

@@ -15,11 +15,8 @@ import yaml
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest, parse_manifest
 from harness_refarch.report.capacity import NodeShape, plan
+from harness_refarch.report.data import CapacityRow, PairResult, ReportData, TestResult
 from harness_refarch.report.document import (
-    CapacityRow,
-    PairResult,
-    ReportData,
-    TestResult,
     capacity_row,
     render_html,
     render_json,
@@ -132,6 +129,9 @@ def sample_data() -> ReportData:
                       generated_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), pairs=pairs, results=results)
 
 
+VOID = ("br", "meta", "line", "rect", "path", "col")
+
+
 class Page(HTMLParser):
     """Tags, ids, links, table texts and raw text of an HTML page."""
 
@@ -147,11 +147,11 @@ class Page(HTMLParser):
         self.tags.append((tag, a))
         if a.get("id"):
             self.ids.add(str(a["id"]))
-        if tag not in ("br", "meta", "line", "rect", "path"):
+        if tag not in VOID:
             self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("br", "meta", "line", "rect", "path"):
+        if tag in VOID:
             return
         assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
         self.stack.pop()
@@ -187,13 +187,14 @@ def test_html_is_one_self_contained_page_with_matrix_capacity_and_chart() -> Non
             if attrs.get(name) is not None:
                 assert str(attrs[name]).startswith("#"), (tag, attrs)
     assert set(re.findall(r"https?://[^\s\"'<]+", html)) == {"http://www.w3.org/2000/svg"}
-    # the matrix: a column per check, a row per pair
-    tables = {a.get("class") for a in page.of("table")}
-    assert {"matrix", "capacity"} <= tables
+    # top problems, the matrix (a row per check, a column per pair), the findings
+    tables = {word for a in page.of("table") for word in str(a.get("class")).split()}
+    assert {"top", "matrix", "findings", "capacity"} <= tables
     text = " ".join(page.text)
     for check in ("jvm_heap", "database_wiring", "hpa_bounds"):
         assert check in text
-    assert "2 fail" in text and "1 waived" in text and "1 skipped" in text and "1 error" in text
+    titles = {str(a.get("title")) for a in page.of("td")}
+    assert {"2 fail", "1 waived", "1 skipped", "1 error"} <= titles
     # the capacity table: pods, replicas, requests, limits and storage per pair
     assert "effective replicas" in text and "PVC storage" in text and "20Gi" in text
     assert "nodes of 8,32Gi" in text
@@ -205,18 +206,13 @@ def test_html_is_one_self_contained_page_with_matrix_capacity_and_chart() -> Non
     assert "min 3" in text and "min 14" in text
 
 
-def test_html_failures_link_to_their_details() -> None:
-    data = sample_data()
-    page = parse(render_html(data))
+def test_html_links_lead_to_their_targets_and_each_top_problem_to_its_findings() -> None:
+    page = parse(render_html(sample_data()))
     links = [str(a["href"])[1:] for a in page.of("a") if a.get("href")]
-    assert links
     assert all(target in page.ids for target in links), set(links) - page.ids
-    # each failing, erroring and waived test has an anchor, linked from the matrix
-    detailed = [i for i, r in enumerate(data.results) if r.outcome in ("fail", "error", "waived")]
-    anchors = {f"result-{i}" for i in detailed}
-    assert anchors <= page.ids
-    assert anchors <= set(links)
-    assert len(anchors) == 4
+    problems = {i for i in page.ids if i.startswith("problem-")}
+    assert problems == {"problem-1", "problem-2"}  # web's heap (found by two tests: one finding), its waived wiring
+    assert problems <= set(links)
 
 
 def test_html_escapes_and_masks_everything() -> None:
@@ -250,17 +246,20 @@ def test_markdown_tables() -> None:
         return len(re.split(r"(?<!\\)\|", line)) - 2
 
     matrix = table_after("## Conformance matrix")
-    assert cells(matrix[0]) == 2 + 3 and re.fullmatch(r"\|(-+\|)+", matrix[1])
-    assert len(matrix) == 2 + 3  # header, rule, three pairs
+    assert cells(matrix[0]) == 1 + 3 and re.fullmatch(r"\|(:?-+:?\|)+", matrix[1])  # check, three pairs
+    assert len(matrix) == 2 + 3  # header, rule, three checks
     assert all(cells(row) == cells(matrix[0]) for row in matrix)
-    assert "**2 fail**" in md
+    assert matrix[2].startswith("| jvm_heap |") and "**2**" in matrix[2]
+    top = table_after("## Top problems")
+    assert len(top) == 2 + 2 and all(cells(row) == 7 for row in top)
+    assert top[2].endswith("| new |") and top[3].endswith("| baseline |")
     capacity = table_after("## Capacity per pair")
     assert len(capacity) == 2 + 3
     assert all(cells(row) == cells(capacity[0]) for row in capacity)
     assert "nodes of 8,32Gi" in capacity[0]
     # a pipe inside a finding does not break its table
-    findings = [line for line in lines if line.startswith("| Deployment/web |")]
-    assert findings and all(cells(row) == 6 for row in findings)
+    findings = [line for line in lines if line.startswith("| MEMORY (configMap ConfigMap/web:MEMORY) |")]
+    assert len(findings) == 1 and cells(findings[0]) == 4  # field, expected, actual, set by (the hint: "fix:")
     assert r"\| pipe" in md
 
 
@@ -312,7 +311,7 @@ def test_write_report_writes_each_format_atomically(tmp_path: Path) -> None:
         assert "old content" not in text
         assert SECRET not in text
     assert json.loads((tmp_path / "out/report.json").read_text())["chart"] == "harness-prod"
-    assert (tmp_path / "out/report.md").read_text().startswith("# Reference-architecture conformance")
+    assert (tmp_path / "out/report.md").read_text().startswith("# harness-prod 0.31.0: reference-architecture")
     # no temporary files left behind (the lock files are hidden and expected)
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
@@ -360,3 +359,143 @@ def test_markdown_never_passes_html_links_or_images_from_chart_content() -> None
     assert "](" in HOSTILE and "](" not in outside_code.replace("\\](", ""), outside_code
     assert "![" not in outside_code and "<img" not in outside_code and "`code`" not in outside_code
     assert "\\[click me\\](https://evil.example)" in outside_code
+
+
+# -- triage: top problems, each finding once, a matrix that fits, the title, the size -----------
+
+PROFILES = ("small", "medium", "large", "prod")
+ARCHITECTURES = ("prod-1-incluster", "prod-3-incluster", "prod-3-external-self-managed", "prod-3-external-cloud",
+                 "dr-warm-standby")
+CHECKS = [f"check_number_{i:02d}_of_the_suite" for i in range(26)]
+
+
+def large_data(chart_dir: str = "/home/someone/src/charts/harness") -> ReportData:
+    """A run the size of the released chart's: 21 pairs, 26 checks, ~1,000 failing tests, ~330
+    root causes, each found in many pairs, long messages and unbreakable words."""
+    pairs = [("demo-demo", "demo", "demo")] + [
+        (f"{p}-{a}", p, a) for a in ARCHITECTURES for p in PROFILES]
+    capacity = CapacityRow(40, 60, 55, 30.0, 60.0, 80 * GiB, 120 * GiB, 500 * GiB)
+    results: list[TestResult] = []
+    for n, (pair_id, _, _) in enumerate(pairs):
+        for c, check in enumerate(CHECKS):
+            workloads = [f"Deployment/service-{w:02d}" for w in range(12)] if c < 3 else [""]
+            for w, workload in enumerate(workloads):
+                findings = []
+                if (c + w + n) % 4 != 0:  # most tests fail, as on the released chart
+                    for k in range(5 if c < 3 else 6):
+                        findings.append(Finding(
+                            f"rule-{c}", workload or f"Deployment/service-{k:02d} container wait-for-{k} (init)",
+                            f"spec.template.spec.containers[{k}].resources.limits.memory.{'x' * 60}",
+                            f">= {k + 1}Gi for the {check} reference sizing", f"{k}Mi ({'y' * 90})",
+                            hint=f"raise it in values.yaml; {'documented sizing ' * 4}",
+                            source=f"{chart_dir}/values.yaml:{100 + k} platform.service-{k:02d}.memory"))
+                outcome = "fail" if findings else "pass"
+                message = "" if not findings else (f"{len(findings)} finding(s) for {pair_id}:\n"
+                                                   + "\n".join(f"  - [{f.check}] {f}" for f in findings) * 4)
+                results.append(TestResult(f"test_{check}[{pair_id}-{workload}]", pair_id, check, workload, outcome,
+                                          message[:4000], findings))
+    return ReportData(chart=chart_dir, chart_name="harness", chart_dir=chart_dir, chart_version="0.31.0",
+                      kube_version="1.29.0", helm_version="v4.1.4", generated_at="2025-01-02 03:04:05 UTC",
+                      pairs=[PairResult(i, p, a, capacity) for i, p, a in pairs], results=results)
+
+
+def test_large_run_gives_a_report_under_300_kb() -> None:
+    """The released chart's full matrix printed ~2.4 MB: every failing test with its findings and
+    raw message, for every pair. Each finding once with its pairs keeps it small."""
+    data = large_data()
+    failing = [r for r in data.results if r.outcome == "fail"]
+    assert len(failing) > 900 and len({f for r in failing for f in r.findings}) > 300
+    html = render_html(data)
+    assert len(html.encode()) < 300_000, len(html.encode())
+    parse(html)
+
+
+def test_title_names_the_chart_and_version_never_a_local_path() -> None:
+    data = large_data("/home/someone/src/charts/harness")
+    html = render_html(data)
+    page = parse(html)
+    assert re.search(r"<title>harness 0\.31\.0\b", html), html[:400]
+    assert "/home/someone" not in html  # nor in the findings: their sources are relative to the chart
+    assert "values.yaml:100 platform.service-00.memory" in " ".join(page.text)
+    md = render_markdown(data)
+    assert md.startswith("# harness 0.31.0") and "/home/someone" not in md
+    # without Chart.yaml's name, the folder's name, still no path
+    unnamed = ReportData(chart="/home/someone/src/charts/harness", chart_version="1.0", kube_version="1.29.0",
+                         helm_version="v4", generated_at="now")
+    assert "<title>harness 1.0" in render_html(unnamed) and "/home/someone" not in render_html(unnamed)
+    assert json.loads(render_json(data))["chart_name"] == "harness"
+
+
+def test_each_finding_appears_once_with_the_pairs_it_holds_for() -> None:
+    everywhere = Finding("resources", "Deployment/api container api", "resources.limits.memory", "set",
+                         "missing (unique-actual-1)", hint="set it", source="override-small.yaml:7 platform.api")
+    some = Finding("replicas", "Deployment/api", "spec.replicas", ">= 2", "1 (unique-actual-2)")
+    pairs = [PairResult(f"{p}-prod-3", p, "prod-3", CapacityRow(1, 1, 1, 1.0, 1.0, GiB, GiB, 0))
+             for p in ("small", "medium", "large")]
+    results = []
+    for pair in pairs:
+        found = [everywhere, *([some] if pair.profile != "small" else [])]
+        for test in ("container_resources", "best_practices"):  # two tests find the same thing
+            results.append(TestResult(f"test_{test}[{pair.pair_id}]", pair.pair_id, test, "", "fail",
+                                      "\n".join(str(f) for f in found), found))
+    data = ReportData("harness", "1.0", "1.29.0", "v4", "now", pairs=pairs, results=results)
+    html = render_html(data)
+    assert html.count("unique-actual-1") == 1 and html.count("unique-actual-2") == 1
+    page = parse(html)
+    text = " ".join(page.text)
+    assert "all 3 pairs" in text
+    assert "2 pairs: medium-prod-3, large-prod-3" in text
+    md = render_markdown(data)
+    assert md.count("unique-actual-1") == 1 and md.count("unique-actual-2") == 1
+
+
+def test_top_problems_come_first_most_severe_first_new_before_baseline() -> None:
+    from harness_refarch.checks.severities import Severities
+
+    severities = Severities({"loud": "error", "soft": "warning", "quiet": "info"})
+    pair = PairResult("small-prod-3", "small", "prod-3", CapacityRow(1, 1, 1, 1.0, 1.0, GiB, GiB, 0))
+    other = PairResult("large-prod-3", "large", "prod-3", CapacityRow(1, 1, 1, 1.0, 1.0, GiB, GiB, 0))
+
+    def result(check: str, workload: str, pairs: list[PairResult], outcome: str = "fail", reason: str = "") -> list[
+            TestResult]:
+        f = Finding(check, workload, "spec.x", "y", "z")
+        return [TestResult(f"test_{check}[{p.pair_id}-{workload}]", p.pair_id, check, workload, outcome, "", [f],
+                           waiver_reason=reason) for p in pairs]
+
+    results = [*result("quiet", "Deployment/a", [pair, other]), *result("soft", "Deployment/b", [pair]),
+               *result("loud", "Deployment/c", [pair], "waived", "known since 1.0"),
+               *result("soft", "Deployment/d", [pair, other]), *result("loud", "Deployment/e", [pair])]
+    data = ReportData("harness", "1.0", "1.29.0", "v4", "now", pairs=[pair, other], results=results,
+                      severities=severities)
+    html = render_html(data)
+    top = html[html.index('id="top-problems"'):html.index('id="matrix"')]
+    rows = re.findall(r'<span class="sev (\w+)">\w+</span></td><td>(\w+)</td><td>([^<]+)</td>.*?'
+                      r'<td>([^<]+)</td><td><span class="st (\w+)">', top)
+    assert [(sev, obj, status) for sev, _, obj, _, status in rows] == [
+        ("error", "Deployment/e", "new"), ("warning", "Deployment/d", "new"), ("warning", "Deployment/b", "new"),
+        ("info", "Deployment/a", "new"), ("error", "Deployment/c", "baseline")]
+    assert [pairs for *_, pairs, _ in rows] == ["small-prod-3", "all 2 pairs", "small-prod-3", "all 2 pairs",
+                                                "small-prod-3"]
+    # the page opens with them: before the matrix, the findings and the capacity table
+    assert html.index('id="top-problems"') < html.index('id="matrix"') < html.index('id="findings"') \
+        < html.index('id="capacity"')
+    doc = json.loads(render_json(data))
+    assert [(c["workload"], c["severity"], c["status"]) for c in doc["root_causes"]][-1] == \
+        ("Deployment/c", "error", "baseline")
+
+
+def test_matrix_has_a_row_per_check_and_a_column_per_pair_with_short_cells() -> None:
+    data = large_data()
+    page = parse(render_html(data))
+    html = render_html(data)
+    matrix = html[html.index('<table class="matrix'):html.index("</table>", html.index('<table class="matrix'))]
+    assert 'class="matrix fit"' in matrix and "table-layout: fixed" in html  # never wider than the page
+    body = matrix[matrix.index("<tbody>"):]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    assert len(rows) == len(CHECKS)
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        assert len(cells) == len(data.pairs)
+        assert all(len(c) <= 3 for c in cells), cells  # a count or a mark, not a run of links
+    assert "<a " not in body
+    assert page.of("table")

@@ -87,8 +87,9 @@ def _bodies(manifest):  # type: ignore[no-untyped-def]
 
 def test_a_fresh_render_takes_the_representation_of_a_stored_one(tmp_path: Path) -> None:
     store = RenderStore(tmp_path / "renders")
-    fresh = canonical(parse_manifest(RENDER, "ns", "fresh"))
-    store.save("k" * 64, parse_manifest(RENDER, "ns", "fresh"))
+    key = store.digest_key  # a run with a store digests with the store's key, fresh renders too
+    fresh = canonical(parse_manifest(RENDER, "ns", "fresh", digest_key=key), key)
+    store.save("k" * 64, parse_manifest(RENDER, "ns", "fresh", digest_key=key))
     stored = store.load("k" * 64, "fresh")
     assert stored is not None
     assert _bodies(fresh) == _bodies(stored)
@@ -183,3 +184,19 @@ def test_a_valid_json_entry_of_the_wrong_shape_is_a_miss_not_a_traceback(tmp_pat
         store._write(key, doc)  # type: ignore[arg-type]
         assert store.load(key, "x") is None
         assert store.load_findings(key) is None
+
+
+def test_the_code_digest_covers_every_layer_of_the_package() -> None:
+    """Stored schema, lint and parse results are what this code made of a render: a change to a
+    check, the model or a template must invalidate them, not only a change to helm/."""
+    from harness_refarch.helm.store import code_files
+
+    folders = {rel.split("/", 1)[0] for rel, _ in code_files() if "/" in rel}
+    assert {"model", "helm", "chart", "checks", "engine", "report", "plugin"} <= folders
+    assert any(rel.endswith(".j2") for rel, _ in code_files())
+
+
+def test_severities_are_found_beside_the_package() -> None:
+    from harness_refarch.checks import severities
+
+    assert severities._packaged() is not None

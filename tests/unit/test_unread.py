@@ -324,3 +324,99 @@ def test_only_the_findings_the_unread_keys_decide_become_the_cause(tmp_path: Pat
     assert unread.decided_by_keys(fixtures, "ha", [pdb, affinity]) == ([pdb], [affinity])
     assert unread.decided_by_keys(fixtures, "all", [pdb, affinity]) == ([pdb, affinity], [])
     assert unread.decided_by_keys(fixtures, "unknown", [pdb]) == ([], [pdb])
+
+
+def test_a_probe_that_fails_for_a_reason_of_the_machine_decides_nothing() -> None:
+    """A probe render that hung, crashed or could not start leaves its keys undecided; it never
+    makes a key "matter" (a verdict is a function of the inputs, not of the machine's load)."""
+    from harness_refarch.engine.unread import Undecidable
+
+    calls: list[tuple[str, ...]] = []
+
+    def flaky(group):  # the first probe (all keys) is fine, the next one crashes
+        calls.append(tuple(k[0] for k in group))
+        if len(calls) == 2:
+            raise Undecidable("helm template failed with exit code 2.")
+        return len(calls) == 1
+
+    decision = decide(_keys(*"abcd"), flaky)
+    assert decision.matters == frozenset()
+    assert decision.undecided == frozenset(_keys(*"abcd"))
+    assert any("reason of the machine" in note for note in decision.notes)
+
+
+@pytest.mark.parametrize(("reason", "transient"), [
+    ("helm template failed with exit code 1.", False),  # helm's own chart error
+    ("helm template failed with exit code 2.", True),  # a Go crash
+    ("helm template failed with exit code -9.", True),  # killed (out of memory)
+    ("helm template did not finish within 5 s and was killed with every process it started.", True),
+    ("Could not start helm template: [Errno 11] Resource temporarily unavailable (retried once).", True),
+    ("helm template printed output that is not UTF-8 (byte 3).", False),
+])
+def test_which_render_failures_are_the_machines(reason: str, transient: bool) -> None:
+    from harness_refarch.helm.render import RenderFailure
+
+    assert RenderFailure("p", reason).transient is transient
+
+
+def _tiny_chart(tmp_path: Path, msg: str, override: str) -> tuple[Path, Path]:
+    chart = tmp_path / "tiny"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: tiny\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text(f"msg: {msg}\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny\ndata:\n  msg: {{ tpl .Values.msg . | quote }}\n")
+    (chart / "override-demo.yaml").write_text(override)
+    fixtures = tmp_path / "fixtures"
+    (fixtures / "overlays").mkdir(parents=True)
+    (fixtures / "profiles.yaml").write_text((REPO / "fixtures" / "profiles.yaml").read_text())
+    (fixtures / "overlays" / "demo.yaml").write_text("{}\n")
+    (fixtures / "architectures.yaml").write_text(
+        "architectures:\n  demo:\n    title: Demo\n    profiles: [demo]\n    overlay: overlays/demo.yaml\n"
+        "    ha: false\n    backup: false\n    databases: {}\n")
+    return chart, fixtures
+
+
+def test_a_stored_decision_answers_a_warm_run_without_any_render(tmp_path: Path, real_helm: Path) -> None:
+    """The decision is a function of cached inputs (issue 17): a second session on the same
+    inputs reads it from the render store and neither probes nor renders; without a store it is
+    decided again, to the same answer."""
+    chart, fixtures = _tiny_chart(tmp_path, "'{{ .Values.greeting }}'", "greeting: {text: hi}\nnotRead: {a: 1}\n")
+
+    def session(cache: bool = True) -> RefarchSession:
+        return RefarchSession(Options(chart=chart, fixtures=fixtures, helm=str(real_helm), cache=cache,
+                                      cache_dir=tmp_path / "cache"))
+
+    first = session()
+    try:
+        [pair] = first.pairs
+        assert unread.stored_decision(first, pair) is None
+        cold = first.unread(pair)
+        assert cold.nothing == {("notRead",)} and cold.matters == {("greeting",)} and cold.renders >= 2
+    finally:
+        first.close()
+    warm = session()
+    try:
+        assert unread.first_probes(warm, pair) == []
+        assert warm.unread(pair) == cold and warm.cache.renders == 0
+    finally:
+        warm.close()
+    off = session(cache=False)
+    try:
+        assert off.unread(pair) == cold and off.cache.renders > 0
+    finally:
+        off.close()
+
+
+def test_a_decision_a_failed_render_took_part_in_is_not_stored(tmp_path: Path, real_helm: Path) -> None:
+    """Removing greeting makes the render fail (required): the key matters, but a failure may be
+    a timeout, so the decision is made again next time, like a failed render."""
+    chart, fixtures = _tiny_chart(tmp_path, "'{{ required \"greeting.text is required\" .Values.greeting.text }}'",
+                                  "greeting: {text: hi}\n")
+    rs = RefarchSession(Options(chart=chart, fixtures=fixtures, helm=str(real_helm), cache_dir=tmp_path / "cache"))
+    try:
+        [pair] = rs.pairs
+        assert rs.unread(pair).matters == {("greeting",)}
+        assert unread.stored_decision(rs, pair) is None
+    finally:
+        rs.close()

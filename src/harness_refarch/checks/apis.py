@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from harness_refarch.checks.registry import Context, check
+from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
@@ -156,3 +158,9 @@ def deprecated_apis(manifest: Manifest, kube_version: str) -> list[Finding]:
             expected = f"{entry.replacement} (not deprecated in Kubernetes {release})"
         out.append(Finding(CHECK, obj.key, "apiVersion", expected, actual, hint=entry.note))
     return out
+
+
+@check("api_versions_served", findings=(CHECK,), context=True,
+       doc="No apiVersion the target Kubernetes deprecates or has removed; findings name the replacement.")
+def api_versions_served(ctx: Context, spec: Pair, manifest: Manifest) -> list[Finding]:
+    return deprecated_apis(manifest, ctx.options.kube_version)

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from croniter import croniter
 
+from harness_refarch.checks.registry import Context, check
 from harness_refarch.model.catalog import Pair, load_yaml
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
@@ -535,3 +536,11 @@ def _snapshot_class_findings(classes: list[tuple[K8sObject, str]]) -> list[Findi
 
 __all__ = ["CHECK", "BackupJob", "Evidence", "Kind", "Policy", "backup", "describe_selector", "go_duration",
            "human", "load_manifests", "load_policy", "longest_interval", "no_evidence"]
+
+
+@check("velero_backup", findings=(CHECK,), where={"backup": True}, diff=True, context=True,
+       doc="Backup and restore where the architecture requires it: the render's or the operator's backup objects "
+           "(--refarch-manifests) cover every stateful workload (fixtures/backup.yaml).")
+def velero_backup(ctx: Context, spec: Pair, manifest: Manifest) -> list[Finding]:
+    """:func:`backup` with the run's backup data and the operator's manifests."""
+    return backup(spec, manifest, ctx.backup_evidence)

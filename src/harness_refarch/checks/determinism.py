@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from harness_refarch.checks.registry import check
+from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.identity import Volatility
+from harness_refarch.model.manifest import Manifest
 
 CHECK = "determinism"
 DR_CHECK = "dr"
@@ -93,3 +96,11 @@ def dr_generated_secrets(volatility: Volatility) -> list[Finding]:
             "set these values explicitly in the values of both clusters or point the chart at an "
             "existing Secret that you replicate to the standby"))
     return out
+
+
+@check("deterministic", findings=(CHECK, DR_CHECK), once_per_architecture=True, needs=("repeat",),
+       doc="Two renders of identical inputs differ only where the chart says so: names of the objects and keys "
+           "that change (never values), and the generated Secrets a DR standby would not share.")
+def deterministic(pair: Pair, manifest: Manifest, volatility: Volatility) -> list[Finding]:
+    """What the second render of the pair's architecture showed (see :func:`determinism`)."""
+    return determinism(volatility)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from harness_refarch.chart.keypaths import dotted, lookup
 from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.determinism import dr_generated_secrets
+from harness_refarch.checks.registry import check
 from harness_refarch.checks.wiring import ConnectionString, collapse, connection_strings, mask_finding, tls_findings
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
@@ -91,6 +92,7 @@ def _unchanged_standby(spec: Pair, primary: Manifest, standby: Manifest,
                    "standby; every standby finding follows from that")
 
 
+@check("warm_standby", findings=(CHECK,), where={"dr": True}, needs=("standby", "repeat"), diff=True)
 def warm_standby(spec: Pair, primary: Manifest, standby: Manifest,
                  volatility: Volatility | None = None) -> list[Finding]:
     """The standby shares the primary's external databases over TLS, takes no traffic, runs the

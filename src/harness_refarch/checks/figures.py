@@ -10,6 +10,7 @@ green on sizing nobody judged; a team that accepts it waives the finding with it
 
 from __future__ import annotations
 
+from harness_refarch.checks.registry import check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
@@ -17,6 +18,7 @@ from harness_refarch.model.manifest import Manifest
 CHECK = "profile-figures"
 
 
+@check("profile_figures", findings=(CHECK,), where={"figures": False, "first_of_profile": True})
 def figures(pair: Pair, manifest: Manifest) -> list[Finding]:
     """One finding for a profile without figures, none for a catalogue profile."""
     profile = pair.profile

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from harness_refarch.checks.registry import Context, check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import write_atomic
@@ -66,6 +67,22 @@ def stamp(doc: dict[str, Any], path: Path) -> ChartStamp | None:
         raise RefarchError(f"The golden file {path} has a malformed '{HEADER}' header (it needs name, version "
                            "and digest). Re-record it with `pytest --refarch-update`, then review the diff.")
     return ChartStamp(str(header["name"]), str(header["version"]), str(header.get("digest") or ""))
+
+
+PACKAGE = Path(__file__).resolve().parents[1]  # the installed harness_refarch package (or src/ of a checkout)
+
+
+def check_recordable(root: Path, package: Path = PACKAGE) -> None:
+    """``--refarch-update`` never writes into the installed package: golden files there (the
+    wheel's ``data/fixtures/golden``) are in ``site-packages``, where nobody reviews or commits
+    them. One paragraph saying where to keep them instead."""
+    target = Path(root).expanduser().resolve()
+    if target.is_relative_to(package.resolve()):
+        raise RefarchError(
+            f"--refarch-update would write golden files into the installed harness-refarch package ({target}), "
+            "where nobody can review or commit them. Keep them in your chart repository: set 'golden: "
+            "refarch/golden' in its .harness-refarch.yaml (or [tool.harness-refarch] in pyproject.toml; "
+            "`harness-refarch init` writes one), or pass --refarch-golden DIR.")
 
 
 def _how_to_record(current: ChartStamp) -> str:
@@ -264,3 +281,24 @@ def record(path: Path, pair: Pair, snap: dict[str, Any], chart: ChartStamp) -> s
     if changed:
         notes.append(", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else ""))
     return f"updated ({'; '.join(notes)})"
+
+
+# -- the golden checks: the run keeps the golden files (recording them under --refarch-update) ------
+@check("golden_workloads", findings=(CHECK,), context=True,
+       doc="The golden file exists, is readable, was recorded on this chart (name and version; said here once "
+           "when not), and every workload it records is rendered.")
+def golden_workloads(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return ctx.golden_findings(pair, manifest)
+
+
+def _cause(ctx: Context, pair: Pair) -> str:
+    """A golden file that cannot be compared at all fails every workload's test of the pair for one
+    reason: counted apart in the summary, like render failures."""
+    return ROOT_CAUSE if ctx.golden_problem(pair) else ""
+
+
+@check("matches_golden", findings=(CHECK,), workloads="all", workload_arg=True, context=True, cause=_cause,
+       doc="This workload has a golden entry and matches it; a golden file that cannot be compared at all fails "
+           "this test with one finding pointing at test_golden_workloads.")
+def matches_golden(ctx: Context, pair: Pair, manifest: Manifest, workload: str) -> list[Finding]:
+    return ctx.golden_workload_findings(pair, manifest, workload)

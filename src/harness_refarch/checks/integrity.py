@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from harness_refarch.checks.registry import Context, check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
@@ -528,3 +529,13 @@ def integrity(spec: Pair, manifest: Manifest, external: External) -> list[Findin
         *autoscalers_and_budgets(manifest, external.runtime_labels),
         *ingresses(manifest), *pod_references(manifest, external), *duplicates(manifest),
     ]
+
+
+@check("referential_integrity", findings=(CHECK,), context=True,
+       doc="Selectors, Service ports, HPA/PDB targets, Ingress backends and every ConfigMap, Secret, PVC, "
+           "ServiceAccount and PriorityClass a pod references exist (or are declared external).")
+def referential_integrity(ctx: Context, spec: Pair, manifest: Manifest) -> list[Finding]:
+    """:func:`integrity` with the objects declared external (fixtures/external-objects.yaml and the
+    Secrets the pair's merged values name)."""
+    external = load_external(ctx.options.fixtures / "external-objects.yaml", ctx.merged(spec).values)
+    return integrity(spec, manifest, external)

@@ -7,6 +7,7 @@ file, ``--set``) coalesced the way helm does (see :mod:`harness_refarch.chart.va
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -14,9 +15,12 @@ from typing import Any
 from harness_refarch.chart.architecture import database_contradiction
 from harness_refarch.chart.keypaths import KeyPath
 from harness_refarch.chart.values import NOT_TRACED, Layer, Merged
+from harness_refarch.checks.registry import Context, check
+from harness_refarch.checks.values_keys import CHECK as VALUES_KEYS
 from harness_refarch.checks.values_keys import Declared, unused_keys
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
+from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.quantities import QuantityError, jvm_heap_bytes, parse_quantity
 
 CHECK = "layering"
@@ -118,7 +122,52 @@ def _same(value: Any, rendered: str | None, field: str) -> bool:
     return False
 
 
-def trace(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> str:
+class SetPaths:
+    """The key paths the layers set, indexed for tracing: by the value key they end with, then by
+    each key above it (built once per tail, on first use), and the hits per (tails, workload
+    name). Tracing every finding of a run then costs one pass over the paths per distinct tail,
+    and a lookup per finding, instead of a scan of every path per finding."""
+
+    def __init__(self, paths: Iterable[KeyPath]) -> None:
+        self.paths = tuple(dict.fromkeys(paths))
+        self._by_tail: dict[KeyPath, tuple[dict[str, set[KeyPath]], list[str]]] = {}
+        self._hits: dict[tuple[tuple[KeyPath, ...], str], list[KeyPath]] = {}
+
+    def _segments(self, tail: KeyPath) -> tuple[dict[str, set[KeyPath]], list[str]]:
+        """Paths longer than ``tail`` that end with it, by each key above the tail (keys of
+        three characters or more), and those keys sorted."""
+        found = self._by_tail.get(tail)
+        if found is None:
+            n, by_key = len(tail), dict[str, set[KeyPath]]()
+            for path in self.paths:
+                if len(path) > n and path[-n:] == tail:
+                    for seg in path[:-n]:
+                        if len(seg) > 2:
+                            by_key.setdefault(seg, set()).add(path)
+            found = self._by_tail[tail] = (by_key, sorted(by_key))
+        return found
+
+    def hits(self, tails: tuple[KeyPath, ...], name: str) -> list[KeyPath]:
+        """Sorted paths ending with one of ``tails`` with a key above it that names the workload:
+        the name itself, a prefix of it ending before a ``-`` (``ng-manager`` for
+        ``ng-manager-abc``), or a key that starts with it."""
+        memo = (tails, name)
+        if memo not in self._hits:
+            found: set[KeyPath] = set()
+            for tail in tails:
+                by_key, keys = self._segments(tail)
+                wanted = {name[:i] for i, c in enumerate(name) if c == "-"}
+                i = bisect.bisect_left(keys, name)
+                while i < len(keys) and keys[i].startswith(name):
+                    wanted.add(keys[i])
+                    i += 1
+                for key in wanted:
+                    found.update(by_key.get(key, ()))
+            self._hits[memo] = sorted(found)
+        return self._hits[memo]
+
+
+def trace(finding: Finding, merged: Merged, paths: Sequence[KeyPath] | SetPaths) -> str:
     """``file:line key`` of the layer that set the value a finding is about, generically: a key
     path a layer set whose segments name the workload and end with the field's value key.
     ``""`` when the field is not value-driven; ``"source not traced"`` when unsure. Use
@@ -126,24 +175,21 @@ def trace(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> str:
     return explain(finding, merged, paths)[0]
 
 
-def _hit(finding: Finding, paths: Sequence[KeyPath]) -> tuple[KeyPath | None, bool]:
+def _hit(finding: Finding, paths: SetPaths) -> tuple[KeyPath | None, bool]:
     """The one key path a layer set for the finding's workload and field, and whether there were
     several candidates."""
     tails = _tails(finding.field)
     name = _workload_name(finding.workload)
     if not tails or not name:
         return None, False
-    hits = sorted({p for p in paths for tail in tails
-                   if len(p) > len(tail) and p[-len(tail):] == tail
-                   and any(seg == name or name.startswith(seg + "-") or seg.startswith(name)
-                           for seg in p[:-len(tail)] if len(seg) > 2)})
+    hits = paths.hits(tails, name)
     return (hits[0], False) if len(hits) == 1 else (None, bool(hits))
 
 
-def explain(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> tuple[str, str]:
+def explain(finding: Finding, merged: Merged, paths: Sequence[KeyPath] | SetPaths) -> tuple[str, str]:
     """``(source, note)``: the source only when the line's value is what was rendered; else no
     source and a note saying that the key does not reach the object (a template decides)."""
-    hit, several = _hit(finding, paths)
+    hit, several = _hit(finding, paths if isinstance(paths, SetPaths) else SetPaths(paths))
     if hit is None:
         return (NOT_TRACED if several else ""), ""
     value = merged.get(hit)
@@ -156,10 +202,26 @@ def explain(finding: Finding, merged: Merged, paths: Sequence[KeyPath]) -> tuple
                 "this field (the chart's template decides it)")
 
 
+# merged values -> (them, their set paths indexed): one index per values stack of a run, not per
+# check; bounded, and the Merged is kept so that its id stays its own
+_INDEXES: dict[int, tuple[Merged, SetPaths]] = {}
+_MAX_INDEXES = 256
+
+
+def set_paths(merged: Merged) -> SetPaths:
+    """The index of the key paths ``merged``'s layers set, built once per values stack."""
+    cached = _INDEXES.get(id(merged))
+    if cached is None or cached[0] is not merged:
+        if len(_INDEXES) >= _MAX_INDEXES:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        cached = _INDEXES[id(merged)] = (merged, SetPaths(merged.setters))
+    return cached[1]
+
+
 def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:
     """Findings with their ``source`` filled where a values layer set the failing value; where a
     layer set the key but the render shows another value, a note says the key does not reach it."""
-    paths = list(merged.setters)
+    paths = set_paths(merged)
     out = []
     for f in findings:
         if not f.source:
@@ -170,3 +232,38 @@ def with_sources(findings: Iterable[Finding], merged: Merged) -> list[Finding]:
                 f = dataclasses.replace(f, hint=f"{note}; {f.hint}" if f.hint else note)
         out.append(f)
     return out
+
+
+# -- the checks of the values layers ---------------------------------------------------------------
+def _keys(ctx: Context, pair: Pair, roles: set[str]) -> list[Finding]:
+    """Keys of the layers with these roles that rendering proved to do nothing; the DR
+    standby's own overlay is judged on the standby's stack."""
+    stacks = [False]
+    if pair.architecture.standby_overlay is not None and "architecture" in roles:
+        stacks.append(True)
+    out = []
+    for standby in stacks:
+        layers = [(layer, label) for layer, label, role in ctx.labelled_layers(pair, standby)
+                  if role in roles and (not standby or layer.path == pair.architecture.standby_overlay)]
+        out += keys_not_read(layers, ctx.declared, ctx.unread(pair, standby).nothing)
+    return out
+
+
+@check("architecture_expressible", findings=(VALUES_KEYS,), needs=("unread",), context=True,
+       doc="Every key the architecture overlay sets is read by this chart; otherwise the architecture is silently "
+           "not what its name says.")
+def architecture_expressible(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return _keys(ctx, pair, {"architecture"})
+
+
+@check("value_keys_read", findings=(VALUES_KEYS,), needs=("unread",), context=True,
+       doc="Every key of the profile file, your values files and --refarch-set is read by the chart (a misspelled "
+           "key does nothing); findings name file, line and the key you probably meant.")
+def value_keys_read(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return _keys(ctx, pair, {"profile", "user", "set"})
+
+
+@check("values_match_architecture", findings=(CHECK,), context=True,
+       doc="The merged values run each database where the architecture says (in-cluster or external).")
+def values_match_architecture(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return contradictions(pair, ctx.merged(pair))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from harness_refarch.checks.registry import check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest, Workload
@@ -149,6 +150,9 @@ RULES: dict[str, Rule] = {
 }
 
 
+@check("best_practices", findings=tuple(RULES),
+       doc="Pinned images, probes, no privileged containers or host namespaces, non-root where a securityContext "
+           "is set; each finding's check is the rule id (waivable by id).")
 def practices(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Every rule's findings for one render; each finding's check is its rule id."""
     return [finding for rule in RULES.values() for finding in rule(spec, manifest)]

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from harness_refarch.checks.registry import check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest, Workload, selector_matches
@@ -13,6 +14,7 @@ from harness_refarch.model.manifest import Manifest, Workload, selector_matches
 CHECK = "replicas"
 
 
+@check("hpa_bounds", findings=(CHECK,), diff=True)
 def hpa_bounds(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Every HPA targets a rendered workload and has 1 <= minReplicas <= maxReplicas."""
     out = []
@@ -95,6 +97,7 @@ def _spreads(workload: Workload) -> bool:
     return _spread_problem(workload) is None
 
 
+@check("high_availability", findings=(CHECK,), where={"ha": True}, workloads="stateless", diff=True)
 def high_availability(spec: Pair, manifest: Manifest) -> list[Finding]:
     """3-replica mode: every stateless service survives the loss of one pod or node."""
     out = []
@@ -131,6 +134,7 @@ def _in_cluster(spec: Pair, db: str) -> bool:
     return expectation is None or expectation.in_cluster
 
 
+@check("database_quorum", findings=(CHECK,), where={"ha": True, "in_cluster": True}, diff=True)
 def database_quorum(spec: Pair, manifest: Manifest) -> list[Finding]:
     """In-cluster MongoDB needs an odd replica set of >= 3 voters; Redis >= 3 sentinels."""
     out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from harness_refarch.checks.registry import check
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Container, Manifest, Workload
@@ -27,6 +28,7 @@ def _where(w: Workload, c: Container) -> str:
     return f"{w.key} container {c.name}" + (" (init)" if c.init else "")
 
 
+@check("container_resources", findings=(CHECK,), workloads="all", diff=True)
 def container_resources(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Every container requests CPU and memory, limits memory, and requests <= limits."""
     out = []
@@ -54,6 +56,7 @@ def container_resources(spec: Pair, manifest: Manifest) -> list[Finding]:
     return out
 
 
+@check("jvm_heap", findings=(CHECK,), workloads="jvm", diff=True)
 def jvm_heap(spec: Pair, manifest: Manifest) -> list[Finding]:
     """The JVM heap (``MEMORY``) leaves >= 25% of the memory limit for off-heap use."""
     out = []
@@ -90,6 +93,7 @@ def jvm_heap(spec: Pair, manifest: Manifest) -> list[Finding]:
     return out
 
 
+@check("documented_minimum", findings=(CHECK,), where={"minimum": True}, diff=True)
 def demo_minimum(spec: Pair, manifest: Manifest) -> list[Finding]:
     """A profile with a documented minimum (demo: 3 cores, 14 GiB for CI+CD) fits in it."""
     profile = spec.profile
@@ -130,3 +134,10 @@ def never_shrinks(chain: Sequence[tuple[str, Manifest]]) -> list[Finding]:
                         CHECK, key, f"{res} requested (replicas x requests), {small_name} -> {big_name}",
                         f">= {fmt[res](before)} ({small_name})", f"{fmt[res](after)} ({big_name})"))
     return out
+
+
+@check("capacity_not_below_previous_profile", findings=(CHECK,), where={"previous": True}, diff=True,
+       doc="Replicas x requests and storage per workload and in total: demo <= small <= medium <= large.")
+def not_below_previous(spec: Pair, manifest: Manifest, previous: tuple[str, Manifest]) -> list[Finding]:
+    """Capacity of the pair's render against ``previous``, the pair one size down."""
+    return never_shrinks([previous, (spec.profile.name, manifest)])

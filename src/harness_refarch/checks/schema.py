@@ -43,12 +43,16 @@ import yaml
 from referencing import Registry, Resource
 
 from harness_refarch.checks.apis import target_minor
+from harness_refarch.checks.registry import Context, check
+from harness_refarch.helm.store import digest_of
+from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import SAFE_LOADER, Manifest, yaml_problem
 from harness_refarch.model.redact import mask
 
 CHECK = "schema"
+NOT_VALIDATED = "schema-not-validated"  # kept in the render store beside the findings: why the test skips
 
 # https://github.com/kubernetes/apimachinery/blob/master/pkg/api/resource/quantity.go (the
 # pattern controller-gen emits for resource.Quantity fields).
@@ -519,3 +523,30 @@ def validate(manifest: Manifest, kube_version: str, schema_dir: Path) -> SchemaR
         findings += [Finding(CHECK, obj.key, path, expected, actual, hint=hint)
                      for path, expected, actual, hint in result]
     return SchemaResult(findings, sorted(unvalidated), version, validated, cached)
+
+
+# -- the check: results kept in the render store (keyed by the render, the schema files and
+#    kubernetes-validate's version), so a warm run validates nothing again ----------------------
+def _stored(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    schemas = ctx.options.fixtures / "schemas"
+
+    def compute() -> list[Finding]:
+        result = validate(manifest, ctx.options.kube_version, schemas)
+        unvalidated = [Finding(NOT_VALIDATED, "", result.skip_reason(), "", "")] if result.unvalidated else []
+        return [*result.findings, *unvalidated]
+
+    token = digest_of(schemas, extra=metadata.version("kubernetes-validate"))
+    return ctx.stored("schema", pair, compute, extra=token)
+
+
+def _skip(ctx: Context, pair: Pair, manifest: Manifest) -> str:
+    """Kinds without any schema make the test a skip naming them: never counted as validated."""
+    return next((f.field for f in _stored(ctx, pair, manifest) if f.check == NOT_VALIDATED), "")
+
+
+@check("kubernetes_schemas", findings=(CHECK,), context=True, skip=_skip,
+       doc="A finding names the object, the field path and the schema's complaint. Kinds without any schema make "
+           "the test a skip naming them: never counted as validated. Results are kept in the render store (keyed "
+           "by the render, the schema files and kubernetes-validate's version).")
+def kubernetes_schemas(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    return [f for f in _stored(ctx, pair, manifest) if f.check != NOT_VALIDATED]

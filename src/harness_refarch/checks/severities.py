@@ -44,6 +44,15 @@ class Severities:
     def checks(self) -> list[str]:
         return sorted(self.levels)
 
+    def with_defaults(self, defaults: Mapping[str, tuple[str, str]]) -> Severities:
+        """These severities plus (severity, help) of check ids they do not name: what a check's
+        registration declares (a team's own check; the file, when it names the id, wins)."""
+        extra = {k: v for k, v in defaults.items() if k not in self.levels}
+        if not extra:
+            return self
+        return Severities({**self.levels, **{k: level for k, (level, _) in extra.items()}},
+                          {**self.helps, **{k: text for k, (_, text) in extra.items()}}, self.source)
+
 
 def parse(text: str, where: str) -> Severities:
     """The severities of a ``severities.yaml`` text; RefarchError naming the entry when malformed."""
@@ -77,8 +86,8 @@ def load(fixtures: Path) -> Severities:
 
 
 def _packaged() -> Path | None:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "data" / "fixtures" / FILE, here.parents[1] / "fixtures" / FILE):
+    package = Path(__file__).resolve().parents[1]  # harness_refarch/: the wheel's data, else the checkout's
+    for candidate in (package / "data" / "fixtures" / FILE, package.parents[1] / "fixtures" / FILE):
         if candidate.is_file():
             return candidate
     return None

@@ -16,8 +16,10 @@ keys below it under another parent (a subtree that moved).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,15 @@ class Declared:
         """True when a template reads ``path`` exactly, a parent whole, or something below it."""
         return self.status(path) in ("whole", "node")
 
+    @cached_property
+    def by_last(self) -> dict[str, tuple[KeyPath, ...]]:
+        """Declared key paths by their last key (built once: "where did it move" per unread key
+        would otherwise scan every declared path)."""
+        index: dict[str, list[KeyPath]] = {}
+        for path in self.paths:
+            index.setdefault(path[-1], []).append(path)
+        return {k: tuple(v) for k, v in index.items()}
+
     def closest(self, path: KeyPath, value: Any = None) -> str | None:
         """The declared key the user meant, on evidence only: a subchart's name where its alias
         holds the values, a sibling one edit away, or the one place the subtree moved to."""
@@ -146,7 +157,7 @@ class Declared:
         leaves = list(_leaves(value)) if isinstance(value, dict) else []
         if not leaves:
             return None
-        places = [p for p in self.paths if p[-1] == key[-1] and p != key
+        places = [p for p in self.by_last.get(key[-1], ()) if p != key
                   and all((*p, *leaf) in self.paths for leaf in leaves)]
         if len(places) != 1:
             return None
@@ -180,10 +191,13 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+@functools.lru_cache(maxsize=65536)
 def _is_typo(wrong: str, right: str) -> bool:
     """One edit in a key of four letters or more, two in one of eight or more, or a doubled
     letter (``hha``): short keys one edit apart (``cg``, ``cd``) are different words."""
     a, b = wrong.lower(), right.lower()
+    if abs(len(a) - len(b)) > 2:  # at least that many edits apart: never a typo (no distance needed)
+        return False
     shorter = min(len(a), len(b))
     d = _distance(a, b)
     if (d == 1 and shorter >= 4) or (d <= 2 and shorter >= 8):

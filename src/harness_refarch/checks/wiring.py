@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from harness_refarch.checks.registry import check
 from harness_refarch.model import uris
 from harness_refarch.model.catalog import DatabaseExpectation, Pair
 from harness_refarch.model.connections import (
@@ -183,6 +184,7 @@ def _double_scheme_hint(uri: ConnectionString) -> str:
             "give the hosts without a scheme (TLS is a separate setting)")
 
 
+@check("database_wiring", findings=(CHECK,), diff=True)
 def wiring(spec: Pair, manifest: Manifest) -> list[Finding]:
     """Connection strings match the architecture: hosts, member counts, secrets and TLS."""
     databases = spec.architecture.databases

@@ -14,6 +14,7 @@ may hold credentials.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,9 +24,12 @@ import yaml
 from yamllint import linter  # type: ignore[import-untyped]
 from yamllint.config import YamlLintConfig, YamlLintConfigError  # type: ignore[import-untyped]
 
+from harness_refarch.checks.registry import Context, check
+from harness_refarch.helm.store import digest_of
+from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
-from harness_refarch.model.manifest import SAFE_LOADER
+from harness_refarch.model.manifest import SAFE_LOADER, Manifest
 
 CHECK = "yamllint"
 DUPLICATES = "key-duplicates"
@@ -190,3 +194,15 @@ def _without_duplicates(conf: YamlLintConfig) -> YamlLintConfig:
     copy_ = copy.copy(conf)
     copy_.rules = {**conf.rules, DUPLICATES: False}
     return copy_
+
+
+@check("values_files_lint", findings=(CHECK,), context=True,
+       doc="yamllint on the profile file and your values files; duplicate keys name both lines.")
+def values_files_lint(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
+    """Each file once per content across pairs and runs (the render store keeps the findings)."""
+    config = Path(ctx.options.fixtures) / "yamllint.yaml"
+    files = [layer.path for layer, _, role in ctx.labelled_layers(pair)
+             if role in ("profile", "user") and layer.path is not None]
+    token = digest_of(config)
+    return [f for path in files for f in ctx.stored_file(
+        "yamllint", path, functools.partial(lint_values_file, path, config), extra=token)]

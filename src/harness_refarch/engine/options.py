@@ -67,6 +67,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--refarch-profile-map", "compare OLD's profile OLD with NEW's profile NEW, e.g. prod=large for a release "
            "that shipped override-prod.yaml where the next ships override-large.yaml (repeatable)", "list",
            "OLD=NEW", env_sep=",", commands=_DIFF),
+    Option("--refarch-checks", "also run the checks this Python module registers (imported by its dotted name, so "
+           "it runs code, like any pytest plugin; repeatable); installed packages register theirs through the "
+           "harness_refarch.checks entry point group", "list", "MODULE", env_sep=",", commands=_BOTH),
     Option("--refarch-helm", "helm binary (default: $HELM_BIN, then helm on PATH, then the pinned helm installed "
            "by harness-refarch-install-helm)", metavar="PATH", commands=_BOTH),
     Option("--refarch-release-name", "helm release name (default harness)", metavar="NAME", default="harness",
@@ -75,6 +78,8 @@ OPTIONS: tuple[Option, ...] = (
            commands=_BOTH),
     Option("--refarch-fixtures", "reference-architecture data directory (default: <rootdir>/fixtures)",
            metavar="DIR", commands=_BOTH),
+    Option("--refarch-golden", "golden files folder, <DIR>/<profile>/<architecture>.yaml (default: refarch/golden "
+           "beside the repository's configuration file, else <fixtures>/golden)", metavar="DIR"),
     Option("--refarch-update", "record golden expectations from the current chart instead of comparing", "flag"),
     Option("--refarch-prune", "with --refarch-update: delete golden files that no pair uses any more", "flag"),
     Option("--refarch-render-workers", "concurrent helm renders (default: CPU count, at most 8)", "int", "N",

@@ -7,7 +7,6 @@ render -> manifest -> checks pipeline.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 import shutil
@@ -23,11 +22,11 @@ from harness_refarch.chart.tree import ChartNode, chart_values, load_chart
 from harness_refarch.chart.values import Layer, Merged, coalesce, load_layer, sets_layer
 from harness_refarch.checks import backup, golden, layering
 from harness_refarch.checks.values_keys import Declared, declared_paths
-from harness_refarch.engine import unread
+from harness_refarch.engine import chart_memo, unread
 from harness_refarch.engine.unread import Decision
 from harness_refarch.helm.binary import DEFAULT_TIMEOUT, Helm, bounded, find_helm
 from harness_refarch.helm.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.helm.store import RenderStore, check_cache_dir, default_dir, get_or_compute
+from harness_refarch.helm.store import RenderStore, check_cache_dir, default_dir, digest_of, get_or_compute
 from harness_refarch.model.catalog import PROFILE_ORDER, Catalog, Pair, Profile, load_catalog
 from harness_refarch.model.errors import HelmFailed, RefarchError
 from harness_refarch.model.findings import Finding
@@ -67,6 +66,7 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     # profile files no rule of profiles.yaml adopts, run like a catalogue profile (name -> profile)
     profiles_like: dict[str, str] = field(default_factory=dict)
+    golden: Path | None = None  # the golden folder (--refarch-golden, or the config); None: <fixtures>/golden
 
 
 def check_name(option: str, value: str, max_len: int) -> None:
@@ -104,6 +104,7 @@ class RefarchSession:
         self.golden_written: list[tuple[Path, str]] = []
         self._golden_done: set[Path] = set()
         self._golden_snaps: dict[str, dict[str, Any]] = {}
+        self._golden_docs: dict[Path, dict[str, Any] | None] = {}  # parsed once per run, not per workload test
         self._workdir: Path | None = None
         self._volatility: dict[str, Volatility] = {}
         self._layers: dict[Path, Layer] = {}
@@ -131,6 +132,8 @@ class RefarchSession:
             o.kube_version = check_kube_version(o.kube_version)
         if o.timeout <= 0:
             raise RefarchError(f"--refarch-render-timeout {o.timeout:g} must be a positive number of seconds.")
+        if o.update_golden:
+            golden.check_recordable(o.golden or o.fixtures / "golden")
         self.resolve_chart()
         if not o.kube_version:
             o.kube_version = default_kube_version(self.chart.kube_version if self.chart else None)
@@ -327,7 +330,7 @@ class RefarchSession:
     @cached_property
     def declared(self) -> Declared:
         """Every key path the chart declares in its values or reads in its templates."""
-        return declared_paths(self.chart_node)
+        return chart_memo.declared(self.cache.store, self.options.chart, lambda: declared_paths(self.chart_node))
 
     @cached_property
     def chart_defaults(self) -> dict[str, Any]:
@@ -534,13 +537,15 @@ class RefarchSession:
                                  "sha256:" + chart_digest(self.options.chart))
 
     def golden(self, pair: Pair) -> dict[str, Any] | None:
-        path = self.catalog.golden_path(pair)
+        path = self.golden_path(pair)
         if self.options.update_golden and path not in self._golden_done:
             self._golden_done.add(path)
             status = golden.record(path, pair, golden.snapshot(self.manifest(pair), self.volatility(pair)),
                                    self.chart_stamp)
             self.golden_written.append((path, status))
-        return golden.load(path)
+        if path not in self._golden_docs:
+            self._golden_docs[path] = golden.load(path)
+        return self._golden_docs[path]
 
     def golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
         """The pair's golden file as a whole (memoised): missing, recorded on another chart (said
@@ -549,7 +554,7 @@ class RefarchSession:
         return self.findings(self._golden_findings, pair, manifest)
 
     def _golden_findings(self, pair: Pair, manifest: Manifest) -> list[Finding]:
-        path = self.catalog.golden_path(pair)
+        path = self.golden_path(pair)
         expected = self.golden(pair)
         found = golden.file_findings(self._shown(path), expected, self.chart_id)
         if expected is None or golden.chart_problem(path, expected, self.chart_id, pair.id):
@@ -567,21 +572,32 @@ class RefarchSession:
     def golden_problem(self, pair: Pair) -> str:
         """Why ``pair``'s golden file cannot be compared at all (missing, another chart's), in
         one line pointing at ``test_golden_workloads``; empty when it can."""
-        path = self.catalog.golden_path(pair)
+        path = self.golden_path(pair)
         return golden.chart_problem(self._shown(path), self.golden(pair), self.chart_id, pair.id)
 
+    @property
+    def golden_root(self) -> Path:
+        """The folder of the golden files: ``<root>/<profile>/<architecture>.yaml``."""
+        return self.options.golden or self.catalog.root / "golden"
+
+    def golden_path(self, pair: Pair) -> Path:
+        return self.catalog.golden_path(pair, self.options.golden)
+
     def _shown(self, path: Path) -> Path:
-        """A golden file as findings name it: ``fixtures/golden/<profile>/<architecture>.yaml``,
-        the same on every machine (finding keys, waivers and baselines stay portable)."""
-        root = self.catalog.root
-        return Path(root.name) / path.relative_to(root) if path.is_relative_to(root) else path
+        """A golden file as findings name it: ``fixtures/golden/<profile>/<architecture>.yaml``
+        (``<golden folder name>/<profile>/<architecture>.yaml`` for a repository's own folder), the
+        same on every machine (finding keys, waivers and baselines stay portable)."""
+        for root in (self.catalog.root, self.golden_root):
+            if path.is_relative_to(root):
+                return Path(root.name) / path.relative_to(root)
+        return path
 
     def golden_workload_findings(self, pair: Pair, manifest: Manifest, workload: str) -> list[Finding]:
         """One workload of the render (``workload`` as its test id names it) against its golden
         entry; an entry the file lacks is a finding. A golden file that cannot be compared at all
         (missing, another chart's) is one finding, the line of :meth:`golden_problem` (a finding,
         so that a baseline or waiver can accept it like any other)."""
-        path = self.catalog.golden_path(pair)
+        path = self.golden_path(pair)
         expected = self.golden(pair)
         problem = self.golden_problem(pair)
         if problem or expected is None:
@@ -596,7 +612,7 @@ class RefarchSession:
         reads only the files' headers, never renders."""
         other: dict[str, list[Path]] = {}
         for pair in self.pairs:
-            path = self.catalog.golden_path(pair)
+            path = self.golden_path(pair)
             try:
                 doc = golden.load(path)
                 recorded = golden.stamp(doc, path) if doc is not None else None
@@ -605,15 +621,15 @@ class RefarchSession:
             if recorded is not None and not recorded.same_chart(self.chart_id):
                 other.setdefault(str(recorded), []).append(path)
         current = self.chart_id
-        return [f"harness-refarch: {len(paths)} golden file(s) under {self.catalog.root / 'golden'} were recorded on "
+        return [f"harness-refarch: {len(paths)} golden file(s) under {self.golden_root} were recorded on "
                 f"another chart ({chart}; this run renders {current}): not compared; test_golden_workloads says so "
                 "once per pair and each per-workload golden test fails with one finding pointing there"
                 for chart, paths in sorted(other.items())]
 
     def unused_golden_files(self) -> list[Path]:
         """Golden files under fixtures/golden that no pair of the catalogue uses."""
-        used = {self.catalog.golden_path(p) for p in self.catalog.pairs()}
-        root = self.catalog.root / "golden"
+        used = {self.golden_path(p) for p in self.catalog.pairs()}
+        root = self.golden_root
         return sorted(p for p in root.glob("*/*.yaml") if p not in used) if root.is_dir() else []
 
     def close(self, wait: bool = True) -> None:
@@ -755,16 +771,3 @@ def portable_findings(store: RenderStore, key: str, compute: Callable[[], list[F
 
     stored = get_or_compute(store, key, lambda: swap(compute(), places))
     return swap(stored, [(token, path) for path, token in places])
-
-
-@functools.lru_cache(maxsize=64)
-def digest_of(*paths: Path, extra: str = "") -> str:
-    """A short content digest of files (directories: every file below), for store keys."""
-    import hashlib
-
-    h = hashlib.sha256(extra.encode())
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:24]

@@ -39,6 +39,7 @@ from harness_refarch.model.manifest import Manifest
 if TYPE_CHECKING:
     from harness_refarch.chart.values import Layer
     from harness_refarch.checks.values_keys import Declared
+    from harness_refarch.helm.binary import Helm
     from harness_refarch.helm.render import RenderCache
     from harness_refarch.model.catalog import Pair
 
@@ -60,6 +61,9 @@ class RefarchSession(Protocol):
     def manifest(self, pair: Pair, standby: bool = False) -> Manifest: ...
     def volatility(self, pair: Pair) -> Volatility: ...
     def unread(self, pair: Pair, standby: bool = False) -> Decision: ...
+    def representative(self, pair: Pair) -> Pair: ...
+    @property
+    def helm(self) -> Helm: ...
 
 MAX_PROBES = 8  # "without" renders per values stack, the last confirmation included
 SENTINEL = "harness-refarch-probe-value"
@@ -76,6 +80,11 @@ class Decision:
     notes: tuple[str, ...] = field(default=())
 
 
+class Undecidable(Exception):
+    """A probe render failed for a reason of the machine, not of the inputs (helm hung, crashed,
+    could not start): what it would have shown is unknown, so nothing is decided from it."""
+
+
 def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool],
            max_probes: int = MAX_PROBES) -> Decision:
     """Adaptive group testing: ``changes(group)`` renders without ``group`` and says whether
@@ -86,6 +95,7 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
     nothing: list[KeyPath] = []
     matters: set[KeyPath] = set()
     undecided: set[KeyPath] = set()
+    notes: list[str] = []
     groups_clear = 0
     renders = 0
     todo: list[list[KeyPath]] = [keys]
@@ -96,7 +106,16 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
             undecided.update(group)
             continue
         renders += 1
-        if not changes(group):
+        try:
+            changed = changes(group)
+        except Undecidable as exc:  # a verdict never rests on a machine's hiccup
+            undecided.update(group)
+            for rest in todo:
+                undecided.update(rest)
+            todo = []
+            notes.append(f"a probe render failed for a reason of the machine, not the values ({exc})")
+            break
+        if not changed:
             nothing += group
             groups_clear += 1
         elif len(group) == 1:
@@ -104,16 +123,23 @@ def decide(keys: Sequence[KeyPath], changes: Callable[[Sequence[KeyPath]], bool]
         else:
             half = (len(group) + 1) // 2
             todo[:0] = [group[:half], group[half:]]
-    notes: list[str] = []
     if groups_clear > 1:
         renders += 1
-        if changes(nothing):  # together they do something: report none of them
+        if _changes_or_undecided(changes, nothing):  # together they do something: report none of them
             undecided.update(nothing)
             notes.append(f"{len(nothing)} key(s) each change nothing alone but do together")
             nothing = []
     if undecided:
         notes.append(f"{len(undecided)} key(s) left undecided after {renders} extra render(s)")
     return Decision(frozenset(nothing), frozenset(matters), frozenset(undecided), renders, tuple(notes))
+
+
+def _changes_or_undecided(changes: Callable[[Sequence[KeyPath]], bool], group: Sequence[KeyPath]) -> bool:
+    """The confirming probe: a machine failure counts as a change (nothing is reported)."""
+    try:
+        return changes(group)
+    except Undecidable:
+        return True
 
 
 def probe_values(keys: Iterable[KeyPath], value: Any = None) -> dict[str, Any]:
@@ -269,6 +295,8 @@ def first_probes(rs: RefarchSession, pair: Pair, standby: bool = False) -> list[
     """The first renders :func:`decide_stack` will ask for (to start them early); none when
     the stack cannot be read (its tests say why)."""
     try:
+        if stored_decision(rs, pair, standby) is not None:
+            return []  # decided in an earlier run on the same inputs: no probe is needed
         found = stack_candidates(rs, pair, standby)
     except RefarchError:
         return []
@@ -282,7 +310,24 @@ def first_probes(rs: RefarchSession, pair: Pair, standby: bool = False) -> list[
 
 
 def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decision:
-    """Which candidate keys of the pair's values stack change nothing when removed."""
+    """Which candidate keys of the pair's values stack change nothing when removed: the stored
+    decision of an earlier run on the same inputs, else decided by rendering (and stored when
+    every render it needed succeeded)."""
+    stored = stored_decision(rs, pair, standby)
+    if stored is not None:
+        return stored
+    clean = [True]  # no render it needed failed (a failure may be a timeout: never stored, like failed renders)
+    decision = _decide(rs, pair, standby, clean)
+    key = _decision_key(rs, pair, standby)
+    if clean[0] and key is not None and rs.cache.store is not None:
+        try:
+            rs.cache.store.save_doc(key, {"decision": _to_doc(decision)})
+        except OSError:
+            pass  # a full or read-only cache costs speed, never the result
+    return decision
+
+
+def _decide(rs: RefarchSession, pair: Pair, standby: bool, clean: list[bool]) -> Decision:
     try:
         found = stack_candidates(rs, pair, standby)
     except RefarchError:
@@ -292,6 +337,7 @@ def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decis
     try:
         base = rs.manifest(pair, standby)
     except RefarchError:
+        clean[0] = False
         return Decision(undecided=frozenset(found), notes=("the render itself failed",))
     request = rs.request(pair, standby)
     learned: list[Volatility] = [rs.volatility(pair)]
@@ -303,6 +349,7 @@ def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decis
             try:
                 learned.append(learn_volatile(base, rs.cache.get(rs.request(pair, standby, repeat=1))))
             except RefarchError:
+                clean[0] = False
                 return False
             return same_objects(base, other, learned[-1])
         return False
@@ -311,11 +358,65 @@ def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decis
         values: list[Any] = [None, SENTINEL] if any(found[k] for k in group) else [None]
         for value in values:
             result = rs.cache.result(probe_request(rs, request, group, value))
-            if result.manifest is None or not same(result.manifest):
+            if result.failure is not None and result.failure.transient:
+                raise Undecidable(result.failure.reason)
+            if result.manifest is None:
+                clean[0] = False
+                return True
+            if not same(result.manifest):
                 return True
         return False
 
     return decide(list(found), changes)
+
+
+def _decision_key(rs: RefarchSession, pair: Pair, standby: bool) -> str | None:
+    """Where a stack's decision is kept in the render store: a function of everything it is
+    decided from, the stack's inputs (chart, values files by content, ``--set``, release,
+    namespace, Kubernetes and helm versions, the suite's code) and the stack whose second render
+    says what identical renders change (:meth:`RefarchSession.volatility`). None without a store."""
+    store = rs.cache.store
+    if store is None:
+        return None
+    request, rep = rs.request(pair, standby), rs.request(rs.representative(pair), repeat=1)
+    identity = rs.helm.identity
+    try:
+        volatility = store.key(rep.chart, rep.values, rep.sets, rep.release, rep.namespace, rep.kube_version,
+                               identity, rep.repeat)
+        return store.key(request.chart, request.values, request.sets, request.release, request.namespace,
+                         request.kube_version, identity, 0, kind=f"unread-decision:{volatility}")
+    except OSError:  # a values file vanished: decided (and failing) the long way
+        return None
+
+
+def stored_decision(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decision | None:
+    """The decision an earlier run stored for exactly these inputs (never renders), or None."""
+    key = _decision_key(rs, pair, standby)
+    if key is None or rs.cache.store is None:
+        return None
+    doc = rs.cache.store.load_doc(key)
+    return _from_doc(doc.get("decision")) if doc is not None else None
+
+
+def _to_doc(decision: Decision) -> dict[str, Any]:
+    return {"nothing": sorted(map(list, decision.nothing)), "matters": sorted(map(list, decision.matters)),
+            "undecided": sorted(map(list, decision.undecided)), "renders": decision.renders,
+            "notes": list(decision.notes)}
+
+
+def _from_doc(doc: Any) -> Decision | None:
+    """The stored decision, or None when the entry has another shape (then decided again)."""
+    if not isinstance(doc, dict):
+        return None
+    sets = [doc.get(name) for name in ("nothing", "matters", "undecided")]
+    if not all(isinstance(s, list) and all(isinstance(p, list) and p and all(isinstance(k, str) for k in p)
+                                           for p in s) for s in sets):
+        return None
+    renders, notes = doc.get("renders"), doc.get("notes")
+    if not isinstance(renders, int) or not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        return None
+    nothing, matters, undecided = (frozenset(tuple(p) for p in s) for s in sets)  # type: ignore[union-attr]
+    return Decision(nothing, matters, undecided, renders, tuple(notes))
 
 
 # -- an architecture the chart cannot express ---------------------------------------------------

@@ -273,11 +273,14 @@ def _parse_entry(raw: Any, node: yaml.Node | None, index: int, path: Path) -> Wa
                   source=str(path), line=line, index=index)
 
 
-def load_waivers(path: Path, today: date | None = None, chart: str | None = None) -> Waivers:
+def load_waivers(path: Path, today: date | None = None, chart: str | None = None,
+                 known: Collection[str] | None = None) -> Waivers:
     """Read and validate a waivers file; every mistake is one RefarchError naming the entry and the fix.
 
     With ``chart`` (the chart name under test) only the waivers whose ``chart`` glob matches it
-    are active; the others are validated but neither waive nor go stale.
+    are active; the others are validated but neither waive nor go stale. With ``known`` (the
+    finding ids the registered checks report) a ``check`` pattern that matches none of them is
+    a mistake: such a waiver could never waive anything.
     """
     data, node = _compose(path)
     if data is None:
@@ -307,9 +310,22 @@ def load_waivers(path: Path, today: date | None = None, chart: str | None = None
                                f"of entry {first.index + 1} (line {first.line}). Delete one of them, or merge the "
                                "reasons into one entry.")
         seen[key] = waiver
+        if known is not None:
+            _check_known(waiver, known)
         if chart is None or fnmatchcase(chart, waiver.chart):
             entries.append(waiver)
     return Waivers(tuple(entries), today or date.today(), str(path))
+
+
+def _check_known(waiver: Waiver, known: Collection[str]) -> None:
+    if any(fnmatchcase(check_id, waiver.check) for check_id in known):
+        return
+    close = difflib.get_close_matches(waiver.check, sorted(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise RefarchError(f"Waivers file {waiver.source}, entry {waiver.index + 1} (line {waiver.line}): check "
+                       f"'{waiver.check}' matches no check id of the suite{hint}, so it could never waive anything. "
+                       "A waiver's check is the id in brackets before a finding ('[resources] ...'); the ids are "
+                       f"{', '.join(sorted(known))}.")
 
 
 # -- baseline --------------------------------------------------------------------------------------

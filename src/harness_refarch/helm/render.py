@@ -11,6 +11,7 @@ template cannot multiply tracebacks.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -69,6 +70,10 @@ class RenderFailed(RefarchError):
         self.root = root
 
 
+_EXIT = re.compile(r"failed with exit code (-?\d+)")
+_TRANSIENT = ("Could not start", "was not started", "did not finish within", "was stopped")
+
+
 @dataclass(frozen=True)
 class RenderFailure:
     """Why a render failed (the suite's words, never cut), the command that reproduces it and
@@ -82,6 +87,16 @@ class RenderFailure:
     @property
     def message(self) -> str:
         return failure_text(self.reason, self.command, self.output)
+
+    @property
+    def transient(self) -> bool:
+        """The failure says nothing about the inputs: helm could not start, hung, was stopped, or
+        died of a crash or a signal. A chart error is helm's own exit status 1 (or output that
+        does not parse), and rendering the same inputs again fails the same way."""
+        status = _EXIT.search(self.reason)
+        if status is not None:
+            return status.group(1) != "1"
+        return any(word in self.reason for word in _TRANSIENT)
 
     @property
     def cause(self) -> tuple[str, str]:

@@ -59,22 +59,57 @@ def chart_digest(chart: Path) -> str:
     return h.hexdigest()
 
 
+def render_digest(chart: Path) -> str:
+    """The chart's part of a render key: :func:`chart_digest` without the profile files beside
+    ``Chart.yaml`` (``override-*.yaml``) when no template of the chart itself can read its files
+    (``.Files``, or ``tpl`` that a values string could make do it). A render passes its profile
+    file as a values file, so the key holds that one by content, and the others cannot reach it:
+    editing ``override-large.yaml`` must not make every other profile's render a miss. Subcharts
+    see only their own files."""
+    own = Path(chart) / "templates"
+    texts = (p.read_bytes() for _, p in chart_files.walk(own)) if own.is_dir() else iter(())
+    if any(b"Files" in text or b"tpl" in text for text in texts):
+        return chart_digest(chart)
+    h = hashlib.sha256()
+    for rel, path in chart_files.walk(chart):
+        if len(rel.parts) == 1 and rel.name.startswith("override-") and rel.suffix == ".yaml":
+            continue
+        h.update(str(rel).encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
 @functools.cache
 def code_digest() -> str:
     """sha256 of the suite's own code (every module and template of the installed package).
 
     Stored entries hold what this code made of a render (the parsed manifest, schema, lint and
     yamllint findings): another version of the suite must not be answered from them."""
-    package = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for rel, path in chart_files.walk(package):
-        if path.suffix in (".py", ".j2"):
-            h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for rel, path in code_files():
+        h.update(str(rel).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def code_files() -> list[tuple[str, Path]]:
+    """The modules and templates of the whole package (every layer), relative to it."""
+    package = Path(__file__).resolve().parents[1]  # harness_refarch/
+    return [(str(rel), path) for rel, path in chart_files.walk(package) if path.suffix in (".py", ".j2")]
 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def digest_of(*paths: Path, extra: str = "") -> str:
+    """A short content digest of files (directories: every file below), for store keys."""
+    h = hashlib.sha256(extra.encode())
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.name).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]
 
 
 class RenderStore:
@@ -129,7 +164,7 @@ class RenderStore:
     def key(self, chart: Path, values: tuple[Path, ...], sets: tuple[str, ...], release: str,
             namespace: str, kube_version: str, helm_version: str, repeat: int, kind: str = "render") -> str:
         if chart not in self._chart_digests:
-            self._chart_digests[chart] = chart_digest(chart)
+            self._chart_digests[chart] = render_digest(chart)
         parts = [f"format={FORMAT}", f"code={code_digest()}", f"kind={kind}", f"chart={self._chart_digests[chart]}",
                  *(f"values={file_digest(v)}" for v in values), *(f"set={s}" for s in sets),
                  f"release={release}", f"namespace={namespace}", f"kube={kube_version}",
@@ -191,6 +226,15 @@ class RenderStore:
     def get_or_render(self, key: str, source: str, render: Callable[[], Manifest]) -> tuple[Manifest, bool]:
         """The stored manifest (hit) or ``render()`` then store it (miss)."""
         return self.load_or_make(key, lambda k: self.load(k, source), render, self.save)
+
+    def load_doc(self, key: str) -> Any:
+        """Any stored JSON document (the caller checks its shape), or None: missing, damaged, not ours."""
+        doc = self._read(key)
+        return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+    def save_doc(self, key: str, doc: dict[str, Any]) -> None:
+        """Store ``doc`` (JSON) like a render: 0600, atomic, with this store's MAC."""
+        self._write(key, {**doc, "format": FORMAT})
 
     def load_findings(self, key: str) -> list[Finding] | None:
         doc = self._read(key)

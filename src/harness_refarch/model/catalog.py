@@ -154,8 +154,10 @@ class Catalog:
                 added.append(name)
         return added
 
-    def golden_path(self, pair: Pair) -> Path:
-        return self.root / "golden" / pair.profile.name / f"{pair.architecture.name}.yaml"
+    def golden_path(self, pair: Pair, root: Path | None = None) -> Path:
+        """``<root>/<profile>/<architecture>.yaml``; ``root`` is the golden folder (``golden`` in the
+        repository's configuration, ``--refarch-golden``), by default ``<fixtures>/golden``."""
+        return (root or self.root / "golden") / pair.profile.name / f"{pair.architecture.name}.yaml"
 
 
 def _mapping(doc: Any, path: Path, what: str) -> dict[str, Any]:

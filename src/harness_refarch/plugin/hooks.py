@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from harness_refarch.engine import options, unread
+from harness_refarch.checks.registry import REGISTRY, Check
+from harness_refarch.engine import checking, options, unread
 from harness_refarch.engine.session import (
     NO_WORKLOADS,
     RENDER_FAILED,
@@ -104,6 +105,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "'standby' (the DR standby render), 'repeat' (a second render of identical inputs), "
         "'lint' (helm lint), 'unread' (renders without the keys no template reads); they are "
         "started early and such tests run last")
+    try:  # before the test modules are imported: tests/conformance/test_custom_checks.py binds them
+        REGISTRY.load(state.opt("--refarch-checks"))
+    except RefarchError as exc:
+        raise pytest.UsageError(f"harness-refarch: {exc}") from None
 
 
 def _where(node: Any) -> dict[str, Any]:
@@ -336,9 +341,29 @@ def _run_check(refarch: RefarchSession, check: Callable[..., list[Finding]], pai
     except RefarchError as exc:
         return [], exc
     except Exception as exc:  # a bug of ours: say so in one line, never dump locals holding renders
-        name = getattr(check, "__qualname__", repr(check))
-        return [], RefarchError(f"{pair.id}: check {name} crashed (a harness-refarch bug; please report it with "
-                                f"the chart that triggers it): {type(exc).__name__}: {mask(str(exc))[:300]}")
+        return [], _crashed(pair, getattr(check, "__qualname__", repr(check)), exc)
+
+
+def _crashed(pair: Pair, name: str, exc: Exception, module: str = "") -> RefarchError:
+    whose = (f"a bug of {module}, a check module outside harness-refarch" if module else
+             "a harness-refarch bug; please report it with the chart that triggers it")
+    return RefarchError(f"{pair.id}: check {name} crashed ({whose}): {type(exc).__name__}: {mask(str(exc))[:300]}")
+
+
+def _run_registered(refarch: RefarchSession, check: Check, node: pytest.Item, pair: Pair, manifest: Manifest,
+                    *fetched: Any, workload: str | None = None) -> tuple[list[Finding], str, RefarchError | None]:
+    """A registered check (see :mod:`harness_refarch.engine.checking`): its findings, the reason
+    to skip when there are none, or the error that fails the test (as :func:`_run_check`)."""
+    try:
+        cause = checking.cause(refarch, check, pair)
+        if cause:  # counted apart in the summary, like render failures
+            node.user_properties.append((cause, pair.id))
+        found = checking.findings(refarch, check, pair, manifest, *fetched, workload=workload)
+        return found, checking.skip_reason(refarch, check, pair, manifest), None
+    except RefarchError as exc:
+        return [], "", exc
+    except Exception as exc:
+        return [], "", _crashed(pair, check.id, exc, "" if check.builtin else check.module)
 
 
 def _fail(node: pytest.Item, exc: RefarchError) -> None:
@@ -425,18 +450,25 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
     """
     state = state_of(pytestconfig)
 
-    def run(check: Callable[..., list[Finding]], *extra: Any, standby: bool = False,
+    def run(check: Callable[..., list[Finding]] | Check, *extra: Any, standby: bool = False,
             previous: bool = False) -> None:
-        """``standby=True`` passes the DR standby render after the primary; ``previous=True``
-        passes ``(profile name, render)`` of the pair one size down."""
+        """``check``: a registered check (what it needs follows from its registration), or a
+        function; then ``standby=True`` passes the DR standby render after the primary and
+        ``previous=True`` passes ``(profile name, render)`` of the pair one size down."""
         node = state.running
         assert node is not None, "assert_conformant is called from a running test"
         params = node.callspec.params  # type: ignore[attr-defined]
         pair: Pair = params["refarch_pair"]
         workload = params.get("refarch_workload")
+        registered: Check | None = None
+        if isinstance(check, Check):
+            registered, name = check, check.id
+            standby, previous = "standby" in check.needs, bool(check.where.get("previous"))
+        else:
+            name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
         props = node.user_properties
         props += [("pair", pair.id), ("profile", pair.profile.name), ("architecture", pair.architecture.name),
-                  ("check", node.originalname.removeprefix("test_"))]  # type: ignore[attr-defined]
+                  ("check", name)]
         if workload:
             props.append(("workload", workload))
         manifest = _manifest(node, refarch, pair)
@@ -450,19 +482,22 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
             extra = ((before.profile.name, _manifest(node, refarch, before)), *extra)
         if workload in (NO_WORKLOADS, RENDER_FAILED):  # pragma: no cover - _manifest failed first
             pytest.fail(f"{pair.id}: {workload}", pytrace=False)
-        found, error = _run_check(refarch, check, pair, manifest, *extra)
+        skip = ""
+        if isinstance(check, Check):
+            found, skip, error = _run_registered(refarch, check, node, pair, manifest, *extra, workload=workload)
+        else:
+            found, error = _run_check(refarch, check, pair, manifest, *extra)
         if error is not None:
             _fail(node, error)
         context = pair.id
         if workload is not None:
-            kind = _where(node).get("workloads", "all")
+            kind = (registered.workloads or "all") if registered is not None else _where(node).get("workloads", "all")
             keep = WORKLOAD_FILTERS[kind]
             if not any(keep(manifest.workloads[key]) for key in _by_identity(manifest, state).get(workload, ())):
                 pytest.fail(f"{pair.id}: the render has no {kind} workload {workload}", pytrace=False)
             found = select_workload(found, workload, manifest, state)
             context += f" {workload}"
         if found:  # symptoms of an architecture the chart cannot express: one line, the cause
-            name = node.originalname.removeprefix("test_")  # type: ignore[attr-defined]
             decided, others = unread.decided_by_keys(refarch.options.fixtures, name, found)
             cause = unread.inexpressible(refarch, pair, name, hidden=len(decided)) if decided else None
             if cause is not None:
@@ -491,4 +526,6 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
             if below:
                 parts.append(notes[0] + "\n" + report(below, context))
             pytest.xfail("; ".join(parts))
+        if skip:
+            pytest.skip(skip)
     return run

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from harness_refarch.checks.registry import REGISTRY
 from harness_refarch.checks.severities import Gate
+from harness_refarch.engine import config as configfile
 from harness_refarch.engine import options as table
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
 from harness_refarch.engine.shard import Shard, for_session
@@ -27,7 +29,7 @@ from harness_refarch.model.files import check_writable
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.report.capacity import NodeShape
-from harness_refarch.report.document import PairResult, TestResult
+from harness_refarch.report.data import PairResult, TestResult
 
 ROOT_CAUSE = "refarch_root_cause"  # user property of a test failed by its render, not its check
 RENDER_CATEGORY = "failed (render)"
@@ -65,11 +67,41 @@ class RunState:
     # Named caches of the run, keyed by id() with the object kept (an id is never reused meanwhile):
     grouped: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = field(default_factory=dict)
     identities: dict[int, tuple[Manifest, dict[str, list[str]]]] = field(default_factory=dict)
+    repo_read: bool = False  # the repository's configuration file was looked for
+    repo: configfile.RepoConfig | None = None  # that file, validated
+    repo_error: str | None = None  # why it is bad input (reported like any other)
 
     # -- options --------------------------------------------------------------------------------
     def opt(self, flag: str) -> Any:
-        """An option's value: command line, then its REFARCH_* variable, then its default."""
-        return table.resolve(flag, self.config.getoption(table.BY_FLAG[flag].dest), os.environ)
+        """An option's value: command line, then its REFARCH_* variable, then the repository's
+        configuration file, then its default."""
+        return table.resolve(flag, self.config.getoption(table.BY_FLAG[flag].dest), os.environ, self.configured)
+
+    def repo_config(self) -> configfile.RepoConfig | None:
+        """The configuration file that applies where pytest was started (found once); a bad file
+        is kept in ``repo_error`` and counts as no file here (building the session reports it)."""
+        if not self.repo_read:
+            self.repo_read = True
+            try:
+                self.repo = configfile.discover(self.config.invocation_params.dir)
+            except RefarchError as exc:
+                self.repo_error = str(exc)
+        return self.repo
+
+    def given_by(self, flag: str) -> str:
+        """Where an option's value came from, for messages: the flag, its variable or the file."""
+        option = table.BY_FLAG[flag]
+        if self.config.getoption(option.dest) not in (None, [], False) or not (
+                os.environ.get(option.env) or self.configured(option.name) is not None):
+            return flag
+        if os.environ.get(option.env):
+            return option.env
+        repo = self.repo_config()
+        return f"'{option.name}' in {repo.path}" if repo is not None else flag
+
+    def configured(self, name: str) -> Any:
+        """What the configuration file says for ``name`` (the options table's third source)."""
+        return configfile.lookup(self.repo_config(), name)
 
     def cache_disabled(self) -> bool:
         """--refarch-no-cache (or REFARCH_NO_CACHE) was given. A REFARCH_NO_CACHE that is not a
@@ -115,6 +147,8 @@ class RunState:
         self.built = True
         session = None
         try:
+            if self.repo_config() is None and self.repo_error is not None:
+                raise RefarchError(self.repo_error)
             session = RefarchSession(self._options())
             session.helm  # noqa: B018 - find and check helm up front: one message, not one per render
             for flag in ("--refarch-report", "--refarch-baseline-update", "--refarch-sarif"):
@@ -138,9 +172,10 @@ class RunState:
         config = self.config
         root = config.rootpath
         chart = (config.getoption("chart_path", None) or os.environ.get("ATS_CHART_PATH")
-                 or str(root / "charts" / "harness-prod"))
+                 or self.configured("chart") or str(root / "charts" / "harness-prod"))
         kube = (config.getoption("cluster_version", None) or os.environ.get("ATS_CLUSTER_VERSION")
-                or DEFAULT_KUBE_VERSION)
+                or self.configured("cluster-version") or DEFAULT_KUBE_VERSION)
+        golden = self.opt("--refarch-golden")
         values = [Path(v) for v in self.opt("--refarch-values")]
         app_values = config.getoption("app_config_file_path", None) or os.environ.get("ATS_APP_CONFIG_FILE_PATH")
         if app_values:
@@ -152,7 +187,8 @@ class RunState:
         shared = self.run_store()
         return Options(
             chart=chart_path.resolve() if chart_path.exists() else Path(chart), fixtures=Path(fixtures).resolve(),
-            chart_version=config.getoption("chart_version", None) or os.environ.get("ATS_CHART_VERSION"),
+            chart_version=(config.getoption("chart_version", None) or os.environ.get("ATS_CHART_VERSION")
+                           or self.configured("chart-version")),
             helm=self.opt("--refarch-helm"),
             profiles=self.opt("--refarch-profile"),
             architectures=self.opt("--refarch-architecture"),
@@ -162,6 +198,7 @@ class RunState:
             kube_version=str(kube), update_golden=bool(self.opt("--refarch-update")),
             prune_golden=bool(self.opt("--refarch-prune")), workers=workers, timeout=timeout,
             cache=shared is not None or not self.opt("--refarch-no-cache"), cache_dir=shared,
+            golden=Path(golden).expanduser().resolve() if golden else None,
         )
 
     def _load_waivers(self, session: RefarchSession) -> Waivers | None:
@@ -169,17 +206,22 @@ class RunState:
         path = Path(given).expanduser().resolve() if given else session.options.fixtures / "waivers.yaml"
         if not path.is_file():
             if given:
-                raise RefarchError(f"The waivers file {path} given with --refarch-waivers does not exist. "
-                                   "Check the path, or start one with --refarch-baseline-update FILE.")
+                raise RefarchError(f"The waivers file {path} given with {self.given_by('--refarch-waivers')} does not "
+                                   "exist. Check the path, or start one with --refarch-baseline-update FILE.")
             return None
-        return load_waivers(path, chart=session.chart.name if session.chart is not None else None)
+        from harness_refarch.checks import severities
+
+        return load_waivers(path, chart=session.chart.name if session.chart is not None else None,
+                            known=REGISTRY.finding_ids() | set(severities.load(session.options.fixtures).checks()))
 
     def _gate(self, session: RefarchSession) -> Gate:
         from harness_refarch.checks import severities
         from harness_refarch.report import annotations
 
         annotations.enabled(self.opt("--refarch-annotations"), os.environ)  # bad input: one paragraph
-        return Gate(severities.load(session.options.fixtures), severities.threshold(self.opt("--refarch-fail-on")))
+        shipped = severities.load(session.options.fixtures).with_defaults(REGISTRY.severities())
+        levels = configfile.with_severities(shipped, self.repo_config(), known=REGISTRY.finding_ids())
+        return Gate(levels, severities.threshold(self.opt("--refarch-fail-on")))
 
     def exit_on_error(self) -> None:
         if self.error is not None:

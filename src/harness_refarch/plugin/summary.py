@@ -257,7 +257,8 @@ def _write_report(session: pytest.Session) -> bool:
     state.pair_results = pairs
     if target:
         path = Path(target).expanduser().resolve()
-        data = report_data(rs, state.results, pairs)
+        causes = _root_causes(config)[0] if state.gate is not None else None
+        data = report_data(rs, state.results, pairs, causes, state.gate.severities if state.gate is not None else None)
         if report_format(path) == "json" and state.gate is not None:  # what `harness-refarch merge` reads
             selected = rs.selected_pairs or rs.pairs
             data = replace(data, run=shard.report_block(session, _base(config), _layer_paths(rs, selected),

@@ -6,10 +6,12 @@ collects a :class:`TestResult` per test and a :class:`PairResult` (capacity, nod
 pair into a :class:`ReportData`, and :func:`write_report` renders it:
 
 * HTML (default, ``.html``/``.htm`` or any other suffix): one self-contained page (inline CSS
-  and SVG, nothing fetched), rendered by Jinja2 with autoescaping;
-* Markdown (``.md``): the same matrix and capacity tables, e.g. for a pull-request comment;
+  and SVG, nothing fetched), rendered by Jinja2 with autoescaping. It opens with the top
+  problems (root causes grouped by rule and object, :mod:`harness_refarch.report.triage`), then a
+  check x pair matrix of counts, each finding once with its pairs, capacity and node plans;
+* Markdown (``.md``): the same sections as tables, e.g. for a pull-request comment;
 * JSON (``.json``): machine-readable, every finding with check, pair, workload, field,
-  expected, actual and source.
+  expected, actual and source, and the root causes.
 
 Every string shown passes through :func:`harness_refarch.model.redact.mask` (Jinja2's ``finalize``
 hook for the templates, a recursive pass for JSON) as a second line of defence behind the
@@ -27,11 +29,11 @@ import functools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness_refarch.checks.severities import Severities
 from harness_refarch.model import markdown
 from harness_refarch.model.files import write_atomic
 from harness_refarch.model.findings import Finding
@@ -39,88 +41,14 @@ from harness_refarch.model.manifest import Container, Manifest
 from harness_refarch.model.quantities import QuantityError, cpu_cores, format_bytes, format_cores, memory_bytes
 from harness_refarch.model.redact import mask
 from harness_refarch.model.usage import totals
+from harness_refarch.report import triage
 from harness_refarch.report.capacity import NodePlan
+from harness_refarch.report.data import OUTCOMES, CapacityRow, PairResult, ReportData
+from harness_refarch.report.rootcauses import RootCause
 
 SCHEMA = "harness-refarch-report/1"
-OUTCOMES = ("pass", "fail", "waived", "skipped", "error")
-# Worst first: a matrix cell shows the worst outcome among its tests.
-_SEVERITY = ("error", "fail", "waived", "skipped", "pass")
-_DETAILED = ("fail", "error", "waived")
-DEMO_MINIMUM_CPU = 3.0
-DEMO_MINIMUM_MEMORY = 14 * 2**30
 _GIB = 2**30
 
-
-@dataclass(frozen=True)
-class CapacityRow:
-    """What one render asks of a cluster: pods, replicas, requests, limits, PVC storage.
-
-    ``cpu_limited``/``memory_limited`` sum the limits that are set; ``*_unlimited`` counts the
-    pods with at least one container without that limit (such pods have no upper bound).
-    """
-
-    workloads: int
-    pods: int  # effective replicas, plus one pod per DaemonSet, Job and CronJob
-    replicas: int  # effective replicas of Deployments, StatefulSets and ReplicaSets
-    cpu_requested: float  # cores
-    cpu_limited: float
-    memory_requested: int  # bytes
-    memory_limited: int
-    storage: int  # bytes of PVCs and volumeClaimTemplates (x replicas)
-    cpu_unlimited: int = 0
-    memory_unlimited: int = 0
-
-
-@dataclass(frozen=True)
-class PairResult:
-    """One (profile, architecture) pair: its capacity and a node plan per node shape label."""
-
-    pair_id: str
-    profile: str
-    architecture: str
-    capacity: CapacityRow
-    plan: Mapping[str, NodePlan] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """One pytest test as the report shows it; ``message`` is already masked by the caller."""
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    test_id: str
-    pair_id: str
-    check: str
-    workload: str = ""
-    outcome: str = "pass"  # one of OUTCOMES
-    message: str = ""
-    findings: Sequence[Finding] = ()
-    waiver_reason: str = ""
-
-    def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome {self.outcome!r} of {self.test_id} is not one of {', '.join(OUTCOMES)}")
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything one report shows; the documented minimum defaults to the demo profile's."""
-
-    chart: str
-    chart_version: str
-    kube_version: str
-    helm_version: str
-    generated_at: datetime | str
-    pairs: Sequence[PairResult] = ()
-    results: Sequence[TestResult] = ()
-    minimum_cpu: float | None = DEMO_MINIMUM_CPU
-    minimum_memory: int | None = DEMO_MINIMUM_MEMORY
-    minimum_label: str = "documented demo minimum (CI + CD)"
-    minimum_profile: str = "demo"  # the profile the minimum is documented for: its bars are judged
-    run: Mapping[str, Any] | None = None  # JSON only: what `harness-refarch merge` needs (shard, identity, order)
-
-
-# -- capacity ----------------------------------------------------------------------------------
 
 def _quantity(parse: Any, value: object) -> float | None:
     try:
@@ -232,58 +160,9 @@ def _generated(value: datetime | str) -> str:
     return str(value)
 
 
-def _anchor(index: int) -> str:
-    return f"result-{index}"
-
-
 def _finding_dict(f: Finding) -> dict[str, str]:
     return {"check": f.check, "workload": f.workload, "field": f.field, "expected": f.expected,
             "actual": f.actual, "hint": f.hint, "source": f.source}
-
-
-def _matrix(data: ReportData) -> dict[str, Any]:
-    """Rows per pair (grouped by profile), a column per check, a cell per (pair, check)."""
-    checks = list(dict.fromkeys(r.check for r in data.results))
-    known = {p.pair_id: p for p in data.pairs}
-    order = list(dict.fromkeys([*(p.pair_id for p in data.pairs), *(r.pair_id for r in data.results)]))
-    cells: dict[tuple[str, str], list[tuple[int, TestResult]]] = {}
-    for index, r in enumerate(data.results):
-        cells.setdefault((r.pair_id, r.check), []).append((index, r))
-    rows = []
-    for pair_id in order:
-        pair = known.get(pair_id)
-        profile = pair.profile if pair else (pair_id or "(no pair)")
-        architecture = pair.architecture if pair else ""
-        row_cells = []
-        for check in checks:
-            entries = cells.get((pair_id, check), [])
-            counts = {o: sum(1 for _, r in entries if r.outcome == o) for o in _SEVERITY}
-            worst = next((o for o in _SEVERITY if counts[o]), "none")
-            links = [{"anchor": _anchor(i), "label": r.workload or r.test_id, "outcome": r.outcome}
-                     for i, r in entries if r.outcome in _DETAILED]
-            summary = ", ".join(f"{counts[o]} {o}" for o in _SEVERITY if counts[o])
-            row_cells.append({"status": worst, "counts": [(o, counts[o]) for o in _SEVERITY if counts[o]],
-                              "summary": summary or "not applicable", "links": links})
-        rows.append({"pair": pair_id, "profile": profile, "architecture": architecture, "cells": row_cells,
-                     "profile_rowspan": 0})
-    # Consecutive rows of one profile share the profile cell.
-    start = 0
-    for i in range(1, len(rows) + 1):
-        if i == len(rows) or rows[i]["profile"] != rows[start]["profile"]:
-            rows[start]["profile_rowspan"] = i - start
-            start = i
-    return {"checks": checks, "rows": rows}
-
-
-def _details(data: ReportData) -> list[dict[str, Any]]:
-    out = []
-    for index, r in enumerate(data.results):
-        if r.outcome not in _DETAILED:
-            continue
-        out.append({"anchor": _anchor(index), "test_id": r.test_id, "pair": r.pair_id, "check": r.check,
-                    "workload": r.workload, "outcome": r.outcome, "message": r.message,
-                    "waiver_reason": r.waiver_reason, "findings": [_finding_dict(f) for f in r.findings]})
-    return out
 
 
 def _plans(data: ReportData) -> list[dict[str, Any]]:
@@ -377,13 +256,23 @@ def _summary(data: ReportData) -> list[tuple[str, int]]:
     return [(o, sum(1 for r in data.results if r.outcome == o)) for o in OUTCOMES]
 
 
+def _causes(data: ReportData) -> list[RootCause]:
+    if data.root_causes is not None:
+        return list(data.root_causes)
+    return triage.derive_causes(data.results, data.severities or Severities(), triage.pair_order(data))
+
+
 def view(data: ReportData) -> dict[str, Any]:
     """Everything the templates show, already laid out; strings are masked when rendered."""
     shapes = _shapes(data.pairs)
+    local = triage.localiser([data.chart_dir, data.chart if Path(data.chart).is_absolute() else ""])
     return {
-        "chart": data.chart, "chart_version": data.chart_version, "kube_version": data.kube_version,
+        "title": triage.title(data.chart_name, data.chart, data.chart_version),
+        "kube_version": data.kube_version,
         "helm_version": data.helm_version, "generated_at": _generated(data.generated_at),
-        "summary": _summary(data), "matrix": _matrix(data), "details": _details(data),
+        "summary": _summary(data), "pair_count": len(triage.pair_order(data)), "matrix": triage.matrix(data),
+        **triage.problem_views(data, _causes(data), data.severities or Severities(), local),
+        "unexplained": triage.unexplained(data, local),
         "shapes": shapes,
         "capacity": [{"pair": p.pair_id, "profile": p.profile, "architecture": p.architecture,
                       **_capacity_cells(p.capacity), "plans": [_plan_cell(p.plan.get(s)) for s in shapes]}
@@ -446,6 +335,13 @@ def _plan_json(plan: NodePlan) -> dict[str, Any]:
     }
 
 
+def _cause_json(rc: RootCause) -> dict[str, Any]:
+    return {"check": rc.check, "workload": rc.workload, "field": rc.field, "severity": rc.severity,
+            "status": "baseline" if rc.waiver else "new", "failing": rc.failing, "waiver": rc.waiver,
+            "pairs": list(rc.pairs), "fingerprint": rc.fingerprint, **{
+                k: v for k, v in _finding_dict(rc.first).items() if k in ("expected", "actual", "hint", "source")}}
+
+
 def render_json(data: ReportData) -> str:
     """Machine-readable: results, capacity and plans per pair, and every finding flattened."""
     findings: list[dict[str, str | None]] = [
@@ -456,7 +352,8 @@ def render_json(data: ReportData) -> str:
                  for p in data.pairs for label, plan in p.plan.items() for f in plan.unschedulable]
     doc = {
         "schema": SCHEMA,
-        "chart": data.chart, "chart_version": data.chart_version, "kube_version": data.kube_version,
+        "chart": data.chart, "chart_name": triage.title(data.chart_name, data.chart, ""),
+        "chart_version": data.chart_version, "kube_version": data.kube_version,
         "helm_version": data.helm_version, "generated_at": _generated(data.generated_at),
         "documented_minimum": {"label": data.minimum_label, "cpu": data.minimum_cpu, "memory": data.minimum_memory},
         "summary": dict(_summary(data)),
@@ -474,6 +371,7 @@ def render_json(data: ReportData) -> str:
                      "outcome": r.outcome, "message": r.message, "waiver_reason": r.waiver_reason,
                      "findings": [_finding_dict(f) for f in r.findings]} for r in data.results],
         "findings": findings,
+        "root_causes": [_cause_json(rc) for rc in _causes(data)],
     }
     if data.run is not None:
         doc["run"] = data.run

@@ -27,7 +27,8 @@ from harness_refarch.checks.severities import Gate, Severities
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.report.capacity import NodePlan, NodeShape, NodeUsage
-from harness_refarch.report.document import OUTCOMES, SCHEMA, CapacityRow, PairResult, ReportData, TestResult
+from harness_refarch.report.data import OUTCOMES, CapacityRow, PairResult, ReportData, TestResult
+from harness_refarch.report.document import SCHEMA
 from harness_refarch.report.rootcauses import Location, RootCause, Source, build, pair_summary
 
 FAILING = ("fail", "error")

@@ -196,7 +196,7 @@ def renders() -> Iterable[list[tuple[str, Manifest]]]:
     repo = Path(__file__).resolve().parents[3]
     session = RefarchSession(Options(chart=repo / "charts" / "harness-prod", fixtures=repo / "fixtures",
                                      cache=False))
-    requests = [r for p in session.pairs for r in session.requests_for(p)]
+    requests = [r for p in session.pairs for r in session.requests_for(p, previous=False)]
     cache = RenderCache(session.helm, workers=2)
     try:
         cache.prefetch(requests)

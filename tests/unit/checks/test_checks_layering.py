@@ -10,6 +10,8 @@ from harness_refarch.checks import layering
 from harness_refarch.model.catalog import DatabaseExpectation
 from harness_refarch.model.findings import Finding
 
+REPO = Path(__file__).resolve().parents[3]
+
 
 def _layer(tmp_path: Path, name: str, text: str):
     path = tmp_path / name
@@ -81,3 +83,31 @@ def test_a_line_whose_value_was_not_rendered_is_not_named(tmp_path):
                                   "but the render has no value")
     assert out[4].hint.endswith("(the chart's template decides it); if intended, record it")
     assert "[set by" not in str(out[0]) and "does not reach this field" in str(out[0])
+
+
+def _scan(paths, tails, name):
+    """Tracing as it was before the index (issue 17): every key path, for every finding."""
+    return sorted({p for p in paths for tail in tails
+                   if len(p) > len(tail) and p[-len(tail):] == tail
+                   and any(seg == name or name.startswith(seg + "-") or seg.startswith(name)
+                           for seg in p[:-len(tail)] if len(seg) > 2)})
+
+
+def test_the_tracing_index_finds_exactly_what_a_scan_of_every_key_path_finds():
+    """On the released chart's profile files (or the embedded chart's): every tail the checks
+    trace, for every workload name the files mention and a few that only start or end alike."""
+    released = REPO.parent / "shared" / "reference" / "released-chart" / "harness"
+    chart = released if (released / "Chart.yaml").is_file() else REPO / "charts" / "harness-prod"
+    layers = [load_layer(p) for p in sorted(chart.glob("override-*.yaml"))]
+    paths = list(coalesce(layers).setters)
+    index = layering.SetPaths(paths)
+    names = sorted({seg for p in paths for seg in p} | {"ng", "ng-manager-7f9c", "redis-sentinel-harness-server",
+                                                         "mongodb-replicaset-chart-arbiter", "x"})
+    tails = {t for _, ts in layering._FIELD_TAILS for t in ts} | {
+        ("resources", m, r) for m in ("requests", "limits") for r in ("cpu", "memory")} | {("resources", "limits")}
+    checked = 0
+    for name in names:
+        for group in [(t,) for t in sorted(tails)] + [tuple(sorted(tails))]:
+            assert index.hits(group, name) == _scan(paths, group, name), (group, name)
+            checked += bool(_scan(paths, group, name))
+    assert checked > 50

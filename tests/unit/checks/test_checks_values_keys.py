@@ -234,3 +234,24 @@ def test_checksum_of_a_template_file_reads_nothing_new(umbrella: Path) -> None:
     deploy = umbrella / "charts" / "app" / "templates" / "deploy.yaml"
     deploy.write_text(deploy.read_text() + '  checksum: {{ include (print $.Template.BasePath "/x.yaml") . }}\n')
     assert declared_paths(umbrella).status(("web", "neverIncluded")) == "none"
+
+
+def test_did_you_mean_with_its_index_answers_as_the_full_search_did() -> None:
+    """Issue 17: "where did it move" looks only at declared keys of the same name, and keys whose
+    lengths differ by more than two are no typo without computing their distance: the answers
+    are those of the search over every declared path and every sibling."""
+    from harness_refarch.checks import values_keys
+
+    declared = declared_paths(EMBEDDED)
+    words = [*sorted({k for p in declared.paths for k in p})[:300], "ng-manger", "replicaCont", "hha", "cg"]
+    for a in words:
+        for b in words[:120]:
+            d, shorter = values_keys._distance(a.lower(), b.lower()), min(len(a), len(b))
+            full = ((d == 1 and shorter >= 4) or (d <= 2 and shorter >= 8)) or (
+                d == 1 and len(a) == len(b) + 1 and any(a.lower()[i] == a.lower()[i + 1]
+                                                        and a.lower()[:i] + a.lower()[i + 1:] == b.lower()
+                                                        for i in range(len(a) - 1)))
+            assert values_keys._is_typo(a, b) == full, (a, b)
+    for path in sorted(declared.paths):
+        everywhere = [p for p in declared.paths if p[-1] == path[-1] and p != path]
+        assert sorted(p for p in declared.by_last.get(path[-1], ()) if p != path) == sorted(everywhere)
