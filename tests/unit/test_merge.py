@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,7 +55,8 @@ waivers:
     pair: "*-prod-3-incluster"
     workload: Deployment/ng-manager
     reason: accepted for the test (waived on the pairs of one architecture)
-  - check: no-such-check
+  - check: backup
+    workload: Deployment/no-such-workload
     reason: matches nothing, so the run fails it as stale
 """
 SHARDS = 4
@@ -92,6 +94,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, real_helm: Path) -> dict[str,
                     "--refarch-report", str(root / f"shard-{k}.json")) for k in range(1, SHARDS + 1)]
     workers = suite(real_helm, chart, cache, waivers, "--refarch-shard", f"2/{SHARDS}", "-n", "2",
                     "--refarch-report", str(root / "shard-2-workers.json"))
+    suite(real_helm, chart, cache, waivers, "--refarch-report", str(root / "one.html"))
     return {"root": root, "one": one, "shards": shards, "workers": workers}
 
 
@@ -138,6 +141,12 @@ def test_four_shards_merge_into_the_results_of_one_run(runs: dict[str, Any], cap
 
     assert json.loads((root / "merged.sarif").read_text()) == json.loads((root / "one.sarif").read_text())
     assert junit_cases(root / "merged.xml") == junit_cases(root / "one.xml")
+
+    code, _, _ = merge(root, capsys, *(str(root / f"shard-{k}.json") for k in range(1, SHARDS + 1)),
+                       "--refarch-report", str(root / "merged.html"))
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    html = [stamp.sub("", (root / name).read_text()) for name in ("one.html", "merged.html")]
+    assert code == 1 and html[0] == html[1]
 
     # a merged report merges again into itself: it is the one shard of a one-shard run
     code, out, _ = merge(root, capsys, str(root / "merged.json"), "--refarch-report", str(root / "again.json"))
@@ -205,7 +214,7 @@ def test_a_passing_merged_gate_exits_0(runs: dict[str, Any], tmp_path: Path,
         for result in doc["results"]:
             if result["outcome"] in ("fail", "error"):
                 result.update(outcome="pass", message="", findings=[])
-        entries = [e for e in doc["run"]["waivers"]["entries"] if "no-such-check" not in e["describe"]]
+        entries = [e for e in doc["run"]["waivers"]["entries"] if "no-such-workload" not in e["describe"]]
         doc["run"]["waivers"]["entries"] = [{**e, "used": True} for e in entries]
         paths.append(_write(tmp_path / f"shard-{k}.json", doc))
     code, out, _ = merge(root, capsys, *paths)

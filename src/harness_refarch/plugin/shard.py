@@ -55,7 +55,7 @@ class ShardRun:
     own: set[str] = field(default_factory=set)  # ids of this shard's pairs
     absent: dict[str, set[str]] = field(default_factory=dict)  # pair id -> kinds of tests not generated here
     collectors: dict[str, int] = field(default_factory=dict)  # collector node id -> rank in collection order
-    functions: dict[str, list[int]] = field(default_factory=dict)  # function id -> [readiness, module rank, line]
+    functions: dict[str, list[int]] = field(default_factory=dict)  # function id -> [readiness, module rank, place]
 
 
 def run_of(state: RunState) -> ShardRun:
@@ -163,10 +163,19 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
     collectors.setdefault(collector.nodeid, len(collectors))
 
 
+def _position(item: pytest.Item) -> int:
+    """Where ``item``'s test function stands among the names of its module (or class): pytest
+    collects them in that order. Not its line: a test made by a factory has the factory's line."""
+    parent = item.parent
+    names = list(getattr(getattr(parent, "obj", None), "__dict__", {}))
+    name = getattr(item, "originalname", item.name)
+    return names.index(name) if name in names else len(names)
+
+
 def note_order(config: pytest.Config, items: Sequence[pytest.Item], readiness: Callable[[pytest.Item], int]) -> None:
     """Each test function's place in the run order: readiness class (tests needing later helm
-    jobs run last), its module's rank, its line; within a function, catalogue order of pairs
-    and then workload ids, as parametrisation makes them."""
+    jobs run last), its module's rank, its position in the module; within a function, catalogue
+    order of pairs and then workload ids, as parametrisation makes them."""
     run = run_of(state_of(config))
     for item in items:
         function = item.nodeid.partition("[")[0]
@@ -174,7 +183,7 @@ def note_order(config: pytest.Config, items: Sequence[pytest.Item], readiness: C
             continue
         module = item.getparent(pytest.Module)
         rank = run.collectors.get(module.nodeid if module is not None else "", len(run.collectors))
-        run.functions[function] = [readiness(item), rank, int(item.location[1] or 0)]
+        run.functions[function] = [readiness(item), rank, _position(item)]
 
 
 def order_of(item: pytest.Item) -> list[int] | None:
@@ -299,6 +308,7 @@ def report_block(session: pytest.Session, base: Path, layer_paths: Mapping[str, 
         "shard": {"index": shard.index, "count": shard.count,
                   "pairs": [p.id for p in (own if own is not None else rs.pairs)]},
         "matrix": [{"pair": p.id, "profile": p.profile.name, "architecture": p.architecture.name} for p in rs.pairs],
+        "chart_dir": str(rs.chart.dir) if rs.chart is not None else "",  # HTML and Markdown show paths below it
         "selected": [p.id for p in rs.selected_pairs],
         "order": {f: place for f, place in sorted(run_of(state).functions.items()) if f in ran},
         "gate": {"fail_on": gate.fail_on, "severities": {c: {"severity": gate.severities.level(c),

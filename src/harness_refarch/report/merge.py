@@ -146,7 +146,9 @@ def report_data(doc: Mapping[str, Any]) -> ReportData:
                for r in doc["results"]]
     minimum = doc.get("documented_minimum") or {}
     return ReportData(
-        chart=str(doc["chart"]), chart_version=str(doc["chart_version"]), kube_version=str(doc["kube_version"]),
+        chart=str(doc["chart"]), chart_name=str(doc.get("chart_name") or ""),
+        chart_dir=str((doc.get("run") or {}).get("chart_dir") or ""),
+        chart_version=str(doc["chart_version"]), kube_version=str(doc["kube_version"]),
         helm_version=str(doc["helm_version"]), generated_at=str(doc["generated_at"]), pairs=pairs, results=results,
         minimum_cpu=minimum.get("cpu"), minimum_memory=minimum.get("memory"),
         minimum_label=str(minimum.get("label", "")), run=doc.get("run"))
@@ -228,8 +230,8 @@ def _lookup(run: Mapping[str, Any], key: str) -> Any:
 
 # -- merging ----------------------------------------------------------------------------------------------
 def _result_key(r: TestResult, order: Mapping[str, Sequence[int]], pairs: Mapping[str, int]) -> tuple[Any, ...]:
-    """Where one run lists a result: readiness class, module, line of its test function, then the
-    pair in catalogue order and the workload id (parametrisation order)."""
+    """Where one run lists a result: readiness class, module, place of its test function in the
+    module, then the pair in catalogue order and the workload id (parametrisation order)."""
     function = r.test_id.partition("[")[0]
     place = order.get(function)
     return (0 if place is not None else 1, *(place or (0, 0, 0)), function if place is None else "",
@@ -264,7 +266,7 @@ def merge(shards: Sequence[ShardReport], base: Path) -> Merged:
     run = {**first, "shard": {"index": 1, "count": 1, "pairs": matrix}, "selected": selected,
            "order": dict(sorted(order.items())), "root_causes": causes_in.block(base),
            "waivers": _merged_waivers(shards)}
-    data = replace(datas[0], results=results, pairs=pairs, run=run,
+    data = replace(datas[0], results=results, pairs=pairs, run=run, root_causes=causes, severities=gate.severities,
                    generated_at=max(str(d.generated_at) for d in datas))
     architectures = {p["pair"]: p["architecture"] for p in first["matrix"]}
     return Merged(data, gate, causes, selected or matrix, profiles, _problems(run["waivers"]), len(shards),
