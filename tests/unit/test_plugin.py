@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -288,3 +289,31 @@ def test_the_summary_counts_the_pairs_a_keyword_selected(pytester: pytest.Pytest
         str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-p", "no:cacheprovider",
         "--refarch-helm", str(real_helm), "-q", "-k", "large and hpa_bounds")
     assert "5 of 16 (profile, architecture) pair(s) selected" in result.stdout.str(), result.stdout.str()[-2000:]
+
+
+RECORDER = """import os
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and hasattr(report, "wasxfail"):
+        with open(os.environ["XFAIL_LOG"], "a") as fh:
+            fh.write(f"{report.nodeid}\\t{report.wasxfail}\\t{str(report.longrepr)!r}\\n")
+"""
+
+
+def test_a_waived_test_is_an_xfail_with_its_reason_and_no_traceback(pytester, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The waiver's reason is all a waived test reports: pytest renders no traceback of the suite's
+    source for it (one per waived test was 20 s of a warm run gating the released chart)."""
+    (tmp_path / "xfail_recorder.py").write_text(RECORDER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("XFAIL_LOG", str(tmp_path / "xfails.log"))
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers:\n  - check: values-keys\n    field: notAKey\n    reason: known, ticket 17\n")
+    result = run_suite(pytester, "-q", "-p", "xfail_recorder", "--refarch-profile", "demo", "--refarch-set",
+                       "notAKey=1", "--refarch-waivers", str(waivers), "-k", "value_keys_read")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    [line] = (tmp_path / "xfails.log").read_text().splitlines()
+    nodeid, reason, longrepr = line.split("\t")
+    assert nodeid.endswith("test_value_keys_read[demo-demo]") and "known, ticket 17" in reason
+    assert "hooks.py" not in longrepr and "plugin.py" not in longrepr and "def run" not in longrepr and "known, ticket 17" in longrepr

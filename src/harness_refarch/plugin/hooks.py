@@ -525,7 +525,9 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
             parts = ([f"{len(waived)} finding(s) waived: " + "; ".join(reasons)] if waived else [])
             if below:
                 parts.append(notes[0] + "\n" + report(below, context))
-            pytest.xfail("; ".join(parts))
+            # pytest.xfail() would make pytest render a full traceback (parsing our source) for
+            # each waived test and then drop it: 20 s of a 26 s warm run gating the released chart
+            raise pytest.xfail.Exception("; ".join(parts), pytrace=False)
         if skip:
             pytest.skip(skip)
     return run
