@@ -316,4 +316,49 @@ def test_a_waived_test_is_an_xfail_with_its_reason_and_no_traceback(pytester, tm
     [line] = (tmp_path / "xfails.log").read_text().splitlines()
     nodeid, reason, longrepr = line.split("\t")
     assert nodeid.endswith("test_value_keys_read[demo-demo]") and "known, ticket 17" in reason
-    assert "hooks.py" not in longrepr and "plugin.py" not in longrepr and "def run" not in longrepr and "known, ticket 17" in longrepr
+    assert "hooks.py" not in longrepr and "plugin.py" not in longrepr and "def run" not in longrepr
+    assert "known, ticket 17" in longrepr
+
+
+SPAWN_RECORDER = """import os
+import sys
+
+
+def _audit(event, args):
+    if event == "subprocess.Popen":
+        with open(os.environ["SPAWN_LOG"], "a") as fh:
+            fh.write(" ".join(str(a) for a in args[1]) + "\\n")
+
+
+sys.addaudithook(_audit)
+"""
+
+
+def test_a_warm_run_starts_no_helm_process_at_all(pytester, tmp_path: Path, real_helm: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """helm's version is remembered by the digest of its program file: the second, unchanged run
+    starts no helm (not even ``helm version``). A script wrapper is asked every run: it may run
+    a different helm each time."""
+    (tmp_path / "spawn_recorder.py").write_text(SPAWN_RECORDER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+    log = tmp_path / "spawned.log"
+    monkeypatch.setenv("SPAWN_LOG", str(log))
+    args = ("-q", "-p", "spawn_recorder", "--refarch-profile", "demo", "--refarch-architecture", "demo")
+    first = run_suite(pytester, *args)
+    assert first.ret == 0, first.stdout.str()[-2000:]
+    spawned = log.read_text().splitlines()
+    assert any(" version " in f" {line} " for line in spawned) and any(" template " in line for line in spawned)
+    log.unlink()
+    second = run_suite(pytester, *args)
+    assert second.ret == 0, second.stdout.str()[-2000:]
+    assert not log.exists() or not [line for line in log.read_text().splitlines() if str(real_helm) in line]
+    # A script in front of helm: its version is asked again (the script may exec another helm).
+    wrapper = tmp_path / "wrapped-helm"
+    wrapper.write_text(f"#!/bin/sh\nexec {real_helm} \"$@\"\n")
+    wrapper.chmod(0o755)
+    for _ in range(2):
+        run = run_suite(pytester, *args, "--refarch-helm", str(wrapper))
+        assert run.ret == 0, run.stdout.str()[-2000:]
+    asked = [line for line in log.read_text().splitlines() if str(wrapper) in line and " version" in line]
+    assert len(asked) == 2, asked

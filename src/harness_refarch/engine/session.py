@@ -26,7 +26,15 @@ from harness_refarch.engine import chart_memo, unread
 from harness_refarch.engine.unread import Decision
 from harness_refarch.helm.binary import DEFAULT_TIMEOUT, Helm, bounded, find_helm
 from harness_refarch.helm.render import RenderCache, RenderFailed, RenderRequest
-from harness_refarch.helm.store import RenderStore, check_cache_dir, default_dir, digest_of, get_or_compute
+from harness_refarch.helm.store import (
+    RenderStore,
+    check_cache_dir,
+    default_dir,
+    digest_of,
+    get_or_compute,
+    recall_version,
+    remember_version,
+)
 from harness_refarch.model.catalog import PROFILE_ORDER, Catalog, Pair, Profile, load_catalog
 from harness_refarch.model.errors import HelmFailed, RefarchError
 from harness_refarch.model.findings import Finding
@@ -263,20 +271,26 @@ class RefarchSession:
     @cached_property
     def helm(self) -> Helm:
         helm = Helm(find_helm(self.options.helm), timeout=self.options.timeout)
+        remembered = recall_version(helm, self._store)
         helm.check_version()
+        if not remembered:
+            remember_version(helm, self._store)
         return helm
+
+    @cached_property
+    def _store(self) -> RenderStore | None:
+        if not self.options.cache:
+            return None
+        try:
+            return RenderStore(self.options.cache_dir or default_dir())
+        except OSError:
+            return None  # an unwritable cache directory only costs speed
 
     @property
     def cache(self) -> RenderCache:
         if self._cache is None:
             workers = self.options.workers or min(8, os.cpu_count() or 2)
-            store = None
-            if self.options.cache:
-                try:
-                    store = RenderStore(self.options.cache_dir or default_dir())
-                except OSError:
-                    store = None  # an unwritable cache directory only costs speed
-            self._cache = RenderCache(self.helm, workers=workers, store=store)
+            self._cache = RenderCache(self.helm, workers=workers, store=self._store)
         return self._cache
 
     # -- render requests -------------------------------------------------------------------

@@ -283,6 +283,12 @@ def _version(helm: Helm) -> str:
         return _VERSION_CACHE[helm.binary]
 
 
+def seed_version(binary: Path, version: str) -> None:
+    """Record ``binary``'s version as known (remembered from an earlier run of the same program)."""
+    with _VERSIONS_LOCK:
+        _VERSION_CACHE.setdefault(binary, version)
+
+
 def known_version(binary: Path) -> str | None:
     """The version if it was already asked for; never calls helm (for terminal summaries)."""
     return _VERSION_CACHE.get(binary)

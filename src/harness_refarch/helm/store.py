@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import filelock
 
+from harness_refarch.helm.binary import Helm, known_version, program_digest, seed_version
 from harness_refarch.model import chart_files
 from harness_refarch.model.connections import CREDENTIAL_NAME, looks_like_credential
 from harness_refarch.model.errors import RefarchError
@@ -410,3 +411,42 @@ def get_or_compute(store: RenderStore, key: str, compute: Callable[[], list[Find
     """Findings of another helm job (``helm lint``) or of a deterministic check, stored like
     renders: JSON, 0600, atomic, one computation per key across workers."""
     return store.load_or_make(key, store.load_findings, compute, store.save_findings)[0]
+
+
+# -- helm's version ------------------------------------------------------------------------------
+def _version_key(helm: Helm) -> str | None:
+    """The store key of the version of the program file ``helm`` runs, or None when it must be
+    asked every time: a script (``#!``) may run a different helm on each call, a native program
+    with the same bytes always reports the same version."""
+    try:
+        with helm.binary.resolve().open("rb") as fh:
+            if fh.read(2) == b"#!":
+                return None
+        digest = program_digest(helm.binary)
+    except OSError:
+        return None
+    return hashlib.sha256(f"helm-version\n{digest}".encode()).hexdigest()
+
+
+def recall_version(helm: Helm, store: RenderStore | None) -> bool:
+    """Take helm's version from the store when this exact program was asked before, so that a
+    warm run starts no helm process at all. True when it was remembered."""
+    key = _version_key(helm) if store is not None and known_version(helm.binary) is None else None
+    doc = store.load_doc(key) if store is not None and key is not None else None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if isinstance(version, str) and version:
+        seed_version(helm.binary, version)
+        return True
+    return False
+
+
+def remember_version(helm: Helm, store: RenderStore | None) -> None:
+    """Keep the version helm reported (asked by now) for the next run of the same program."""
+    key = _version_key(helm) if store is not None else None
+    version = known_version(helm.binary)
+    if store is None or key is None or not version:
+        return
+    try:
+        store.save_doc(key, {"version": version})
+    except OSError:
+        pass  # a full or read-only cache costs one helm call next time, never the result
