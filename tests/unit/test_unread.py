@@ -15,6 +15,7 @@ import pytest
 from harness_refarch.chart.keypaths import KeyPath
 from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.values_keys import declared_paths, unused_keys
+from harness_refarch.engine import session as session_module
 from harness_refarch.engine import unread
 from harness_refarch.engine.session import Options, RefarchSession
 from harness_refarch.engine.unread import Decision, decide, probe_values, same_objects, without_sets
@@ -397,7 +398,7 @@ def test_a_stored_decision_answers_a_warm_run_without_any_render(tmp_path: Path,
         first.close()
     warm = session()
     try:
-        assert unread.first_probes(warm, pair) == []
+        warm.decide_later([(pair, False)])
         assert warm.unread(pair) == cold and warm.cache.renders == 0
     finally:
         warm.close()
@@ -420,3 +421,40 @@ def test_a_decision_a_failed_render_took_part_in_is_not_stored(tmp_path: Path, r
         assert unread.stored_decision(rs, pair) is None
     finally:
         rs.close()
+
+
+def test_stacks_decided_on_their_own_threads_get_the_synchronous_answer(tmp_path: Path, real_helm: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin starts every stack's chain of probe renders at once, each on a thread of its
+    own, so that the render pool never waits for a test to ask (issue 17): each decision equals
+    the one taken on the test's thread, and all threads share one private work directory."""
+    chart, fixtures = _tiny_chart(tmp_path, "'{{ .Values.greeting }}'", "greeting: {text: hi}\nnotRead: {a: 1}\n")
+    (chart / "override-small.yaml").write_text("greeting: {text: hello}\nalsoNotRead: 2\nnotRead: {b: 3}\n")
+    arch = fixtures / "architectures.yaml"
+    arch.write_text(arch.read_text().replace("profiles: [demo]", "profiles: [demo, small]"))
+    made: list[str] = []
+    real_mkdtemp = session_module.tempfile.mkdtemp
+
+    def counting_mkdtemp(*args: Any, **kwargs: Any) -> str:
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(session_module.tempfile, "mkdtemp", counting_mkdtemp)
+
+    def session() -> RefarchSession:
+        return RefarchSession(Options(chart=chart, fixtures=fixtures, helm=str(real_helm), cache=False))
+
+    threaded, synchronous = session(), session()
+    try:
+        pairs = threaded.pairs
+        assert len(pairs) == 2 and len(made) == 2  # each session's own work directory
+        threaded.decide_later((p, False) for p in pairs)
+        background = {p.id: threaded.unread(p) for p in pairs}
+        assert len(made) == 2, made  # the threads write their probes into it, make no other
+        by_pair = {p.id: synchronous.unread(p) for p in synchronous.pairs}
+        assert background == by_pair
+        assert background[pairs[1].id].nothing == {("alsoNotRead",), ("notRead",)}, background
+    finally:
+        threaded.close()
+        synchronous.close()
+    assert not any(Path(d).exists() for d in made)

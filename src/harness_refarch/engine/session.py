@@ -11,7 +11,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -121,6 +123,9 @@ class RefarchSession:
         self._effective: dict[str, Pair] = {}
         self._stored: dict[tuple[str, str, bool, str], list[Finding]] = {}
         self._unread: dict[tuple[str, bool], Decision] = {}
+        self._deciding: dict[tuple[str, bool], Future[Decision]] = {}
+        self._deciders: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         self.selected_pairs: list[Pair] = []  # pairs of the selected tests, set once collection ends
         self.scope_pairs: list[Pair] = []  # under --refarch-shard: the pairs every shard's selected tests cover
         self.operator_manifests: tuple[Manifest, ...] = ()  # --refarch-manifests, parsed up front
@@ -428,17 +433,34 @@ class RefarchSession:
     # -- keys that do nothing: static candidates decided by rendering ------------------------
     def private_dir(self, name: str) -> Path:
         """A directory of this session's own (never beside the user's files), removed at exit."""
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
-        path = self._workdir / name
-        path.mkdir(mode=0o700, exist_ok=True)
+        with self._lock:  # stacks are decided on several threads: one work directory for all
+            if self._workdir is None:
+                self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
+            path = self._workdir / name
+            path.mkdir(mode=0o700, exist_ok=True)
         return path
+
+    def decide_later(self, stacks: Iterable[tuple[Pair, bool]]) -> None:
+        """Start deciding which keys of each (pair, standby) values stack do nothing, each on a
+        thread of its own: a decision is a chain of probe renders, each chosen from the last one's
+        result, and chains of different stacks keep the render pool busy while tests run,
+        instead of one chain at a time when a test asks. The outcome is the same either way."""
+        with self._lock:
+            for pair, standby in stacks:
+                key = (pair.id, standby)
+                if key in self._unread or key in self._deciding:
+                    continue
+                if self._deciders is None:
+                    self._deciders = ThreadPoolExecutor(max_workers=16, thread_name_prefix="refarch-decide")
+                self._deciding[key] = self._deciders.submit(unread.decide_stack, self, pair, standby)
 
     def unread(self, pair: Pair, standby: bool = False) -> Decision:
         """Which keys of the pair's values stack rendering proved to do nothing (memoised)."""
         key = (pair.id, standby)
         if key not in self._unread:
-            self._unread[key] = unread.decide_stack(self, pair, standby)
+            with self._lock:
+                started = self._deciding.pop(key, None)
+            self._unread[key] = started.result() if started is not None else unread.decide_stack(self, pair, standby)
         return self._unread[key]
 
     # -- determinism: one extra render per architecture ------------------------------------
@@ -647,6 +669,8 @@ class RefarchSession:
         return sorted(p for p in root.glob("*/*.yaml") if p not in used) if root.is_dir() else []
 
     def close(self, wait: bool = True) -> None:
+        if self._deciders is not None:
+            self._deciders.shutdown(wait=False, cancel_futures=True)  # those running end with the renders
         if self._cache is not None:
             self._cache.close(wait=wait)
         if self._workdir is not None:

@@ -22,12 +22,14 @@ import copy
 import dataclasses
 import fnmatch
 import functools
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness_refarch.chart.keypaths import KeyPath, dotted
+from harness_refarch.chart.keypaths import KeyPath, dotted, lookup
 from harness_refarch.checks.values_keys import candidates
 from harness_refarch.helm.render import RenderRequest
 from harness_refarch.helm.store import scrub
@@ -227,8 +229,10 @@ def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[Key
     def private(doc: Mapping[str, Any]) -> Path:
         text = yaml.safe_dump(dict(doc), sort_keys=True)
         path = rs.private_dir("probes") / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.yaml"
-        if not path.is_file():
-            path.write_text(text, encoding="utf-8")
+        if not path.is_file():  # stacks are decided on several threads: never expose a partial file
+            tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
         return path
 
     if value is not None:  # every value the layers set under the keys, overwritten (same shape)
@@ -253,19 +257,10 @@ def _overwritten(values: Mapping[str, Any], keys: Iterable[KeyPath], value: Any)
 
     out: dict[str, Any] = {}
     for key in keys:
-        found, node = _lookup(values, key)
+        found, node = lookup(values, key)
         if found:
             _merge(out, probe_values([key], leaves(node)))
     return out
-
-
-def _lookup(values: Mapping[str, Any], path: KeyPath) -> tuple[bool, Any]:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
 
 
 def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
@@ -280,7 +275,7 @@ def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[
     """``values`` without the given key paths (the same object when none of them is there)."""
     out: Any = values
     for key in keys:
-        if not lookup_found(out, key):
+        if not lookup(out, key)[0]:
             continue
         out = copy.deepcopy(dict(out)) if out is values else out
         node = out
@@ -289,24 +284,6 @@ def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[
         del node[key[-1]]
     result: Mapping[str, Any] = out
     return result
-
-
-def first_probes(rs: RefarchSession, pair: Pair, standby: bool = False) -> list[RenderRequest]:
-    """The first renders :func:`decide_stack` will ask for (to start them early); none when
-    the stack cannot be read (its tests say why)."""
-    try:
-        if stored_decision(rs, pair, standby) is not None:
-            return []  # decided in an earlier run on the same inputs: no probe is needed
-        found = stack_candidates(rs, pair, standby)
-    except RefarchError:
-        return []
-    if not found:
-        return []
-    request = rs.request(pair, standby)
-    out = [probe_request(rs, request, list(found))]
-    if any(found.values()):
-        out.append(probe_request(rs, request, list(found), SENTINEL))
-    return out
 
 
 def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decision:
@@ -480,7 +457,7 @@ def inexpressible(rs: RefarchSession, pair: Pair, check: str, hidden: int = 0) -
             if role != "architecture":
                 continue
             for path in nothing:
-                if lookup_found(layer.values, path) and any(
+                if lookup(layer.values, path)[0] and any(
                         path[:len(k)] == k or k[:len(path)] == path for k in wanted):
                     hits.append((path, layer.where(path)))
     if not hits:
@@ -494,12 +471,3 @@ def inexpressible(rs: RefarchSession, pair: Pair, check: str, hidden: int = 0) -
         + (f"; this check's {hidden} finding(s) are not listed until it can" if hidden else ""),
         f"reported once by {EXPRESSIBLE_TEST}[{pair.id}]; use a chart that reads these keys or "
         "change the architecture's overlay", source=hits[0][1])
-
-
-def lookup_found(values: Mapping[str, Any], path: KeyPath) -> bool:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True

@@ -284,10 +284,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         probed = {}  # an xdist worker probes the pairs it is given, when their tests run
-    for pair in probed.values():  # after the pairs' own renders: the first "without" renders
-        requests += unread.first_probes(rs, pair)
-        if pair.architecture.standby_overlay is not None:
-            requests += unread.first_probes(rs, pair, standby=True)
     linted = {p.id for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         state.lint_later = linted  # an xdist worker lints the pairs it is given
@@ -298,6 +294,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             rs.prefetch(dict.fromkeys(requests))
         except RefarchError as exc:
             raise pytest.UsageError(f"harness-refarch: {exc}") from None
+    # after the pairs' own renders: the chains of "without" renders, each stack on its own thread
+    rs.decide_later((pair, standby) for pair in probed.values()
+                    for standby in ((False, True) if pair.architecture.standby_overlay is not None else (False,)))
 
 
 @pytest.hookimpl(tryfirst=True)
