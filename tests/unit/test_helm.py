@@ -16,7 +16,7 @@ import pytest
 from harness_refarch.helm import binary as helm_mod
 from harness_refarch.helm import install as install_helm
 from harness_refarch.helm.binary import Helm, bounded, find_helm
-from harness_refarch.helm.render import RenderRequest, render
+from harness_refarch.helm.render import RenderCache, RenderRequest, render
 from harness_refarch.model.errors import HelmFailed, HelmNotFound, RefarchError
 
 
@@ -211,3 +211,35 @@ def test_secret_set_values_are_masked_in_commands(tmp_path: Path) -> None:
     with pytest.raises(HelmFailed) as info:
         render(Helm(fake), req)
     assert "hunter2" not in str(info.value) and "a.replicas=3" in str(info.value)
+
+
+def test_the_render_pool_never_runs_more_helm_processes_than_its_workers(tmp_path: Path) -> None:
+    """The pool has twice as many threads as helm slots (one parses while another's helm runs),
+    but never more than ``workers`` helm processes at once, lint jobs included."""
+    log = tmp_path / "events.log"
+    fake = _script(tmp_path / "helm", (
+        "import os, sys, time\n"
+        f"log = {str(log)!r}\n"
+        "def note(word):\n"
+        "    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)\n"
+        "    os.write(fd, (word + '\\n').encode())\n"
+        "    os.close(fd)\n"
+        "note('start')\n"
+        "time.sleep(0.2)\n"
+        "note('end')\n"
+        "print('apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: ' + sys.argv[-2])\n"))
+    cache = RenderCache(Helm(fake), workers=2)
+    try:
+        requests = [RenderRequest(chart=tmp_path, release=f"r{i}", namespace="ns", kube_version="1.30.0")
+                    for i in range(8)]
+        cache.prefetch(requests)
+        others = [cache.submit(("other", i), lambda: cache.helm.run(["lint", "x", "--", "r", "c"]))
+                  for i in range(2)]
+        assert [cache.get(r).objects for r in requests] and all(f.result() for f in others)
+    finally:
+        cache.close()
+    running, most = 0, 0
+    for word in log.read_text().split():
+        running += 1 if word == "start" else -1
+        most = max(most, running)
+    assert most == 2 and log.read_text().split().count("start") == 10

@@ -334,12 +334,12 @@ class RefarchSession:
             self.cache.submit(("lint", request), lambda r=request: self._lint(r))  # type: ignore[misc]
 
     def _lint(self, request: RenderRequest) -> list[Finding]:
-        store = self.cache.store
+        store, helm = self.cache.store, self.cache.helm  # the pool's helm: it takes a helm slot
         if store is None:
-            return _lint(self.helm, request)
+            return _lint(helm, request)
         key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                        request.kube_version, self.helm.identity, 0, kind="lint-messages")
-        return portable_findings(store, key, lambda: _lint(self.helm, request), (request.chart, *request.values))
+                        request.kube_version, helm.identity, 0, kind="lint-messages")
+        return portable_findings(store, key, lambda: _lint(helm, request), (request.chart, *request.values))
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property

@@ -163,6 +163,9 @@ class Helm:
     binary: Path
     timeout: float = DEFAULT_TIMEOUT
     env: tuple[tuple[str, str], ...] | None = field(default=None, compare=False)
+    # at most this many helm processes at once, however many threads ask (the render pool
+    # parses one render while helm makes the next); the timeout counts from helm's start
+    slots: threading.Semaphore | None = field(default=None, compare=False)
 
     def _start(self, cmd: list[str]) -> subprocess.Popen[bytes]:
         env = {**os.environ, **dict(self.env)} if self.env is not None else None
@@ -182,6 +185,12 @@ class Helm:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def run(self, args: Sequence[str]) -> str:
+        if self.slots is None:
+            return self._run(args)
+        with self.slots:
+            return self._run(args)
+
+    def _run(self, args: Sequence[str]) -> str:
         cmd = [str(self.binary), *args]
         if self.binary in RUNNING.timed_out:
             raise HelmFailed(f"{_subcommand(cmd)} was not started: an earlier call of this helm timed out "

@@ -11,6 +11,7 @@ template cannot multiply tracebacks.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -151,13 +152,15 @@ class RenderCache:
     """Thread-safe memo of renders; :meth:`prefetch` starts many renders concurrently."""
 
     def __init__(self, helm: Helm, workers: int = 2, store: RenderStore | None = None) -> None:
-        self.helm = helm
+        workers = max(1, workers)
+        # ``workers`` helm processes at most, twice as many threads: while a thread parses and
+        # stores one render (Python work), another already runs the next helm call
+        self.helm = dataclasses.replace(helm, slots=threading.BoundedSemaphore(workers))
         self.store = store
         self._futures: dict[RenderRequest, Future[RenderResult]] = {}
         self._others: dict[object, Future[Any]] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
-                                        thread_name_prefix="helm-render")
+        self._pool = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="helm-render")
 
     def _future(self, request: RenderRequest) -> Future[RenderResult]:
         with self._lock:
