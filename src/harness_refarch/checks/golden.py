@@ -65,7 +65,8 @@ def stamp(doc: dict[str, Any], path: Path) -> ChartStamp | None:
         return None
     if not isinstance(header, dict) or not header.get("name") or header.get("version") in (None, ""):
         raise RefarchError(f"The golden file {path} has a malformed '{HEADER}' header (it needs name, version "
-                           "and digest). Re-record it with `pytest --refarch-update`, then review the diff.")
+                           "and digest). Re-record it with `--refarch-update` "
+                           "(`pytest` or `harness-refarch check`), then review the diff.")
     return ChartStamp(str(header["name"]), str(header["version"]), str(header.get("digest") or ""))
 
 
@@ -108,7 +109,7 @@ def file_findings(path: Path, doc: dict[str, Any] | None, current: ChartStamp) -
     """What is wrong with a pair's golden file as a whole: none, another chart's, no header."""
     if doc is None:
         return [Finding(CHECK, "golden file", str(path), "recorded expectations", "no file",
-                        "run pytest --refarch-update, then review and commit it")]
+                        "run with --refarch-update (`pytest` or `harness-refarch check`), then review and commit it")]
     recorded = stamp(doc, path)
     if recorded is None:
         return [Finding(CHECK, "golden file", str(path), f"a '{HEADER}' header naming the chart it was recorded on",
@@ -242,12 +243,13 @@ def load(path: Path) -> dict[str, Any] | None:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RefarchError(f"The golden file {path} is truncated or malformed ({yaml_problem(exc)}). "
-                           "Re-record it with `pytest --refarch-update`, then review the diff.") from None
+                           "Re-record it with `--refarch-update` "
+                           "(`pytest` or `harness-refarch check`), then review the diff.") from None
     if doc is None:
         doc = {}
     if not isinstance(doc, dict) or not isinstance(doc.get("workloads", {}), dict):
         raise RefarchError(f"The golden file {path} does not hold a 'workloads' mapping. Re-record it "
-                           "with `pytest --refarch-update`, then review the diff.")
+                           "with `--refarch-update` (`pytest` or `harness-refarch check`), then review the diff.")
     stamp(doc, path)  # a malformed header is an error naming the file, here
     return doc
 
