@@ -125,3 +125,62 @@ def test_the_workflow_commands_run_against_a_chart_repository(tmp_path: Path, re
 def test_what_does_not_run_here_is_still_in_the_recipe(step: str) -> None:
     """The skipped steps are real steps of the recipe (the list above never hides one that left)."""
     assert any(c.startswith(step) for c in _commands())
+
+
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+
+
+def test_the_pre_commit_hook_pins_commits_and_watches_the_gates_files() -> None:
+    """The hook file's own example pins a commit as the README does (no release is tagged), and the
+    hook runs again when the gate's configuration, golden files or waivers change, not only the chart."""
+    text = HOOKS.read_text(encoding="utf-8")
+    revs = re.findall(r"\brev:\s*(\S+)", text)
+    assert revs and all(re.fullmatch(r"[0-9a-f]{40}", rev) for rev in revs), revs
+    files = re.compile(yaml.safe_load(text)[0]["files"])
+    for path in ("src/harness/override-large.yaml", "Chart.yaml", "src/harness/templates/x.yaml",
+                 ".harness-refarch.yaml", "pyproject.toml", "refarch/waivers.yaml",
+                 "refarch/golden/large/prod-3-incluster.yaml"):
+        assert files.search(path), path
+    assert not files.search("README.md") and not files.search("refarch/out/report.html")
+
+
+def test_the_pinned_commit_reads_the_configuration_file() -> None:
+    """The README's pre-commit example sits beside `harness-refarch init`: the commit it pins must
+    be one of this repository's that reads .harness-refarch.yaml (it pinned one from before the
+    configuration file existed, which gates on the suite's own golden files and no baseline)."""
+    pinned = str(yaml.safe_load(_blocks("yaml")[0])["repos"][0]["rev"])
+    assert pinned in HOOKS.read_text(encoding="utf-8"), "the hook file's example pins what the README pins"
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("no git history here to look the pinned commit up in")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+
+    if git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+        pytest.skip("a shallow clone: the pinned commit may be outside its history")
+    assert git("merge-base", "--is-ancestor", pinned, "HEAD").returncode == 0, f"{pinned}: not in this history"
+    for path in ("src/harness_refarch/engine/config.py", "src/harness_refarch/init.py", ".pre-commit-hooks.yaml"):
+        assert git("cat-file", "-e", f"{pinned}:{path}").returncode == 0, f"the pinned commit has no {path}"
+
+
+def test_the_pre_commit_hook_runs_the_gate_of_a_repository_set_up_by_init(tmp_path: Path, real_helm: Path) -> None:
+    """pre-commit runs ``entry`` with the hook's ``args``: in a chart repository whose configuration
+    file names the chart (as `harness-refarch init` writes it, the chart below the root), that is
+    the repository's gate; the hook must not name a chart of its own (it used to pass ``.``)."""
+    hook = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))[0]
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "charts" / "harness-prod", repo / "src" / "harness", symlinks=True)
+    (repo / ".git").mkdir()
+    (repo / "refarch").mkdir()
+    (repo / "refarch" / "waivers.yaml").write_text("waivers: []\n", encoding="utf-8")
+    (repo / ".harness-refarch.yaml").write_text(
+        f"chart: src/harness\nprofile: [demo]\narchitecture: [demo]\ngolden: {REPO / 'fixtures' / 'golden'}\n",
+        encoding="utf-8")
+    entry = shlex.split(hook["entry"])
+    argv = [str(BIN / entry[0]), *entry[1:], *hook.get("args", [])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REFARCH_", "ATS_"))}
+    env.update(HELM_BIN=str(real_helm), REFARCH_FIXTURES=str(REPO / "fixtures"))
+    proc = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "demo-demo" in out and str(repo / "src" / "harness") in out

@@ -319,6 +319,35 @@ def test_findings_below_fail_on_are_reported_without_failing(pytester: pytest.Py
     assert "must be one of error, warning, info" in bad.stdout.str() + bad.stderr.str()
 
 
+def test_a_lint_finding_in_a_profile_file_names_it_as_value_sources_do(pytester: pytest.Pytester, real_helm: Path,
+                                                                       no_github: None) -> None:
+    """yamllint's source named the profile file by its absolute path, so the root-cause line, the
+    annotation and the SARIF message carried the checkout's path (a CI runner's, a laptop's) where
+    every other source says ``override-large.yaml:N``; the location still resolves to the file."""
+    copy = pytester.path / "repo" / "harness-prod"
+    shutil.copytree(CHART, copy)
+    large = copy / "override-large.yaml"
+    lines = large.read_text().splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.startswith("  ng-manager:"))
+    lines[index] = lines[index].rstrip("\n") + "   \n"  # trailing spaces: a yamllint finding
+    large.write_text("".join(lines))
+    out_file = pytester.path / "out" / "lint.sarif"
+    result = run_suite(pytester, real_helm, "--chart-path", str(copy), "--refarch-profile", "large",
+                       "--refarch-architecture", "prod-3-incluster", "-k", "values_files_lint",
+                       "--refarch-sarif", str(out_file), "--refarch-annotations", "github", "--refarch-no-cache")
+    assert result.ret == 1, result.stdout.str()[-3000:]
+    [cause] = [x for x in result.outlines if re.match(r"(ERROR|WARNING|INFO) +yamllint: ", x)]
+    assert f"[set by override-large.yaml:{index + 1}]" in cause, cause
+    [annotation] = [x for x in result.outlines if x.startswith("::") and "yamllint" in x]
+    assert annotation.startswith(f"::warning file=repo/harness-prod/override-large.yaml,line={index + 1},"), annotation
+    [found] = json.loads(out_file.read_text())["runs"][0]["results"]
+    location = found["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "repo/harness-prod/override-large.yaml"
+    assert location["region"]["startLine"] == index + 1
+    for text in (cause, annotation, json.dumps(found)):
+        assert str(pytester.path) not in text, text
+
+
 def test_a_workload_named_at_random_is_one_root_cause_with_one_fingerprint(tmp_path: Path) -> None:
     """helm names a hook Job harness-patroni-<2 random characters>: what the determinism renders
     learned (here: a normalise function) makes its findings one root cause across pairs and runs."""

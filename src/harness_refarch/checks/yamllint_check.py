@@ -130,11 +130,11 @@ def duplicate_keys(text: str) -> dict[tuple[int, int], _Duplicate]:
 
 
 def _findings(path: Path, problems: Iterable[linter.LintProblem],
-              duplicates: dict[tuple[int, int], _Duplicate]) -> list[Finding]:
+              duplicates: dict[tuple[int, int], _Duplicate], origin: str) -> list[Finding]:
     out = []
     for problem in problems:
         line, column, rule = problem.line, problem.column, problem.rule
-        source = f"{path}:{line}"
+        source = f"{origin}:{line}"
         level = "" if problem.level == "error" else f", level {problem.level}"
         if rule is None:  # a syntax error: the file is not YAML at all
             out.append(Finding(CHECK, path.name, f"line {line}", "valid YAML",
@@ -156,11 +156,13 @@ def _findings(path: Path, problems: Iterable[linter.LintProblem],
     return out
 
 
-def lint_values_file(path: Path, config: Path) -> list[Finding]:
+def lint_values_file(path: Path, config: Path, origin: str | None = None) -> list[Finding]:
     """yamllint findings for one values file under the repository's configuration.
 
     Every problem yamllint reports at the configured level (error or warning) is a finding; rules
-    the configuration disables, and files its ``ignore`` patterns match, report nothing.
+    the configuration disables, and files its ``ignore`` patterns match, report nothing. Sources
+    name the file as ``origin`` (the values layer's label, as value sources name it: a profile
+    file by its name, so no message carries the checkout's path); default the path.
     """
     conf = load_config(config)
     try:
@@ -183,7 +185,7 @@ def lint_values_file(path: Path, config: Path) -> list[Finding]:
             problem.level = level
             problems.append(problem)
         problems.sort(key=lambda p: (p.line, p.column))
-    return _findings(path, problems, duplicates)
+    return _findings(path, problems, duplicates, origin or str(path))
 
 
 @lru_cache(maxsize=8)
@@ -201,8 +203,8 @@ def _without_duplicates(conf: YamlLintConfig) -> YamlLintConfig:
 def values_files_lint(ctx: Context, pair: Pair, manifest: Manifest) -> list[Finding]:
     """Each file once per content across pairs and runs (the render store keeps the findings)."""
     config = Path(ctx.options.fixtures) / "yamllint.yaml"
-    files = [layer.path for layer, _, role in ctx.labelled_layers(pair)
+    files = [(layer.path, layer.origin) for layer, _, role in ctx.labelled_layers(pair)
              if role in ("profile", "user") and layer.path is not None]
     token = digest_of(config)
-    return [f for path in files for f in ctx.stored_file(
-        "yamllint", path, functools.partial(lint_values_file, path, config), extra=token)]
+    return [f for path, origin in files for f in ctx.stored_file(
+        "yamllint", path, functools.partial(lint_values_file, path, config, origin), extra=f"{token}\0{origin}")]
