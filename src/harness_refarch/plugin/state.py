@@ -60,6 +60,7 @@ class RunState:
     lint_later: set[str] | None = None  # xdist worker: pairs whose lint starts with their first test
     worker_renders: dict[str, dict[str, Any]] | None = None  # xdist controller: the workers' renders
     worker_volatile: list[str] = field(default_factory=list)
+    workers_conformance: bool = False  # xdist controller: some worker collected conformance tests
     running: pytest.Item | None = None  # the test being run (a session-scoped fixture reads it)
     run_dir: Path | None = None  # xdist without the render cache: this run's private store
     shard: Shard | None = None  # --refarch-shard K/N
@@ -114,6 +115,22 @@ class RunState:
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
+
+    def asked_for(self) -> bool:
+        """Whether the user asked for a conformance run: a harness-refarch option on the command
+        line, a REFARCH_* variable or a configuration file. Without any, a controller cannot tell
+        a conformance run from another project's ``pytest -n`` before the workers collect."""
+        args = [str(a) for a in self.config.invocation_params.args]
+        return (any(a.startswith(("--refarch", "--chart-path")) for a in args)
+                or any(name.startswith("REFARCH_") for name in os.environ) or self.repo_config() is not None
+                or self.repo_error is not None)
+
+    @property
+    def conformance_ran(self) -> bool:
+        """Whether this run holds conformance tests: always where the tests are collected; for an
+        xdist controller (which collects nothing), when a worker had them. The controller builds
+        the session early (its scheduler needs the pair ids), so that alone says nothing."""
+        return not self.is_xdist_controller or self.workers_conformance
 
     @property
     def is_xdist_controller(self) -> bool:

@@ -82,7 +82,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     Never calls helm: the version shown is the one asked for during the run, if any.
     """
     rs = state_of(config).session
-    if rs is None:
+    if rs is None or not state_of(config).conformance_ran:
         return
     _write_render_failures(terminalreporter, config, rs)
     o = rs.options
@@ -209,6 +209,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if not out:
         return
     state = state_of(config)
+    state.workers_conformance = state.workers_conformance or bool(out.get("conformance"))
     state.worker_volatile.extend(out.get("volatile", []))
     if state.worker_renders is None:
         state.worker_renders = {}
@@ -296,8 +297,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "renders": _render_infos(config, rs) if rs is not None else [],
             "waiver_usage": {str(k): v for k, v in waivers.usage().items()} if waivers is not None else {},
             "selected": [p.id for p in rs.selected_pairs] if rs is not None else [],
-            "volatile": _volatile_lines(rs) if rs is not None else []}
+            "volatile": _volatile_lines(rs) if rs is not None else [],
+            "conformance": rs is not None}
         return
+    if not state_of(config).conformance_ran:
+        return  # an xdist run of other tests (the project's own): nothing to render or report
     if state_of(config).is_xdist_controller:
         state_of(config).session_or_none()
     written = state_of(config).written
@@ -334,9 +338,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Under pytest-xdist the controller checks the input before any worker starts: bad input is
     one paragraph and exit 4, not one crash per worker (an INTERNALERROR)."""
     config = session.config
-    if state_of(config).is_xdist_controller and not config.option.collectonly:
-        state_of(config).session_or_none()
-        state_of(config).exit_on_error()
+    state = state_of(config)
+    if state.is_xdist_controller and not config.option.collectonly:
+        state.session_or_none()
+        if state.asked_for():  # else perhaps a run of other tests: their -n must not need a chart
+            state.exit_on_error()
 
 
 # -- root causes: terminal section, SARIF, GitHub annotations ---------------------------------------
@@ -426,7 +432,8 @@ def pytest_terminal_summary_root_causes(terminalreporter: Any, config: pytest.Co
     """After pytest's short test summary: the GitHub annotations (under GitHub Actions or when
     asked), then, right before pytest's final line, each root cause once, most severe first."""
     result = yield
-    if state_of(config).is_worker or state_of(config).session is None or config.option.collectonly:
+    if state_of(config).is_worker or state_of(config).session is None or config.option.collectonly \
+            or not state_of(config).conformance_ran:
         return result
     from harness_refarch.report import annotations
     causes, pair_text = _root_causes(config)
