@@ -380,3 +380,13 @@ def test_an_xdist_run_of_other_tests_renders_and_reports_nothing(pytester: pytes
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 0 and "2 passed" in result.stdout.str(), result.stdout.str()[-2000:]
     assert "harness-refarch:" not in result.stdout.str(), result.stdout.str()[-2000:]
+
+
+def test_bad_input_under_xdist_is_one_paragraph_and_exit_4(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A harness-refarch option asks for a conformance run: the controller checks the input before
+    any worker starts, so bad input is one paragraph, not a crash per worker (INTERNALERROR)."""
+    result = run_suite(pytester, "-q", "-n", "2", "--chart-path", str(tmp_path / "no-such-chart"))
+    text = result.stdout.str() + result.stderr.str()
+    assert result.ret == 4, text[-3000:]
+    assert text.count("ERROR: harness-refarch:") == 1 and "does not exist" in text, text[-3000:]
+    assert "INTERNALERROR" not in text and "Traceback" not in text, text[-3000:]
