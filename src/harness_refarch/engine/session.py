@@ -698,27 +698,67 @@ def _hashable(value: Any) -> bool:
 
 
 _LINT_LINE = re.compile(r"^\[(ERROR|WARNING)\]\s*(.*)$")
+_LINT_OTHER = re.compile(r"^(?:\[[A-Z]+\]|==> |Error: )")  # [INFO], the chart header, helm's closing line
 _LINT_FILE = re.compile(r"(?:template: )?((?:[\w.-]+/)*templates/[^\s:]+|values\.yaml|Chart\.yaml)"
                         r"(?::\d+(?::\d+)?)?:?\s*")
 MAX_LINT_FINDINGS = 80
 
 
-def lint_findings(text: str) -> list[Finding]:
-    """Each ``[ERROR]``/``[WARNING]`` message helm lint printed, as its own finding.
+def _lint_blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """``(level, file part, lines)`` of every ``[ERROR]``/``[WARNING]`` message helm lint printed.
 
-    helm v4 wraps a message over indented continuation lines; they are joined. The finding's
-    ``workload`` is the file helm names (the template, values.yaml, Chart.yaml) and its ``field``
-    is the severity and helm's message, so that a waiver or baseline entry matches that one
-    message and a new, different lint error is never hidden by it. Line and column numbers are
-    kept out of the field (an edit above a known problem must not make it new)."""
-    messages: list[tuple[str, str]] = []
+    A message runs from its ``[LEVEL]`` line to the next blank line, ``[LEVEL]`` line, ``==>``
+    header or helm's closing ``Error:`` line: helm v4 wraps a message over indented lines, and
+    both majors print a values schema violation list (``- at '/key': ...``) on lines of its own,
+    not indented."""
+    blocks: list[tuple[str, str, list[str]]] = []
+    inside = False
     for line in text.splitlines():
         match = _LINT_LINE.match(line)
         if match:
-            messages.append((match.group(1), match.group(2).strip()))
-        elif messages and line[:1].isspace() and line.strip():
-            level, said = messages[-1]
-            messages[-1] = (level, f"{said} {line.strip()}")
+            where, sep, first = match.group(2).strip().partition(": ")
+            blocks.append((match.group(1), where if sep else "", [first if sep else where]))
+            inside = True
+        elif not line.strip() or _LINT_OTHER.match(line):
+            inside = False
+        elif inside:
+            blocks[-1][2].append(line.strip())
+    return blocks
+
+
+def _lint_items(lines: list[str]) -> list[str]:
+    """One message per ``- `` item of a list (each schema violation on its own, with the text
+    that introduces its list, such as the chart it belongs to), sorted: helm prints the items in
+    no stable order. A message without a list is its lines joined."""
+    if not any(line.startswith("- ") for line in lines):
+        return [" ".join(line for line in lines if line)]
+    items: list[str] = []
+    context: list[str] = []
+    after_item = False
+    for line in lines:
+        if line.startswith("- "):
+            items.append(" ".join([*context, line]))
+            after_item = True
+        elif line:
+            if after_item:
+                context = context[:1]  # the next chart's list: keep helm's sentence, not the last chart's name
+            context.append(line)
+            after_item = False
+    return sorted(items)
+
+
+def lint_findings(text: str) -> list[Finding]:
+    """Each ``[ERROR]``/``[WARNING]`` message helm lint printed, as its own finding.
+
+    Each message is gathered with its continuation lines (:func:`_lint_blocks`), and a list of
+    schema violations gives one finding per violation. The finding's ``workload`` is the file
+    helm names (the template, values.yaml, Chart.yaml) and its ``field`` is the severity and
+    helm's message, so that a waiver or baseline entry matches that one message and a new,
+    different lint error is never hidden by it. Line and column numbers are kept out of the
+    field (an edit above a known problem must not make it new)."""
+    messages: list[tuple[str, str]] = []
+    for level, where, lines in _lint_blocks(text):
+        messages += [(level, f"{where}: {item}" if where else item) for item in _lint_items(lines)]
     out: list[Finding] = []
     for level, said in dict.fromkeys(messages):
         where, _, rest = said.partition(": ")
