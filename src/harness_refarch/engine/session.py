@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness_refarch.chart.source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.chart.tree import ChartNode, chart_values, load_chart
@@ -95,6 +95,9 @@ def default_kube_version(constraint: str | None) -> str:
     return f"{best[0]}.{best[1]}.0"
 
 
+_T = TypeVar("_T")
+
+
 class RefarchSession:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -107,7 +110,7 @@ class RefarchSession:
         self._golden_docs: dict[Path, dict[str, Any] | None] = {}  # parsed once per run, not per workload test
         self._workdir: Path | None = None
         self._volatility: dict[str, Volatility] = {}
-        self._layers: dict[Path, Layer] = {}
+        self._layers: dict[Path, Layer | RefarchError] = {}  # a file that cannot be read is read once
         self._merged: dict[tuple[str, bool], Merged] = {}
         self._previous: dict[str, Pair | None] = {}
         self._effective: dict[str, Pair] = {}
@@ -324,8 +327,17 @@ class RefarchSession:
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property
+    def _chart_tree(self) -> ChartNode | RefarchError:
+        try:
+            return load_chart(self.options.chart)
+        except RefarchError as exc:
+            return exc
+
+    @property
     def chart_node(self) -> ChartNode:
-        return load_chart(self.options.chart)
+        """The chart tree; a chart that cannot be read (a values.yaml past the YAML limits) is read
+        once and every test needing it fails with that paragraph, not one read per test."""
+        return _kept(self._chart_tree)
 
     @cached_property
     def declared(self) -> Declared:
@@ -341,8 +353,11 @@ class RefarchSession:
             fixtures = self.options.fixtures
             label = str(path.relative_to(fixtures)) if path.is_relative_to(fixtures) else (
                 path.name if path.parent == self.options.chart else str(path))
-            self._layers[path] = load_layer(path, label)
-        return self._layers[path]
+            try:
+                self._layers[path] = load_layer(path, label)
+            except RefarchError as exc:  # a profile file past the YAML limits: read once, not once per test
+                self._layers[path] = exc
+        return _kept(self._layers[path])
 
     def architecture_layers(self, pair: Pair) -> set[Path]:
         """The files that make the architecture: base layers, its overlay, its standby overlay."""
@@ -637,6 +652,13 @@ class RefarchSession:
             self._cache.close(wait=wait)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _kept(value: _T | RefarchError) -> _T:
+    """``value``, or the kept error raised again (with a fresh traceback, so it does not grow)."""
+    if isinstance(value, RefarchError):
+        raise value.with_traceback(None) from None
+    return value
 
 
 def applies(rs: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
