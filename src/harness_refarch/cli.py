@@ -327,8 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
         "diff", help="what changes between two chart versions, upgrade blockers, regressions",
         description="Render OLD and NEW for each (profile, architecture) pair and print what changed, the "
                     "changes that block `helm upgrade` OLD -> NEW, and the checks NEW fails that OLD passed. "
-                    "Exit 0: nothing blocking, no regression; 1: regressions; 3: upgrade blockers (takes "
-                    "precedence over 1); 4: bad input.")
+                    "Exit 0: nothing blocking, no regression; 1: regressions; 2: something could not be compared "
+                    "(a render failed on either side, or no pair is common); 3: upgrade blockers (takes precedence "
+                    "over 1 and 2); 4: bad input.")
     diff.add_argument("old", metavar="OLD", help="chart directory, .tgz or repo/chart of the current version")
     diff.add_argument("new", metavar="NEW", help="chart directory, .tgz or repo/chart of the candidate version")
     _add_render_options(diff)
