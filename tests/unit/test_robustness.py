@@ -516,17 +516,27 @@ def _a_file(tmp_path: Path) -> Path:
     return tmp_path / "a-file"
 
 
+def _a_pipe(tmp_path: Path) -> Path:
+    """Stands for /dev/null, which a run as root would otherwise replace by a regular file."""
+    os.mkfifo(tmp_path / "out.md")
+    return tmp_path / "out.md"
+
+
 @pytest.mark.parametrize("option", ["--refarch-baseline-update", "--refarch-report"])
 @pytest.mark.parametrize(("target", "words"), [
     (lambda tmp_path: _a_file(tmp_path) / "out.yaml", "is a file, not a directory"),
     (lambda tmp_path: tmp_path, "is a directory, not a file"),
     (lambda tmp_path: Path("/proc/refarch-out.yaml"), "does not accept new files"),
-], ids=["under-a-file", "a-directory", "proc"])
+    (lambda tmp_path: _a_pipe(tmp_path), "it is a named pipe, not a regular file"),
+], ids=["under-a-file", "a-directory", "proc", "a-pipe"])
 def test_an_output_that_cannot_be_written_is_one_paragraph_before_any_render(tmp_path: Path, real_helm: Path,
                                                                               option: str, target, words: str) -> None:  # type: ignore[no-untyped-def]
-    run = run_suite(real_helm, option, str(target(tmp_path)), *ONE_PAIR, cwd=tmp_path)
+    path = target(tmp_path)
+    kind = path.stat().st_mode if path.exists() else None
+    run = run_suite(real_helm, option, str(path), *ONE_PAIR, cwd=tmp_path)
     _one_usage_paragraph(run, option, words)
     assert "distinct render" not in run.out
+    assert (path.stat().st_mode if path.exists() else None) == kind  # left as it was
 
 
 def test_an_output_that_fails_at_the_end_is_not_also_called_written(tmp_path: Path, real_helm: Path) -> None:
