@@ -20,6 +20,8 @@ import signal
 import stat
 import subprocess
 import sys
+import tarfile
+import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness_refarch.engine.session import Options, RefarchSession
 from harness_refarch.helm import install as install_helm
 from harness_refarch.helm.binary import find_helm
 from harness_refarch.model.errors import RefarchError
@@ -753,6 +756,47 @@ def test_bad_input_after_a_tgz_chart_is_unpacked_leaves_no_work_directory(tmp_pa
                     env={"TMPDIR": str(scratch)})
     assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
     assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
+
+
+def test_a_session_on_a_chart_directory_makes_no_temporary_directory(tmp_path: Path, real_helm: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rs = RefarchSession(Options(chart=CHART, fixtures=FIXTURES, helm=str(real_helm), cache=False, profiles=["demo"]))
+    try:
+        assert rs.pairs and list(tmp_path.iterdir()) == []
+    finally:
+        rs.close()
+
+
+def test_a_session_nobody_closes_leaves_no_work_directory(tmp_path: Path, real_helm: Path) -> None:
+    """A library caller or a test that never calls close() (a module fixture, a benchmark): the
+    unpacked chart goes when the session is collected or, at the latest, when Python exits."""
+    archive = tmp_path / "harness-prod-0.1.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(CHART, arcname="harness-prod")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    code = textwrap.dedent(f"""
+        import gc, os
+        from pathlib import Path
+        from harness_refarch.engine.session import Options, RefarchSession
+        def session():
+            return RefarchSession(Options(chart=Path({str(archive)!r}), fixtures=Path({str(FIXTURES)!r}),
+                                          helm={str(real_helm)!r}, cache=False))
+        dropped = session()
+        work = dropped.options.chart
+        assert work.is_dir() and str(work).startswith({str(scratch)!r}), work
+        del dropped
+        gc.collect()
+        assert not work.exists(), "a dropped session kept its work directory"
+        kept = session()  # alive until Python exits
+        print(kept.options.chart)
+        """)
+    proc = subprocess.run([sys.executable, "-c", code], env={**_env(tmp_path), "TMPDIR": str(scratch)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().startswith(str(scratch)), proc.stdout
+    assert [p.name for p in scratch.iterdir()] == []
 
 
 def test_a_world_writable_cache_directory_is_one_paragraph(tmp_path: Path, real_helm: Path) -> None:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -109,6 +110,7 @@ class RefarchSession:
         self._golden_snaps: dict[str, dict[str, Any]] = {}
         self._golden_docs: dict[Path, dict[str, Any] | None] = {}  # parsed once per run, not per workload test
         self._workdir: Path | None = None
+        self._remove_workdir: Callable[[], object] | None = None  # a weakref.finalize
         self._volatility: dict[str, Volatility] = {}
         self._layers: dict[Path, Layer | RefarchError] = {}  # a file that cannot be read is read once
         self._merged: dict[tuple[str, bool], Merged] = {}
@@ -182,10 +184,18 @@ class RefarchSession:
         o = self.options
         spec = str(o.chart)
         local = Path(spec).exists()
-        self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
-        self.chart = resolve_chart(spec, self.helm.binary, self._workdir,
+        self.chart = resolve_chart(spec, self.helm.binary, self._work_root,
                                    version=o.chart_version if not local else None, timeout=o.timeout)
         o.chart = self.chart.dir
+
+    def _work_root(self) -> Path:
+        """This session's temporary directory, made on first use (a chart directory needs none).
+        :meth:`close` removes it; so does the interpreter's exit or the session's collection for a
+        session nobody closed (a library caller, a test), so none is left in /tmp."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
+            self._remove_workdir = weakref.finalize(self, shutil.rmtree, str(self._workdir), True)
+        return self._workdir
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -429,9 +439,7 @@ class RefarchSession:
     # -- keys that do nothing: static candidates decided by rendering ------------------------
     def private_dir(self, name: str) -> Path:
         """A directory of this session's own (never beside the user's files), removed at exit."""
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
-        path = self._workdir / name
+        path = self._work_root() / name
         path.mkdir(mode=0o700, exist_ok=True)
         return path
 
@@ -650,8 +658,8 @@ class RefarchSession:
     def close(self, wait: bool = True) -> None:
         if self._cache is not None:
             self._cache.close(wait=wait)
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._remove_workdir is not None:
+            self._remove_workdir()  # once: a finalizer runs at most one time
 
 
 def _kept(value: _T | RefarchError) -> _T:
