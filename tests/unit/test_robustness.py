@@ -137,6 +137,7 @@ def pid_file(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _default_sigint() -> None:
     """The child must see Ctrl-C even if this test runs in a background job (SIGINT ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def failed_tests(run: Run) -> list[str]:
@@ -219,14 +220,23 @@ def test_a_hanging_helm_is_killed_with_its_children_after_the_render_timeout(tmp
     no_traceback(run)
 
 
-# -- 3. Ctrl-C --------------------------------------------------------------------------------
+# -- 3. Ctrl-C and SIGTERM --------------------------------------------------------------------
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm(tmp_path: Path,
-                                                                                 pid_file: Path) -> None:
+                                                                                 pid_file: Path, sig: int) -> None:
+    """SIGTERM (a cancelled CI job, ``timeout``) reaches only the suite, not helm: it ends the run
+    as Ctrl-C does. Either way the unpacked .tgz chart's work directory is removed."""
     pids, marker = pid_file, tmp_path / "started"
     helm = fake_helm(tmp_path, HANG.format(pids=str(pids), marker=str(marker), seconds=60))
+    archive = tmp_path / "harness-prod-0.1.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(CHART, arcname="harness-prod")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen(suite_cmd(helm, *ONE_PAIR), cwd=tmp_path, env=_env(tmp_path), stdout=fo, stderr=fe,
+        proc = subprocess.Popen(suite_cmd(helm, "--chart-path", str(archive), *ONE_PAIR), cwd=tmp_path,
+                                env={**_env(tmp_path), "TMPDIR": str(scratch)}, stdout=fo, stderr=fe,
                                 start_new_session=True, preexec_fn=_default_sigint)
         try:
             deadline = time.monotonic() + 30
@@ -234,7 +244,8 @@ def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm
                 time.sleep(0.05)
             assert marker.exists(), "no render started"
             time.sleep(0.5)  # let the second render start too
-            proc.send_signal(signal.SIGINT)
+            assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")], "no work directory"
+            proc.send_signal(sig)
             try:
                 proc.wait(timeout=30)  # the fake helm sleeps 60 s: ending before it means Ctrl-C ended the run
             except subprocess.TimeoutExpired:
@@ -248,6 +259,7 @@ def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, text[-3000:]
     assert "KeyboardInterrupt" in text or "Interrupted" in text, text[-3000:]
     assert survivors(pids) == [], "helm or its child outlived Ctrl-C"
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
 
 
 # -- 4. runaway helm stderr -------------------------------------------------------------------
