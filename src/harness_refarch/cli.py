@@ -43,7 +43,7 @@ from harness_refarch.diff.compare import (
 from harness_refarch.engine import checking, options
 from harness_refarch.engine import config as configfile
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
-from harness_refarch.helm.binary import RUNNING, bounded
+from harness_refarch.helm.binary import RUNNING, bounded, interrupt_on_terminate
 from harness_refarch.model import markdown
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
@@ -327,8 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
         "diff", help="what changes between two chart versions, upgrade blockers, regressions",
         description="Render OLD and NEW for each (profile, architecture) pair and print what changed, the "
                     "changes that block `helm upgrade` OLD -> NEW, and the checks NEW fails that OLD passed. "
-                    "Exit 0: nothing blocking, no regression; 1: regressions; 3: upgrade blockers (takes "
-                    "precedence over 1); 4: bad input.")
+                    "Exit 0: nothing blocking, no regression; 1: regressions; 2: something could not be compared "
+                    "(a render failed on either side, or no pair is common); 3: upgrade blockers (takes precedence "
+                    "over 1 and 2); 4: bad input.")
     diff.add_argument("old", metavar="OLD", help="chart directory, .tgz or repo/chart of the current version")
     diff.add_argument("new", metavar="NEW", help="chart directory, .tgz or repo/chart of the candidate version")
     _add_render_options(diff)
@@ -596,6 +597,7 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness-refarch`` console script; returns the exit code."""
+    restore_sigterm = interrupt_on_terminate()  # SIGTERM cleans up as Ctrl-C does
     try:
         args = _parse(list(sys.argv[1:] if argv is None else argv))
         resolve_options(args)
@@ -610,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         RUNNING.kill_all()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        restore_sigterm()
 
 
 __all__ = ["EXIT_BLOCKERS", "EXIT_NOT_COMPARED", "EXIT_OK", "EXIT_REGRESSION", "EXIT_USAGE", "SECTIONS",

@@ -97,6 +97,8 @@ def test_node_shape_parses_cores_and_memory() -> None:
     ("8,lots", "memory 'lots' is not a Kubernetes quantity"),
     ("0,32Gi", "more than 0 cores"),
     ("8,32", "did you mean 32Gi?"),
+    ("8,-1Gi", "memory '-1Gi' must be more than 0"),  # not "did you mean -1GiGi?"
+    ("8,0", "memory '0' must be more than 0"),
     ("8,32Gi,-1", "pod limit '-1'"),
     ("8,,", "not of the form"),
 ])

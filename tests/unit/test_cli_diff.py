@@ -232,6 +232,14 @@ def test_help_returns_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert "3: upgrade blockers" in capsys.readouterr().out
 
 
+def test_help_names_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["diff", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for code in (EXIT_OK, EXIT_REGRESSION, EXIT_NOT_COMPARED, EXIT_BLOCKERS, EXIT_USAGE):
+        assert f"{code}: " in text, (code, text)
+    assert "2: something could not be compared" in text
+
+
 @pytest.mark.parametrize("args", [
     ["diff", "/nonexistent/old-chart", str(CHART)],
     ["diff", str(CHART)],

@@ -9,6 +9,7 @@ import pytest
 
 from harness_refarch.engine.session import _lint, lint_findings
 from harness_refarch.engine.waivers import baseline, load_waivers
+from harness_refarch.helm import install as install_helm
 from harness_refarch.helm.binary import Helm
 from harness_refarch.helm.render import RenderRequest
 
@@ -66,6 +67,68 @@ def test_a_baseline_of_one_lint_error_does_not_waive_a_second_one(tmp_path: Path
     failing, waived = waivers.split(second, "demo-demo")
     assert [f for f, _ in waived] == first
     assert len(failing) == 1 and "Second_Bad_Name" in failing[0].field, failing
+
+
+SCHEMA = ('{"type": "object", "properties": {"zzA": {"type": "integer"}, "zzC": {"type": "integer"}, '
+          '"zzB": {"type": "integer"}}}')
+V4_SCHEMA_OUTPUT = """==> Linting chart
+[INFO] Chart.yaml: icon is recommended
+[ERROR] values.yaml: - at '/zzC': got string, want integer
+- at '/zzA': got string, want integer
+
+[ERROR] templates/: values don't meet the specifications of the schema(s) in the following chart(s):
+harness-prod:
+- at '/zzC': got string, want integer
+- at '/zzA': got string, want integer
+sub:
+- at '/zzB': got string, want integer
+
+"""
+
+
+def test_each_schema_violation_is_its_own_finding_in_a_stable_order() -> None:
+    """helm prints a values schema's violations one per line, not indented, in no stable order."""
+    found = lint_findings(V4_SCHEMA_OUTPUT + "Error: 1 chart(s) linted, 1 chart(s) failed\n")
+    assert [(f.workload, f.field) for f in found] == [
+        ("values.yaml", "error: - at '/zzA': got string, want integer"),
+        ("values.yaml", "error: - at '/zzC': got string, want integer"),
+        ("templates/", "error: values don't meet the specifications of the schema(s) in the following chart(s): "
+                       "harness-prod: - at '/zzA': got string, want integer"),
+        ("templates/", "error: values don't meet the specifications of the schema(s) in the following chart(s): "
+                       "harness-prod: - at '/zzC': got string, want integer"),
+        ("templates/", "error: values don't meet the specifications of the schema(s) in the following chart(s): "
+                       "sub: - at '/zzB': got string, want integer"),
+    ], found
+    swapped = V4_SCHEMA_OUTPUT.replace("'/zzC'", "'/tmp'").replace("'/zzA'", "'/zzC'").replace("'/tmp'", "'/zzA'")
+    assert lint_findings(swapped) == lint_findings(V4_SCHEMA_OUTPUT)
+
+
+def _schema_copy(tmp_path: Path, *bad_keys: str) -> Path:
+    chart = _broken_copy(tmp_path)
+    (chart / "values.schema.json").write_text(SCHEMA)
+    with (chart / "values.yaml").open("a") as fh:
+        fh.writelines(f"{key}: not-a-number\n" for key in bad_keys)
+    return chart
+
+
+@pytest.mark.parametrize("major", ["3", "4"])
+def test_a_baseline_of_one_schema_violation_does_not_waive_a_second_one(tmp_path: Path, real_helm: Path,
+                                                                        major: str) -> None:
+    """The second violation sorts after the first, so helm often prints it on the line that
+    used to be dropped: it must fail, whatever order helm chose."""
+    helm = install_helm.installed_path(major)
+    helm = Helm(helm if helm.is_file() else real_helm)
+    first = _lint(helm, RenderRequest(_schema_copy(tmp_path / "one", "zzA"), kube_version="1.29.0"))
+    assert first and all("zzA" in f.field for f in first), first
+    waivers_file = tmp_path / "baseline.yaml"
+    waivers_file.write_text(baseline(("demo-demo", f) for f in first))
+    waivers = load_waivers(waivers_file)
+    for attempt in range(3):  # helm's order is random: each attempt is another chance to hide zzC
+        second = _lint(helm, RenderRequest(_schema_copy(tmp_path / f"two-{attempt}", "zzA", "zzC"),
+                                           kube_version="1.29.0"))
+        failing, waived = waivers.split(second, "demo-demo")
+        assert sorted(f for f, _ in waived) == sorted(first), (waived, first)
+        assert failing and all("zzC" in f.field and "zzA" not in f.field for f in failing), failing
 
 
 @pytest.mark.parametrize("text", ["", "==> Linting x\n[INFO] Chart.yaml: icon is recommended\n"])

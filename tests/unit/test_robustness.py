@@ -20,6 +20,8 @@ import signal
 import stat
 import subprocess
 import sys
+import tarfile
+import tempfile
 import textwrap
 import time
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness_refarch.engine.session import Options, RefarchSession
 from harness_refarch.helm import install as install_helm
 from harness_refarch.helm.binary import find_helm
 from harness_refarch.model.errors import RefarchError
@@ -134,6 +137,7 @@ def pid_file(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _default_sigint() -> None:
     """The child must see Ctrl-C even if this test runs in a background job (SIGINT ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def failed_tests(run: Run) -> list[str]:
@@ -216,14 +220,23 @@ def test_a_hanging_helm_is_killed_with_its_children_after_the_render_timeout(tmp
     no_traceback(run)
 
 
-# -- 3. Ctrl-C --------------------------------------------------------------------------------
+# -- 3. Ctrl-C and SIGTERM --------------------------------------------------------------------
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm(tmp_path: Path,
-                                                                                 pid_file: Path) -> None:
+                                                                                 pid_file: Path, sig: int) -> None:
+    """SIGTERM (a cancelled CI job, ``timeout``) reaches only the suite, not helm: it ends the run
+    as Ctrl-C does. Either way the unpacked .tgz chart's work directory is removed."""
     pids, marker = pid_file, tmp_path / "started"
     helm = fake_helm(tmp_path, HANG.format(pids=str(pids), marker=str(marker), seconds=60))
+    archive = tmp_path / "harness-prod-0.1.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(CHART, arcname="harness-prod")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen(suite_cmd(helm, *ONE_PAIR), cwd=tmp_path, env=_env(tmp_path), stdout=fo, stderr=fe,
+        proc = subprocess.Popen(suite_cmd(helm, "--chart-path", str(archive), *ONE_PAIR), cwd=tmp_path,
+                                env={**_env(tmp_path), "TMPDIR": str(scratch)}, stdout=fo, stderr=fe,
                                 start_new_session=True, preexec_fn=_default_sigint)
         try:
             deadline = time.monotonic() + 30
@@ -231,7 +244,8 @@ def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm
                 time.sleep(0.05)
             assert marker.exists(), "no render started"
             time.sleep(0.5)  # let the second render start too
-            proc.send_signal(signal.SIGINT)
+            assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")], "no work directory"
+            proc.send_signal(sig)
             try:
                 proc.wait(timeout=30)  # the fake helm sleeps 60 s: ending before it means Ctrl-C ended the run
             except subprocess.TimeoutExpired:
@@ -245,6 +259,7 @@ def test_ctrl_c_during_renders_ends_the_run_before_its_helm_would_and_kills_helm
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, text[-3000:]
     assert "KeyboardInterrupt" in text or "Interrupted" in text, text[-3000:]
     assert survivors(pids) == [], "helm or its child outlived Ctrl-C"
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
 
 
 # -- 4. runaway helm stderr -------------------------------------------------------------------
@@ -516,17 +531,27 @@ def _a_file(tmp_path: Path) -> Path:
     return tmp_path / "a-file"
 
 
+def _a_pipe(tmp_path: Path) -> Path:
+    """Stands for /dev/null, which a run as root would otherwise replace by a regular file."""
+    os.mkfifo(tmp_path / "out.md")
+    return tmp_path / "out.md"
+
+
 @pytest.mark.parametrize("option", ["--refarch-baseline-update", "--refarch-report"])
 @pytest.mark.parametrize(("target", "words"), [
     (lambda tmp_path: _a_file(tmp_path) / "out.yaml", "is a file, not a directory"),
     (lambda tmp_path: tmp_path, "is a directory, not a file"),
     (lambda tmp_path: Path("/proc/refarch-out.yaml"), "does not accept new files"),
-], ids=["under-a-file", "a-directory", "proc"])
+    (lambda tmp_path: _a_pipe(tmp_path), "it is a named pipe, not a regular file"),
+], ids=["under-a-file", "a-directory", "proc", "a-pipe"])
 def test_an_output_that_cannot_be_written_is_one_paragraph_before_any_render(tmp_path: Path, real_helm: Path,
                                                                               option: str, target, words: str) -> None:  # type: ignore[no-untyped-def]
-    run = run_suite(real_helm, option, str(target(tmp_path)), *ONE_PAIR, cwd=tmp_path)
+    path = target(tmp_path)
+    kind = path.stat().st_mode if path.exists() else None
+    run = run_suite(real_helm, option, str(path), *ONE_PAIR, cwd=tmp_path)
     _one_usage_paragraph(run, option, words)
     assert "distinct render" not in run.out
+    assert (path.stat().st_mode if path.exists() else None) == kind  # left as it was
 
 
 def test_an_output_that_fails_at_the_end_is_not_also_called_written(tmp_path: Path, real_helm: Path) -> None:
@@ -743,6 +768,47 @@ def test_bad_input_after_a_tgz_chart_is_unpacked_leaves_no_work_directory(tmp_pa
                     env={"TMPDIR": str(scratch)})
     assert run.rc == pytest.ExitCode.USAGE_ERROR, run.text[-3000:]
     assert [p.name for p in scratch.iterdir() if p.name.startswith("harness-refarch-")] == []
+
+
+def test_a_session_on_a_chart_directory_makes_no_temporary_directory(tmp_path: Path, real_helm: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rs = RefarchSession(Options(chart=CHART, fixtures=FIXTURES, helm=str(real_helm), cache=False, profiles=["demo"]))
+    try:
+        assert rs.pairs and list(tmp_path.iterdir()) == []
+    finally:
+        rs.close()
+
+
+def test_a_session_nobody_closes_leaves_no_work_directory(tmp_path: Path, real_helm: Path) -> None:
+    """A library caller or a test that never calls close() (a module fixture, a benchmark): the
+    unpacked chart goes when the session is collected or, at the latest, when Python exits."""
+    archive = tmp_path / "harness-prod-0.1.0.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(CHART, arcname="harness-prod")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    code = textwrap.dedent(f"""
+        import gc, os
+        from pathlib import Path
+        from harness_refarch.engine.session import Options, RefarchSession
+        def session():
+            return RefarchSession(Options(chart=Path({str(archive)!r}), fixtures=Path({str(FIXTURES)!r}),
+                                          helm={str(real_helm)!r}, cache=False))
+        dropped = session()
+        work = dropped.options.chart
+        assert work.is_dir() and str(work).startswith({str(scratch)!r}), work
+        del dropped
+        gc.collect()
+        assert not work.exists(), "a dropped session kept its work directory"
+        kept = session()  # alive until Python exits
+        print(kept.options.chart)
+        """)
+    proc = subprocess.run([sys.executable, "-c", code], env={**_env(tmp_path), "TMPDIR": str(scratch)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().startswith(str(scratch)), proc.stdout
+    assert [p.name for p in scratch.iterdir()] == []
 
 
 def test_a_world_writable_cache_directory_is_one_paragraph(tmp_path: Path, real_helm: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import yaml
 from harness_refarch.engine.waivers import Waivers, baseline, glob_escape, load_waivers
 from harness_refarch.model import files as files_mod
 from harness_refarch.model.errors import RefarchError
-from harness_refarch.model.files import write_atomic
+from harness_refarch.model.files import check_writable, write_atomic
 from harness_refarch.model.findings import Finding
 
 TODAY = date(2025, 6, 15)
@@ -331,6 +333,17 @@ def test_unwritable_location_is_a_readable_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(RefarchError, match=r"Cannot write .*file/waivers\.yaml: .*previous file, if any, is unchanged"):
         write_atomic(tmp_path / "file" / "waivers.yaml", "x\n")
+
+
+def test_a_device_or_pipe_is_never_replaced_by_a_regular_file(tmp_path: Path) -> None:
+    """As root, a baseline or report written to /dev/null would replace the machine's /dev/null."""
+    pipe = tmp_path / "waivers.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(RefarchError, match=r"waivers\.yaml: it is a named pipe, not a regular file"):
+        write_atomic(pipe, "x\n")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    with pytest.raises(RefarchError, match="it is a character device"):
+        check_writable(Path("/dev/null"), "--refarch-report")
 
 
 def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path) -> None:

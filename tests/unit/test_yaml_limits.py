@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from yamllint.config import YamlLintConfig  # type: ignore[import-untyped]
 
 from harness_refarch.chart.values import load_layer
 from harness_refarch.checks.yamllint_check import lint_values_file
+from harness_refarch.engine import session as session_module
+from harness_refarch.engine.session import Options, RefarchSession
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.yaml_limits import MAX_DEPTH, MAX_KEYS, YamlLimitError, load_bounded, measure
 
@@ -59,8 +63,9 @@ def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
 def test_too_many_keys_are_refused(tmp_path: Path) -> None:
     big = tmp_path / "big.yaml"
     big.write_text("".join(f"k{i}: {i}\n" for i in range(MAX_KEYS + 1)))
-    with pytest.raises(RefarchError, match=f"has {MAX_KEYS + 1:,} keys"):
+    with pytest.raises(RefarchError, match=f"has {MAX_KEYS + 1:,} keys") as info:
         load_layer(big)
+    assert "alias" not in str(info.value).rsplit(";", 1)[-1], info.value  # the fix suits the cause
 
 
 def test_aliases_within_the_limits_still_load() -> None:
@@ -93,3 +98,54 @@ def test_waivers_and_fixture_files_are_bounded_too(tmp_path: Path) -> None:
         load_waivers(bomb)
     with pytest.raises(RefarchError, match=r"profiles file .*w\.yaml is refused: it expands to"):
         load_yaml(bomb, "profiles file")
+
+
+def _session_counting(tmp_path: Path, real_helm: Path, monkeypatch: pytest.MonkeyPatch,
+                      file: str) -> tuple[RefarchSession, dict[str, int]]:
+    """A session on a chart whose ``file`` holds more keys than the limit (helm reads it fine),
+    counting how often the suite reads values files and the chart tree."""
+    chart = tmp_path / "chart"
+    shutil.copytree(REPO / "charts" / "harness-prod", chart)
+    with (chart / file).open("a") as fh:
+        fh.writelines(f"zz{i}: {i}\n" for i in range(MAX_KEYS + 1))
+    calls = {"layer": 0, "chart": 0}
+
+    def counted(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(session_module, "load_layer", counted("layer", session_module.load_layer))
+    monkeypatch.setattr(session_module, "load_chart", counted("chart", session_module.load_chart))
+    rs = RefarchSession(Options(chart=chart, fixtures=REPO / "fixtures", helm=str(real_helm), cache=False,
+                                profiles=["demo"]))
+    return rs, calls
+
+
+def test_a_profile_file_past_the_limits_is_read_once_not_once_per_test(
+        tmp_path: Path, real_helm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test of the pair asks for the profile's layer: a refused file must not be read
+    (and refused) again by each of them, which took minutes for 100,000 keys."""
+    rs, calls = _session_counting(tmp_path, real_helm, monkeypatch, "override-demo.yaml")
+    try:
+        profile = rs.profile_file("demo")
+        before = calls["layer"]
+        for _ in range(5):
+            with pytest.raises(RefarchError, match=r"override-demo\.yaml is refused: it has [0-9,]+ keys"):
+                rs.layer(profile)
+        assert calls["layer"] - before == 1, calls
+    finally:
+        rs.close()
+
+
+def test_a_chart_values_file_past_the_limits_is_read_once_not_once_per_test(
+        tmp_path: Path, real_helm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rs, calls = _session_counting(tmp_path, real_helm, monkeypatch, "values.yaml")
+    try:
+        for _ in range(5):
+            with pytest.raises(RefarchError, match=r"values\.yaml of the chart at .* is refused"):
+                rs.chart_defaults  # noqa: B018 - the property reads the chart tree
+        assert calls["chart"] == 1, calls
+    finally:
+        rs.close()

@@ -17,7 +17,7 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -300,12 +300,13 @@ def _single_chart_dir(parent: Path) -> Path | None:
     return charts[0] if len(charts) == 1 else None
 
 
-def resolve_chart(spec: str, helm: Path, workdir: Path, version: str | None = None,
+def resolve_chart(spec: str, helm: Path, workdir: Path | Callable[[], Path], version: str | None = None,
                   timeout: float = 120, env: Mapping[str, str] | None = None) -> ResolvedChart:
     """Turn ``--chart-path`` into a checked chart directory.
 
     ``spec`` is a chart directory (used in place, never written), a ``helm package`` archive
-    (unpacked under ``workdir``) or, when it is not an existing path and has the form
+    (unpacked under ``workdir``, or the directory it returns when it is a function: a chart
+    directory makes none) or, when it is not an existing path and has the form
     ``repo/chart``, a repository reference pulled with ``helm pull`` (``version`` is the
     ``--chart-version`` constraint). For local sources ``version``, when given, must equal the
     chart's version. ``env`` is layered over the process environment for helm (HELM_* homes).
@@ -365,7 +366,7 @@ def resolve_chart(spec: str, helm: Path, workdir: Path, version: str | None = No
         kube_version=str(kube) if kube not in (None, "") else None, profiles=_profiles(root))
 
 
-def _workdir(workdir: Path) -> Path:
-    workdir = workdir.resolve()
+def _workdir(workdir: Path | Callable[[], Path]) -> Path:
+    workdir = (workdir if isinstance(workdir, Path) else workdir()).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir

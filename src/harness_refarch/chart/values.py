@@ -143,8 +143,9 @@ def load_layer(path: Path, origin: str | None = None) -> Layer:
         node = compose_bounded(text, SAFE_LOADER)
         values = {} if node is None else composer.build(node, ())
     except YamlLimitError as exc:
+        how = "write the values out without nested aliases" if "alias" in str(exc) else "keep the file within them"
         raise RefarchError(f"Values file {path} is refused: {exc}. Values files are bounded to "
-                           f"{LIMITS_TEXT}; write the values out without nested aliases.") from None
+                           f"{LIMITS_TEXT}; {how}.") from None
     except yaml.YAMLError as exc:
         raise RefarchError(f"Values file {path} is not valid YAML: {yaml_problem(exc)}. Fix the file "
                            "(helm rejects it too; a YAML linter such as yamllint points at the line).") from exc

@@ -12,12 +12,13 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness_refarch.chart.source import ResolvedChart, check_kube_version, resolve_chart
 from harness_refarch.chart.tree import ChartNode, chart_values, load_chart
@@ -105,6 +106,9 @@ def default_kube_version(constraint: str | None) -> str:
     return f"{best[0]}.{best[1]}.0"
 
 
+_T = TypeVar("_T")
+
+
 class RefarchSession:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -116,8 +120,9 @@ class RefarchSession:
         self._golden_snaps: dict[str, dict[str, Any]] = {}
         self._golden_docs: dict[Path, dict[str, Any] | None] = {}  # parsed once per run, not per workload test
         self._workdir: Path | None = None
+        self._remove_workdir: Callable[[], object] | None = None  # a weakref.finalize
         self._volatility: dict[str, Volatility] = {}
-        self._layers: dict[Path, Layer] = {}
+        self._layers: dict[Path, Layer | RefarchError] = {}  # a file that cannot be read is read once
         self._merged: dict[tuple[str, bool], Merged] = {}
         self._previous: dict[str, Pair | None] = {}
         self._effective: dict[str, Pair] = {}
@@ -192,10 +197,18 @@ class RefarchSession:
         o = self.options
         spec = str(o.chart)
         local = Path(spec).exists()
-        self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
-        self.chart = resolve_chart(spec, self.helm.binary, self._workdir,
+        self.chart = resolve_chart(spec, self.helm.binary, self._work_root,
                                    version=o.chart_version if not local else None, timeout=o.timeout)
         o.chart = self.chart.dir
+
+    def _work_root(self) -> Path:
+        """This session's temporary directory, made on first use (a chart directory needs none).
+        :meth:`close` removes it; so does the interpreter's exit or the session's collection for a
+        session nobody closed (a library caller, a test), so none is left in /tmp."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
+            self._remove_workdir = weakref.finalize(self, shutil.rmtree, str(self._workdir), True)
+        return self._workdir
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -343,8 +356,17 @@ class RefarchSession:
 
     # -- values: the layers of a render, coalesced as helm does -----------------------------
     @cached_property
+    def _chart_tree(self) -> ChartNode | RefarchError:
+        try:
+            return load_chart(self.options.chart)
+        except RefarchError as exc:
+            return exc
+
+    @property
     def chart_node(self) -> ChartNode:
-        return load_chart(self.options.chart)
+        """The chart tree; a chart that cannot be read (a values.yaml past the YAML limits) is read
+        once and every test needing it fails with that paragraph, not one read per test."""
+        return _kept(self._chart_tree)
 
     @cached_property
     def declared(self) -> Declared:
@@ -360,8 +382,11 @@ class RefarchSession:
             fixtures = self.options.fixtures
             label = str(path.relative_to(fixtures)) if path.is_relative_to(fixtures) else (
                 path.name if path.parent == self.options.chart else str(path))
-            self._layers[path] = load_layer(path, label)
-        return self._layers[path]
+            try:
+                self._layers[path] = load_layer(path, label)
+            except RefarchError as exc:  # a profile file past the YAML limits: read once, not once per test
+                self._layers[path] = exc
+        return _kept(self._layers[path])
 
     def architecture_layers(self, pair: Pair) -> set[Path]:
         """The files that make the architecture: base layers, its overlay, its standby overlay."""
@@ -434,9 +459,7 @@ class RefarchSession:
     def private_dir(self, name: str) -> Path:
         """A directory of this session's own (never beside the user's files), removed at exit."""
         with self._lock:  # stacks are decided on several threads: one work directory for all
-            if self._workdir is None:
-                self._workdir = Path(tempfile.mkdtemp(prefix="harness-refarch-"))
-            path = self._workdir / name
+            path = self._work_root() / name
             path.mkdir(mode=0o700, exist_ok=True)
         return path
 
@@ -673,8 +696,15 @@ class RefarchSession:
             self._deciders.shutdown(wait=False, cancel_futures=True)  # those running end with the renders
         if self._cache is not None:
             self._cache.close(wait=wait)
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._remove_workdir is not None:
+            self._remove_workdir()  # once: a finalizer runs at most one time
+
+
+def _kept(value: _T | RefarchError) -> _T:
+    """``value``, or the kept error raised again (with a fresh traceback, so it does not grow)."""
+    if isinstance(value, RefarchError):
+        raise value.with_traceback(None) from None
+    return value
 
 
 def applies(rs: RefarchSession, pair: Pair, where: dict[str, Any]) -> bool:
@@ -736,27 +766,67 @@ def _hashable(value: Any) -> bool:
 
 
 _LINT_LINE = re.compile(r"^\[(ERROR|WARNING)\]\s*(.*)$")
+_LINT_OTHER = re.compile(r"^(?:\[[A-Z]+\]|==> |Error: )")  # [INFO], the chart header, helm's closing line
 _LINT_FILE = re.compile(r"(?:template: )?((?:[\w.-]+/)*templates/[^\s:]+|values\.yaml|Chart\.yaml)"
                         r"(?::\d+(?::\d+)?)?:?\s*")
 MAX_LINT_FINDINGS = 80
 
 
-def lint_findings(text: str) -> list[Finding]:
-    """Each ``[ERROR]``/``[WARNING]`` message helm lint printed, as its own finding.
+def _lint_blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """``(level, file part, lines)`` of every ``[ERROR]``/``[WARNING]`` message helm lint printed.
 
-    helm v4 wraps a message over indented continuation lines; they are joined. The finding's
-    ``workload`` is the file helm names (the template, values.yaml, Chart.yaml) and its ``field``
-    is the severity and helm's message, so that a waiver or baseline entry matches that one
-    message and a new, different lint error is never hidden by it. Line and column numbers are
-    kept out of the field (an edit above a known problem must not make it new)."""
-    messages: list[tuple[str, str]] = []
+    A message runs from its ``[LEVEL]`` line to the next blank line, ``[LEVEL]`` line, ``==>``
+    header or helm's closing ``Error:`` line: helm v4 wraps a message over indented lines, and
+    both majors print a values schema violation list (``- at '/key': ...``) on lines of its own,
+    not indented."""
+    blocks: list[tuple[str, str, list[str]]] = []
+    inside = False
     for line in text.splitlines():
         match = _LINT_LINE.match(line)
         if match:
-            messages.append((match.group(1), match.group(2).strip()))
-        elif messages and line[:1].isspace() and line.strip():
-            level, said = messages[-1]
-            messages[-1] = (level, f"{said} {line.strip()}")
+            where, sep, first = match.group(2).strip().partition(": ")
+            blocks.append((match.group(1), where if sep else "", [first if sep else where]))
+            inside = True
+        elif not line.strip() or _LINT_OTHER.match(line):
+            inside = False
+        elif inside:
+            blocks[-1][2].append(line.strip())
+    return blocks
+
+
+def _lint_items(lines: list[str]) -> list[str]:
+    """One message per ``- `` item of a list (each schema violation on its own, with the text
+    that introduces its list, such as the chart it belongs to), sorted: helm prints the items in
+    no stable order. A message without a list is its lines joined."""
+    if not any(line.startswith("- ") for line in lines):
+        return [" ".join(line for line in lines if line)]
+    items: list[str] = []
+    context: list[str] = []
+    after_item = False
+    for line in lines:
+        if line.startswith("- "):
+            items.append(" ".join([*context, line]))
+            after_item = True
+        elif line:
+            if after_item:
+                context = context[:1]  # the next chart's list: keep helm's sentence, not the last chart's name
+            context.append(line)
+            after_item = False
+    return sorted(items)
+
+
+def lint_findings(text: str) -> list[Finding]:
+    """Each ``[ERROR]``/``[WARNING]`` message helm lint printed, as its own finding.
+
+    Each message is gathered with its continuation lines (:func:`_lint_blocks`), and a list of
+    schema violations gives one finding per violation. The finding's ``workload`` is the file
+    helm names (the template, values.yaml, Chart.yaml) and its ``field`` is the severity and
+    helm's message, so that a waiver or baseline entry matches that one message and a new,
+    different lint error is never hidden by it. Line and column numbers are kept out of the
+    field (an edit above a known problem must not make it new)."""
+    messages: list[tuple[str, str]] = []
+    for level, where, lines in _lint_blocks(text):
+        messages += [(level, f"{where}: {item}" if where else item) for item in _lint_items(lines)]
     out: list[Finding] = []
     for level, said in dict.fromkeys(messages):
         where, _, rest = said.partition(": ")

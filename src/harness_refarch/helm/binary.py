@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +105,27 @@ class _Running:
 
 
 RUNNING = _Running()  # the process's helm children: signals are per process, so is this registry
+
+
+def _terminated(signum: int, frame: object) -> None:
+    RUNNING.kill_all()  # helm did not get the signal: only this process did
+    raise KeyboardInterrupt
+
+
+def interrupt_on_terminate() -> Callable[[], None]:
+    """Make SIGTERM (a cancelled CI job, ``timeout``) end the run as Ctrl-C does: helm killed
+    with its children, work directories removed, instead of the process vanishing with an
+    unpacked chart left in /tmp. Returns what puts the previous handler back. Nothing changes
+    outside the main thread or when SIGTERM already has a handler of someone else."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+    signal.signal(signal.SIGTERM, _terminated)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is _terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return restore
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

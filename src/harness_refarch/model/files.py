@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def write_atomic(path: Path, text: str) -> None:
     """
     path = Path(path)
     directory = path.parent
+    _refuse_special(path, "Cannot write")
     lock_path = lock_for(path)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,7 @@ def check_writable(path: Path, option: str) -> None:
     how = f"Pass {option} a file path in a directory you can write."
     if path.is_dir():
         raise RefarchError(f"{option} {path} is a directory, not a file. {how}")
+    _refuse_special(path, option, how)
     ancestor = path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -76,6 +79,19 @@ def check_writable(path: Path, option: str) -> None:
                            f"({exc.strerror or exc}). {how}") from None
     os.close(fd)
     Path(probe).unlink(missing_ok=True)
+
+
+def _refuse_special(path: Path, what: str, how: str = "Pass a file path in a directory you can write.") -> None:
+    """A device, pipe or socket is never replaced by a regular file: a run as root told to write
+    its report to /dev/null would otherwise replace the machine's /dev/null."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing (or unreadable: the write says why)
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = ("a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+                else "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+        raise RefarchError(f"{what} {path}: it is {kind}, not a regular file, and writing would replace it. {how}")
 
 
 def _replace(path: Path, directory: Path, text: str) -> None:

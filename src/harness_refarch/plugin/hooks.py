@@ -317,6 +317,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.session.close(wait=not RUNNING.interrupted)
     if state.run_dir is not None:
         shutil.rmtree(state.run_dir, ignore_errors=True)
+    if state.restore_sigterm is not None:
+        state.restore_sigterm()
 
 
 # -- fixtures ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from harness_refarch.engine import options as table
 from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
 from harness_refarch.engine.shard import Shard, for_session
 from harness_refarch.engine.waivers import Waivers, load_waivers
+from harness_refarch.helm.binary import interrupt_on_terminate
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import check_writable
@@ -69,6 +71,7 @@ class RunState:
     grouped: dict[int, tuple[list[Finding], Manifest, dict[str, list[Finding]]]] = field(default_factory=dict)
     identities: dict[int, tuple[Manifest, dict[str, list[str]]]] = field(default_factory=dict)
     repo_read: bool = False  # the repository's configuration file was looked for
+    restore_sigterm: Callable[[], None] | None = None  # puts back SIGTERM's handler of before the run
     repo: configfile.RepoConfig | None = None  # that file, validated
     repo_error: str | None = None  # why it is bad input (reported like any other)
 
@@ -183,6 +186,7 @@ class RunState:
                 session.close()  # an unpacked .tgz chart's work directory goes with it
             return None
         self.session = session
+        self.restore_sigterm = interrupt_on_terminate()  # SIGTERM cleans up as Ctrl-C does
         return session
 
     def _options(self) -> Options:

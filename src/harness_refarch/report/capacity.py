@@ -89,6 +89,8 @@ class NodeShape:
         if memory > MAX_NODE_MEMORY:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is more than 1Pi, which no node has. "
                                  f"{usage}")
+        if memory <= 0:
+            raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} must be more than 0. {usage}")
         if memory < 2**20:
             raise NodeShapeError(f"Node shape {raw!r}: memory {parts[1]!r} is {memory} bytes, less than 1Mi; "
                                  f"a unit is probably missing (did you mean {parts[1]}Gi?). {usage}")
