@@ -200,3 +200,23 @@ def test_severities_are_found_beside_the_package() -> None:
     from harness_refarch.checks import severities
 
     assert severities._packaged() is not None
+
+
+def test_a_canonical_manifest_is_stored_as_its_text_and_equals_the_long_way(tmp_path: Path) -> None:
+    """A fresh render is canonical (masked, digested, through JSON) before the store writes it:
+    the store writes that text instead of masking again, and the entry is the same as the one
+    the long way writes (same text, no credential, the same manifest read back)."""
+    store = RenderStore(tmp_path / "renders")
+    parsed = parse_manifest(RENDER, "ns", "fresh", digest_key=store.digest_key)
+    fresh = canonical(parsed, store.digest_key)
+    assert fresh.stored_text is not None and fresh.stored_text[0] == store.digest_key
+    store.save("a" * 64, fresh)
+    long_way = canonical(parsed, store.digest_key)
+    long_way.stored_text = None
+    store.save("b" * 64, long_way)
+    quick, slow = (store._path(k * 64).read_text() for k in "ab")
+    assert quick == slow and not any(p in quick for p in PLANTED)
+    assert [o.body for o in store.load("a" * 64, "s").objects] == [o.body for o in fresh.objects]
+    other = RenderStore(tmp_path / "other")  # another store's key: written the long way, still right
+    other.save("c" * 64, fresh)
+    assert [o.body for o in other.load("c" * 64, "s").objects] == [o.body for o in fresh.objects]

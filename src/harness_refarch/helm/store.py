@@ -185,16 +185,22 @@ class RenderStore:
             return None
 
     def save(self, key: str, manifest: Manifest) -> None:
-        self._write(key, document(manifest, self.digest_key))
+        stored = manifest.stored_text
+        if stored is not None and stored[0] == self.digest_key:
+            self._write_text(key, stored[1])  # a fresh render is canonical already: masked, encoded
+        else:
+            self._write(key, document(manifest, self.digest_key))
 
     def _write(self, key: str, doc: dict[str, Any]) -> None:
+        self._write_text(key, encode(doc))
+
+    def _write_text(self, key: str, text: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not _trusted(path.parent):  # never follow a planted symlink out of the cache
             raise UntrustedCache(f"{path.parent} is not a private directory of yours")
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)  # mode 0600
         try:
-            text = encode(doc)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(f"{self._mac(text)}\n{text}")
             os.replace(tmp, path)  # replaces a symlink planted at ``path``, never its target
@@ -358,7 +364,10 @@ def canonical(manifest: Manifest, key: bytes = PROCESS_KEY) -> Manifest:
     """``manifest`` exactly as the store would give it back: masked, digested and through JSON
     (integer keys become text, dates become text), so a fresh render and a stored one are the
     same input to every check and comparison."""
-    return from_document(json.loads(encode(document(manifest, key))), manifest.source)
+    text = encode(document(manifest, key))
+    made = from_document(json.loads(text), manifest.source)
+    made.stored_text = (key, text)
+    return made
 
 
 _MASKED = "****"
@@ -369,11 +378,15 @@ def _digest(value: str, key: bytes) -> str:
 
 
 def _scrub_value(name: str, value: Any) -> Any:
+    return _scrub_text(name, value) if isinstance(value, str) else value
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _scrub_text(name: str, value: str) -> str:
     """A literal value as the checks need it, without the credential it may hold: connection
     strings keep their hosts (password masked), a credential-named key keeps only the fact that
-    it holds a literal (the wiring check reports exactly that), switches stay as they are."""
-    if not isinstance(value, str):
-        return value
+    it holds a literal (the wiring check reports exactly that), switches stay as they are.
+    Memoised: the same values recur in every render of a chart (a probe differs in a key or two)."""
     if CREDENTIAL_NAME.search(name) and looks_like_credential(value):
         return _MASKED
     return mask(value)

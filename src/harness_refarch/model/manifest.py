@@ -219,6 +219,9 @@ class Manifest:
         self.value_digests: dict[tuple[str, str], dict[ValuePath, str]] = {}
         self.namespace = namespace
         self.source = source
+        # (digest key, JSON text) when this manifest was made from that text by the render
+        # store's canonical form: storing it again writes the text, without masking it again
+        self.stored_text: tuple[bytes, str] | None = None
         self._index: dict[tuple[str, str], K8sObject] = {}
         for obj in self.objects:
             self._index.setdefault((obj.kind, obj.name), obj)
