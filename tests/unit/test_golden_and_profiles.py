@@ -7,6 +7,7 @@ older releases name them), with a render store of the test's own; outcomes come 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -109,6 +110,28 @@ def test_golden_files_of_another_chart_are_reported_once_not_per_symptom(tmp_pat
     gated = run_suite(tmp_path, real_helm, "--chart-path", str(chart), *LARGE_PAIR, "-k", "golden",
                       "--refarch-waivers", str(baseline))
     assert gated.rc == 0 and set(gated.outcomes.values()) == {"skipped"}, gated.out[-3000:]
+
+
+def test_golden_files_of_another_chart_are_one_root_cause_each(tmp_path: Path, real_helm: Path) -> None:
+    """Over two pairs, the root causes (terminal, report, SARIF) hold one cause per golden file,
+    each naming its own file and pair. Before, each per-workload pointer was a root cause of its
+    own across the pairs, naming the first pair's file for both (on the released chart: 45 golden
+    causes, 24 of them naming demo.yaml for all 21 pairs)."""
+    chart = chart_copy(tmp_path)
+    meta = chart / "Chart.yaml"
+    meta.write_text(meta.read_text().replace("\nversion: 0.1.0\n", "\nversion: 0.2.0\n", 1))
+    report = tmp_path / "report.json"
+    run = run_suite(tmp_path, real_helm, "--chart-path", str(chart), "--refarch-profile", "large",
+                    "--refarch-architecture", "prod-1-incluster", "--refarch-architecture", "prod-3-incluster",
+                    "-k", "golden", "--refarch-report", str(report))
+    assert run.rc == 1, run.out[-3000:]
+    per_workload = run.named("test_matches_golden")
+    assert len(per_workload) >= 40 and set(per_workload.values()) == {"failed"}  # they still fail
+    causes = json.loads(report.read_text())["root_causes"]
+    assert [(c["workload"], c["field"], c["pairs"]) for c in causes] == [
+        ("golden file", "fixtures/golden/large/prod-1-incluster.yaml", ["large-prod-1-incluster"]),
+        ("golden file", "fixtures/golden/large/prod-3-incluster.yaml", ["large-prod-3-incluster"])], causes
+    assert "2 root cause(s) of 2 finding(s)" in run.out, run.out[-3000:]
 
 
 JOB = """\

@@ -58,6 +58,10 @@ waivers:
   - check: backup
     workload: Deployment/no-such-workload
     reason: matches nothing, so the run fails it as stale
+  - check: integrity
+    workload: Ingress/no-such-ingress
+    optional: true
+    reason: a pattern no profile of this chart renders, never stale
 """
 SHARDS = 4
 PROFILE = "harness-prod/override-small.yaml"
@@ -113,12 +117,17 @@ def junit_cases(junit: Path) -> dict[tuple[str, str], str]:
     return out
 
 
+def _stale(out: str, workload: str) -> bool:
+    return any("stale waiver" in line and workload in line for line in out.splitlines())
+
+
 def test_four_shards_merge_into_the_results_of_one_run(runs: dict[str, Any], capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     root: Path = runs["root"]
     one = runs["one"]
     assert one.returncode == 1, one.stdout[-3000:] + one.stderr[-2000:]
     assert "stale waiver" in one.stdout
+    assert not _stale(one.stdout, "no-such-ingress")  # optional: a pattern, never stale
     for k, shard in enumerate(runs["shards"], 1):
         assert shard.returncode == 1, shard.stdout[-3000:] + shard.stderr[-2000:]
         assert f"harness-refarch: shard {k}/{SHARDS}: " in shard.stdout
@@ -130,6 +139,7 @@ def test_four_shards_merge_into_the_results_of_one_run(runs: dict[str, Any], cap
                            str(root / "merged.sarif"), "--junitxml", str(root / "merged.xml"))
     assert code == 1, out + err
     assert "FAILED stale waiver" in out and "gate FAILED (exit 1)" in out
+    assert _stale(out, "no-such-workload") and not _stale(out, "no-such-ingress")  # the merge judges as one run
 
     single = json.loads((root / "one.json").read_text())
     merged = json.loads((root / "merged.json").read_text())

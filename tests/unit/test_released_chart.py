@@ -31,7 +31,10 @@ pytestmark = pytest.mark.skipif(not (RELEASED / "Chart.yaml").is_file(),
 
 
 def _waivers(tmp_path: Path) -> Path:
-    shipped = yaml.safe_load((REPO / "fixtures" / "waivers.yaml").read_text())["waivers"]
+    # The shipped patterns are optional (never stale) for users; here the full matrix renders them,
+    # so they must still match: an intentional pattern that disappears is a change to explain.
+    shipped = [{k: v for k, v in entry.items() if k != "optional"}
+               for entry in yaml.safe_load((REPO / "fixtures" / "waivers.yaml").read_text())["waivers"]]
     known = yaml.safe_load(ROOT_CAUSES.read_text())["waivers"]
     combined = tmp_path / "waivers.yaml"
     combined.write_text(yaml.safe_dump({"waivers": [*shipped, *known]}, sort_keys=False))

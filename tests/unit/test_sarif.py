@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from harness_refarch.checks import severities
+from harness_refarch.checks import golden, severities
 from harness_refarch.checks.severities import Gate
 from harness_refarch.engine.waivers import Waiver, Waivers
 from harness_refarch.model.errors import RefarchError
@@ -152,6 +152,36 @@ def test_waived_and_below_threshold_root_causes_are_kept_and_marked(tmp_path: Pa
     assert by_check["probes"].waiver == "TICKET-1: probes come with 2.0" and not by_check["probes"].failing
     assert by_check["image-tag-pinned"].severity == "warning" and not by_check["image-tag-pinned"].failing
     assert [c.check for c in causes] == ["image-tag-pinned", "probes"]  # waived last
+
+
+def test_golden_pointers_are_their_files_root_cause_not_one_per_workload(tmp_path: Path) -> None:
+    """Issue 13 item 7: a golden file of another chart fails every per-workload golden test with a
+    line pointing at the file. Grouped by workload across pairs, those lines became one root cause
+    per workload stating the first pair's file for every pair (on the released chart: 24 causes
+    naming demo.yaml for all 21 pairs). The file's own finding is the root cause, once per file."""
+    def file_of(pair: str) -> Finding:
+        return Finding(golden.CHECK, golden.FILE, f"fixtures/golden/{pair}.yaml", "expectations recorded on "
+                       "the chart under test (harness 0.10)", "recorded on another chart (harness-prod 0.1.0)")
+
+    def pointer(pair: str, workload: str) -> Finding:
+        return golden.pointer(workload, f"the golden file fixtures/golden/{pair}.yaml belongs to another chart: "
+                                        f"not compared; see test_golden_workloads[{pair}]")
+
+    workloads = ("Deployment/ng", "Deployment/gateway", "StatefulSet/mongo")
+    found = [(pair, f) for pair in ("large-a", "large-b") for f in (file_of(pair), *(pointer(pair, w)
+                                                                                    for w in workloads))]
+    causes = _build(found, tmp_path)
+    assert [(c.workload, c.field, c.pairs) for c in causes] == [
+        (golden.FILE, "fixtures/golden/large-a.yaml", ("large-a",)),
+        (golden.FILE, "fixtures/golden/large-b.yaml", ("large-b",))]
+    # without the file's finding (test_golden_workloads deselected), the pointers stay visible
+    alone = _build([("large-a", pointer("large-a", w)) for w in workloads], tmp_path)
+    assert sorted(c.workload for c in alone) == sorted(workloads)
+    # a pointer waived unlike its file is not hidden behind the file's cause
+    waivers = Waivers((Waiver("golden", "*", golden.FILE, "*", "TICKET-2: re-recorded next week"),))
+    mixed = _build([("large-a", file_of("large-a")), ("large-a", pointer("large-a", "Deployment/ng"))], tmp_path,
+                   waivers=waivers)
+    assert {(c.workload, bool(c.waiver)) for c in mixed} == {(golden.FILE, True), ("Deployment/ng", False)}
 
 
 def test_pair_summary_names_whole_profiles() -> None:

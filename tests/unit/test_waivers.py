@@ -411,6 +411,33 @@ def test_chart_glob_limits_a_waiver_to_its_chart(tmp_path: Path) -> None:
     assert load_waivers(path, today=TODAY, chart="harness").stale() != []  # on its chart it can go stale
 
 
+def test_an_optional_waiver_waives_where_it_matches_and_never_goes_stale(tmp_path: Path) -> None:
+    """A pattern not every configuration renders (the blocking Ingress exists only where a profile
+    turns ingress on): it waives the finding where it is rendered, and a run without it passes."""
+    text = ("waivers:\n  - check: integrity\n    workload: Ingress/blocking-*\n    optional: true\n"
+            "    reason: blocks a path on purpose\n  - check: integrity\n    workload: Ingress/other\n"
+            "    reason: an ordinary entry\n")
+    ws = load(tmp_path, text)
+    assert ws.entries[0].optional and not ws.entries[1].optional
+    assert [w.reason for w in ws.stale()] == ["an ordinary entry"]  # the optional one is never stale
+    failing, waived = ws.split([BLOCKING], "large-dr-warm-standby")
+    assert failing == [] and [w.reason for _, w in waived] == ["blocks a path on purpose"]
+
+
+def test_optional_must_be_true_or_false(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "waivers:\n  - check: integrity\n    optional: 'yes'\n    reason: x\n")
+    assert "'optional' is 'yes', not true or false" in error and "(line 3)" in error
+
+
+def test_repository_waivers_never_fail_a_run_of_profiles_without_the_pattern() -> None:
+    """The 0.10 override-prod.yaml turns ingress off, so a run of the demo and prod profiles renders
+    no blocking Ingress: the shipped entry must not fail that run as stale (its user cannot delete
+    it from the suite's own file)."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "waivers.yaml"
+    released = load_waivers(path, today=TODAY, chart="harness")
+    assert released.entries and released.stale(["demo-demo", "prod-prod-3-incluster"]) == []
+
+
 def test_chart_glob_must_be_text(tmp_path: Path) -> None:
     assert "'chart' is 3" in error_of(tmp_path, "waivers:\n  - chart: 3\n    reason: x\n")
 

@@ -36,6 +36,19 @@ HINT = "if intended, record it with --refarch-update and review the diff"
 HEADER = "chart"  # the key of a golden file that says which chart it was recorded on
 ROOT_CAUSE = "refarch_golden_cause"  # user property of a test failed by its golden file, not its workload
 CATEGORY = "failed (golden file)"
+FILE = "golden file"  # the workload of a finding about a pair's golden file as a whole
+POINTER = ("golden file", "compared with its golden entry")  # field, expected of a per-workload pointer
+
+
+def pointer(workload: str, problem: str) -> Finding:
+    """A per-workload golden test's one finding when its pair's golden file cannot be compared at
+    all (``problem``: missing, another chart's, pointing at ``test_golden_workloads``)."""
+    return Finding(CHECK, workload, *POINTER, problem)
+
+
+def is_pointer(finding: Finding) -> bool:
+    """Whether ``finding`` only repeats, for one workload, what its pair's golden file finding says."""
+    return finding.check == CHECK and finding.workload != FILE and (finding.field, finding.expected) == POINTER
 
 
 @dataclass(frozen=True)

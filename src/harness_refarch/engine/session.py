@@ -660,7 +660,7 @@ class RefarchSession:
         expected = self.golden(pair)
         problem = self.golden_problem(pair)
         if problem or expected is None:
-            return [Finding(golden.CHECK, workload, "golden file", "compared with its golden entry", problem)]
+            return [golden.pointer(workload, problem)]
         vol = self.volatility(pair)
         keys = [k for k in manifest.workloads if workload in (key_identity(k), vol.normalise(k))]
         return golden.compare_one(workload, keys, expected, self._golden_snapshot(pair, manifest),

@@ -16,10 +16,14 @@ File format (YAML, safe loader)::
         reason: proxy sized by the customer, see ticket 123   # required
         expires: 2026-06-30                   # optional; the last day the waiver applies
         chart: harness                        # optional glob on the chart name (Chart.yaml)
+        optional: true                        # optional; a pattern, never stale (default false)
 
 A waiver with ``chart`` is about one chart's intentional pattern (the default waivers file
 serves every chart the suite runs on): on a chart whose name does not match it is inactive,
-so it neither waives nor goes stale there.
+so it neither waives nor goes stale there. A waiver with ``optional: true`` describes a pattern
+that not every configuration of its chart renders (an Ingress exists only where a profile turns
+ingress on): it waives wherever it matches and never goes stale, so a run of profiles that
+render no such object does not fail on a shipped entry its user cannot delete.
 
 ``baseline()`` writes one exact entry per current finding; it never stores a finding's expected
 or actual value, which may contain (masked) connection strings.
@@ -44,7 +48,7 @@ from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import SAFE_LOADER, yaml_problem
 
 PATTERN_KEYS = ("check", "pair", "workload", "field")
-ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires", "chart")
+ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires", "chart", "optional")
 TOP_KEY = "waivers"
 
 
@@ -69,6 +73,7 @@ class Waiver:
     reason: str
     expires: date | None = None
     chart: str = "*"  # glob on the chart name: the waiver applies only to charts it matches
+    optional: bool = False  # a pattern some configurations do not render: never stale
     source: str = ""  # the waivers file, for messages
     line: int = 0  # 1-based line of the entry in that file
     index: int = 0  # 0-based position in the file's list
@@ -151,13 +156,14 @@ class Waivers:
     def stale(self, pairs_run: Collection[str] | None = None) -> list[Waiver]:
         """Active waivers that matched no finding: the gap was fixed, so the entry should go.
 
-        With ``pairs_run`` only waivers whose pair pattern covers at least one pair that ran are
-        judged (a ``large-*`` waiver says nothing in a ``-k small`` run); without it the whole
-        matrix is assumed to have run. Expired waivers are reported by ``expired()`` instead.
+        Optional waivers (patterns not every configuration renders) are never stale. With
+        ``pairs_run`` only waivers whose pair pattern covers at least one pair that ran are judged
+        (a ``large-*`` waiver says nothing in a ``-k small`` run); without it the whole matrix is
+        assumed to have run. Expired waivers are reported by ``expired()`` instead.
         """
         out = []
         for waiver in self.entries:
-            if waiver.is_expired(self.today) or self.hits(waiver):
+            if waiver.optional or waiver.is_expired(self.today) or self.hits(waiver):
                 continue
             if pairs_run is not None and not any(fnmatchcase(p, waiver.pair) for p in pairs_run):
                 continue
@@ -264,13 +270,18 @@ def _parse_entry(raw: Any, node: yaml.Node | None, index: int, path: Path) -> Wa
     if not isinstance(chart, str) or not chart:
         raise RefarchError(f"{at('chart')}: 'chart' is {chart!r}; it must be a non-empty glob on the chart "
                            "name (the 'name' of Chart.yaml, e.g. harness), or omit it to apply to every chart.")
+    optional = raw.get("optional", False)
+    if not isinstance(optional, bool):
+        raise RefarchError(f"{at('optional')}: 'optional' is {optional!r}, not true or false. Write 'optional: true' "
+                           "for a pattern that not every configuration renders (it then never goes stale), or "
+                           "delete the key.")
     if all(set(value) <= {"*"} for value in patterns.values()):
         raise RefarchError(f"{where} matches every finding: it sets none of {', '.join(PATTERN_KEYS)} (or only "
                            "'*'), so it would waive everything, new problems included. Name at least the check "
                            "(e.g. 'check: resources') and narrow it by pair, workload or field.")
     return Waiver(check=patterns["check"], pair=patterns["pair"], workload=patterns["workload"],
                   field=patterns["field"], reason=reason.strip(), expires=expires, chart=chart,
-                  source=str(path), line=line, index=index)
+                  optional=optional, source=str(path), line=line, index=index)
 
 
 def load_waivers(path: Path, today: date | None = None, chart: str | None = None,

@@ -321,6 +321,7 @@ def report_block(session: pytest.Session, base: Path, layer_paths: Mapping[str, 
             "judged": _judges_stale(session),
             "entries": [{"describe": w.describe(), "reason": w.reason, "expired": w.is_expired(waivers.today),
                          "in_matrix": any(fnmatchcase(p.id, w.pair) for p in rs.pairs),
+                         "optional": w.optional,
                          "used": bool(used.get(w.index))}
                         for w in waivers.entries] if waivers is not None else []},
     }

@@ -341,7 +341,8 @@ def _problems(waivers: Mapping[str, Any]) -> list[str]:
            for e in waivers["entries"] if e.get("expired")]
     if waivers.get("judged"):
         out += [f"stale waiver {e['describe']}: it matches no finding any more; delete it"
-                for e in waivers["entries"] if e.get("in_matrix") and not e.get("expired") and not e.get("used")]
+                for e in waivers["entries"]
+                if e.get("in_matrix") and not e.get("optional") and not e.get("expired") and not e.get("used")]
     return out
 
 

@@ -2,9 +2,11 @@
 
 A finding that holds for several (profile, architecture) pairs is one root cause when its check,
 workload, field and source (the values file and key that set the failing value) are the same;
-the pairs go with it. Each root cause has a severity (:mod:`harness_refarch.checks.severities`), says
-whether it fails the run (at or above ``--refarch-fail-on``, not waived), a location (the values
-file line that set the value; else the chart's ``Chart.yaml``) and a fingerprint made of its
+the pairs go with it. A per-workload golden finding that only says its pair's golden file cannot
+be compared belongs to the file's root cause. Each root cause has a severity
+(:mod:`harness_refarch.checks.severities`), says whether it fails the run (at or above
+``--refarch-fail-on``, not waived), a location (the values file line that set the value; else
+the chart's ``Chart.yaml``) and a fingerprint made of its
 stable identity (check, workload, field, file and key of its source: never the actual value or
 a line number), so that code scanning follows it across commits. The terminal summary, the
 SARIF file and the GitHub annotations all read this one model.
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness_refarch.checks import golden
 from harness_refarch.checks.severities import RANK, Gate
 from harness_refarch.engine.waivers import Waivers
 from harness_refarch.model.findings import Finding
@@ -154,11 +157,20 @@ def build(found: Iterable[tuple[str, Finding]], gate: Gate, *, pair_order: Seque
     order = {p: i for i, p in enumerate(pair_order)}
     groups: dict[tuple[str, ...], list[tuple[str, Finding]]] = {}
     parsed: dict[str, Source] = {}
+    entries = []
     for pair_id, finding in found:
+        reason = waiver_of(pair_id, finding) if waiver_of is not None else waiver_reason(waivers, finding, pair_id)
+        entries.append((pair_id, finding, reason))
+    # A per-workload golden finding that only points at its pair's golden file is that file's
+    # root cause, not one per workload (grouped across pairs it would state the first pair's file
+    # for every pair): it is left out where the file's own finding is there, waived alike.
+    files = {(p, bool(r)) for p, f, r in entries if f.check == golden.CHECK and f.workload == golden.FILE}
+    for pair_id, finding, reason in entries:
+        if golden.is_pointer(finding) and (pair_id, bool(reason)) in files:
+            continue
         src = parsed.get(finding.source)
         if src is None:
             src = parsed[finding.source] = parse_source(finding.source, paths)
-        reason = waiver_of(pair_id, finding) if waiver_of is not None else waiver_reason(waivers, finding, pair_id)
         workload = normalise(pair_id, finding.workload) if normalise is not None else finding.workload
         key = (finding.check, workload, finding.field, src.origin, src.key, reason)
         groups.setdefault(key, []).append((pair_id, finding))
