@@ -16,7 +16,7 @@ import itertools
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -283,7 +283,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                                         previous=bool(marks.get("previous")))
     probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
-        probed = {}  # an xdist worker probes the pairs it is given, when their tests run
+        state.probe_later = set(probed)  # an xdist worker probes the pairs it is given
+        probed = {}
     linted = {p.id for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
     if hasattr(session.config, "workerinput"):
         state.lint_later = linted  # an xdist worker lints the pairs it is given
@@ -295,8 +296,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         except RefarchError as exc:
             raise pytest.UsageError(f"harness-refarch: {exc}") from None
     # after the pairs' own renders: the chains of "without" renders, each stack on its own thread
-    rs.decide_later((pair, standby) for pair in probed.values()
-                    for standby in ((False, True) if pair.architecture.standby_overlay is not None else (False,)))
+    rs.decide_later(_stacks(probed.values()))
+
+
+def _stacks(pairs: Iterable[Pair]) -> list[tuple[Pair, bool]]:
+    """The values stacks of ``pairs`` whose unread keys are decided: each pair's, its DR standby's."""
+    return [(pair, standby) for pair in pairs
+            for standby in ((False, True) if pair.architecture.standby_overlay is not None else (False,))]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -432,14 +438,20 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """xdist worker: the first test of a pair starts that pair's helm lint (not every pair's)."""
+    """xdist worker: the first test of a pair starts that pair's helm lint and the decisions
+    which of its keys do nothing (not every pair's: the pair is this worker's)."""
     state = state_of(item.config)
-    later = state.lint_later
     pair = pair_of(item)
-    if later and pair is not None and pair.id in later:
+    if pair is None or state.session is None:
+        return
+    later = state.lint_later
+    if later and pair.id in later:
         later.discard(pair.id)
-        if state.session is not None:
-            state.session.prefetch_lint([pair])
+        state.session.prefetch_lint([pair])
+    probe = state.probe_later
+    if probe and pair.id in probe:
+        probe.discard(pair.id)
+        state.session.decide_later(_stacks([pair]))
 
 
 @pytest.fixture(scope="session")

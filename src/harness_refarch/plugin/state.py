@@ -60,6 +60,7 @@ class RunState:
     causes: list[Any] | None = None  # the run's root causes, built once at the end
     speculated: bool = False
     lint_later: set[str] | None = None  # xdist worker: pairs whose lint starts with their first test
+    probe_later: set[str] | None = None  # xdist worker: pairs whose probe renders start with their first test
     worker_renders: dict[str, dict[str, Any]] | None = None  # xdist controller: the workers' renders
     worker_volatile: list[str] = field(default_factory=list)
     workers_conformance: bool = False  # xdist controller: some worker collected conformance tests
