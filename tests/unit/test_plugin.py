@@ -369,14 +369,17 @@ def test_an_xdist_run_of_other_tests_renders_and_reports_nothing(pytester: pytes
     """Only a run that holds conformance tests renders the chart: the project's own tests under
     ``-n 2`` used to make the controller render all 16 pairs for a capacity table nobody asked for."""
     pytester.makepyfile(test_other="def test_one():\n    assert True\n\n\ndef test_two():\n    assert True\n")
-    # no chart where the default points: another project's `pytest -n 2` must not need one
+    # no chart where the default points, no helm: another project's `pytest -n 2` needs neither
+    monkeypatch.setenv("REFARCH_REQUIRE_BROWSER", "1")  # a variable of this project's tests, not an option
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.delenv("HELM_BIN", raising=False)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
     assert "2 passed" in result.stdout.str()
     assert "harness-refarch:" not in result.stdout.str() + result.stderr.str(), result.stdout.str()[-2000:]
     # the default chart there: still nothing rendered or reported
     shutil.copytree(CHART, pytester.path / "charts" / "harness-prod")
-    monkeypatch.setenv("PATH", os.pathsep.join([str(_REAL_HELM[0].parent), os.environ.get("PATH", "")]))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(_REAL_HELM[0].parent), "/usr/bin:/bin"]))
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     assert result.ret == 0 and "2 passed" in result.stdout.str(), result.stdout.str()[-2000:]
     assert "harness-refarch:" not in result.stdout.str(), result.stdout.str()[-2000:]

@@ -122,12 +122,12 @@ class RunState:
 
     def asked_for(self) -> bool:
         """Whether the user asked for a conformance run: a harness-refarch option on the command
-        line, a REFARCH_* variable or a configuration file. Without any, a controller cannot tell
+        line, an option's REFARCH_* variable or a configuration file. Without any, a controller cannot tell
         a conformance run from another project's ``pytest -n`` before the workers collect."""
         args = [str(a) for a in self.config.invocation_params.args]
         return (any(a.startswith(("--refarch", "--chart-path")) for a in args)
-                or any(name.startswith("REFARCH_") for name in os.environ) or self.repo_config() is not None
-                or self.repo_error is not None)
+                or any(o.env and os.environ.get(o.env) for o in table.OPTIONS)
+                or self.repo_config() is not None or self.repo_error is not None)
 
     @property
     def conformance_ran(self) -> bool:
