@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -269,6 +270,59 @@ def test_pair_scheduling_groups_by_the_longest_pair_id() -> None:
         "large-prod-3-incluster"
     assert sched._split_scope("t.py::test_x[large-prod-3]") == "large-prod-3"
     assert sched._split_scope("tests/t.py::test_y[other]") == "tests/t.py"  # not a pair: its module
+
+
+def test_a_worker_runs_its_own_pairs_first_then_takes_the_busiest_workers_last() -> None:
+    """-n: the controller splits the pairs among the workers (each starts its share's renders,
+    lints and probe chains while it collects); the scheduler hands a worker its own pairs first,
+    in xdist's order (most tests first), then a pair nobody owns, then the last (smallest) pair
+    of the worker with the most tests still queued."""
+    from collections import OrderedDict
+
+    from harness_refarch.plugin.xdist import next_scope
+
+    queue = OrderedDict([("a", dict.fromkeys("123", False)), ("b", dict.fromkeys("12", False)),
+                         ("c", dict.fromkeys("12", False)), ("d", dict.fromkeys("1", False)),
+                         ("e", dict.fromkeys("1", False))])
+    owner = {"a": "gw0", "b": "gw1", "c": "gw0", "d": "gw0", "e": "gw1"}
+    assert next_scope(queue, owner, "gw1") == "b"
+    assert next_scope(queue, owner, "gw0") == "a"
+    del queue["b"], queue["e"]  # gw1 ran its own: it takes gw0's last pair, not gw0's next
+    assert next_scope(queue, owner, "gw1") == "d"
+    assert next_scope(OrderedDict([("x", {"1": False}), ("a", {"1": False})]), owner, "gw1") == "x"  # nobody's
+    assert next_scope(queue, owner, None) == "d"  # a worker the controller did not name: helps the busiest
+    # equal work left: the lower worker id gives
+    assert next_scope(OrderedDict([("b", {"1": False}), ("a", {"1": False})]), {"a": "gw0", "b": "gw1"},
+                      "gw2") == "a"
+
+
+def test_xdist_workers_get_disjoint_shares_covering_the_pairs(pytester, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker is told its share of the selected matrix (as --refarch-shard splits it among
+    machines), every pair in exactly one share, and each worker renders with its share of the
+    cores (one helm at a time on two cores with -n 2)."""
+    (tmp_path / "share_recorder.py").write_text(
+        "import json, os\n\n\ndef pytest_collection_finish(session):\n"
+        "    from harness_refarch.plugin.state import state_of\n"
+        "    config = session.config\n    wi = getattr(config, 'workerinput', None)\n    if wi is None:\n"
+        "        return\n"
+        "    with open(os.environ['SHARE_LOG'], 'a') as fh:\n"
+        "        slots = state_of(config).session.cache.helm.slots._initial_value\n"
+        "        fh.write(json.dumps([wi['workerid'], wi.get('refarch_share'), slots]) + '\\n')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("SHARE_LOG", str(tmp_path / "shares.log"))
+    monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+    result = run_suite(pytester, "-q", "-n", "2", "-p", "share_recorder", "--refarch-profile", "medium")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    told = sorted(json.loads(line) for line in (tmp_path / "shares.log").read_text().splitlines())
+    assert [w for w, _, _ in told] == ["gw0", "gw1"], told
+    shares = [set(share) for _, share, _ in told]
+    assert all(shares) and not shares[0] & shares[1], shares
+    assert sorted(shares[0] | shares[1]) == sorted(
+        ["medium-prod-1-incluster", "medium-prod-3-incluster", "medium-prod-3-external-self-managed",
+         "medium-prod-3-external-cloud", "medium-dr-warm-standby"])
+    cores = min(8, os.cpu_count() or 2)
+    assert all(slots == max(1, cores // 2) for _, _, slots in told), told
 
 
 def test_tests_waiting_for_later_helm_jobs_run_last(pytester) -> None:

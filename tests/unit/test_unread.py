@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,30 @@ def test_a_stored_decision_answers_a_warm_run_without_any_render(tmp_path: Path,
         assert off.unread(pair) == cold and off.cache.renders > 0
     finally:
         off.close()
+
+
+def test_a_second_process_waits_for_the_decision_another_is_making(tmp_path: Path, real_helm: Path) -> None:
+    """pytest -n: a worker asking for a stack another worker is deciding waits for that decision
+    (the store's per-key lock) instead of walking the chain of probe renders again."""
+    chart, fixtures = _tiny_chart(tmp_path, "'{{ .Values.greeting }}'",
+                                  "greeting: {text: hi}\nnotRead: {a: 1}\nalsoNot: {b: 2}\n")
+    slow = tmp_path / "slow-helm"
+    slow.write_text(f"#!/bin/sh\nsleep 0.3\nexec {real_helm} \"$@\"\n")
+    slow.chmod(0o755)
+    first, second = (RefarchSession(Options(chart=chart, fixtures=fixtures, helm=str(slow),
+                                            cache_dir=tmp_path / "cache")) for _ in range(2))
+    try:
+        [pair] = first.pairs
+        first.decide_later([(pair, False)])
+        while not any(tmp_path.joinpath("cache").rglob("*.lock")):  # the chain has begun
+            time.sleep(0.01)
+        time.sleep(0.2)
+        answer = second.unread(pair)
+        assert answer == first.unread(pair) and answer.nothing == {("notRead",), ("alsoNot",)}
+        assert min(first.cache.renders, second.cache.renders) == 0, (first.cache.renders, second.cache.renders)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_decision_a_failed_render_took_part_in_is_not_stored(tmp_path: Path, real_helm: Path) -> None:

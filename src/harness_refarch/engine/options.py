@@ -82,7 +82,8 @@ OPTIONS: tuple[Option, ...] = (
            "beside the repository's configuration file, else <fixtures>/golden)", metavar="DIR"),
     Option("--refarch-update", "record golden expectations from the current chart instead of comparing", "flag"),
     Option("--refarch-prune", "with --refarch-update: delete golden files that no pair uses any more", "flag"),
-    Option("--refarch-render-workers", "concurrent helm renders (default: CPU count, at most 8)", "int", "N",
+    Option("--refarch-render-workers", "concurrent helm renders (default: CPU count, at most 8; "
+           "under pytest -n, shared out among the workers)", "int", "N",
            default=0, low=0, high=64, what="a whole number of concurrent helm calls from 1 to 64 (0: the CPU count, "
            "at most 8)"),
     Option("--refarch-render-timeout", "seconds one helm call may take before it is killed (default 120)", "float",

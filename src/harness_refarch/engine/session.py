@@ -80,6 +80,14 @@ class Options:
     golden: Path | None = None  # the golden folder (--refarch-golden, or the config); None: <fixtures>/golden
 
 
+def default_render_workers(processes: int = 1) -> int:
+    """Concurrent helm calls when ``--refarch-render-workers`` is not given: one per core (at most
+    8), shared out among ``processes`` runs of the suite on one machine (``pytest -n``'s workers:
+    each worker's helm calls and Python then fill its share instead of every worker oversubscribing
+    every core)."""
+    return max(1, min(8, os.cpu_count() or 2) // max(1, processes))
+
+
 def check_name(option: str, value: str, max_len: int) -> None:
     """Release names and namespaces are DNS-1123 labels; anything else is a usage error.
 
@@ -307,7 +315,7 @@ class RefarchSession:
     @property
     def cache(self) -> RenderCache:
         if self._cache is None:
-            workers = self.options.workers or min(8, os.cpu_count() or 2)
+            workers = self.options.workers or default_render_workers()
             self._cache = RenderCache(self.helm, workers=workers, store=self._store)
         return self._cache
 

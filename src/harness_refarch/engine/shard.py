@@ -191,11 +191,13 @@ def golden_workloads(path: Path) -> int | None:
     return len(doc.get("workloads") or {}) if doc is not None else None
 
 
-def plan(rs: RefarchSession, count: int) -> tuple[list[list[Pair]], list[int]]:
-    """The pairs of each of ``count`` shards of ``rs``'s matrix, and each shard's estimated cost."""
-    work = pair_work(rs.pairs, lambda p: golden_workloads(rs.catalog.golden_path(p)), rs.previous)
+def plan(rs: RefarchSession, count: int, pairs: Sequence[Pair] | None = None) -> tuple[list[list[Pair]], list[int]]:
+    """The pairs of each of ``count`` shards of ``pairs`` (default: ``rs``'s matrix), and each
+    shard's estimated cost."""
+    pairs = rs.pairs if pairs is None else pairs
+    work = pair_work(pairs, lambda p: golden_workloads(rs.catalog.golden_path(p)), rs.previous)
     shards = assign(work, count)
-    by_id = {p.id: p for p in rs.pairs}
+    by_id = {p.id: p for p in pairs}
     return [[by_id[i] for i in members] for members in shards], loads(work, shards)
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness_refarch.chart.keypaths import KeyPath, dotted, lookup
 from harness_refarch.checks.values_keys import candidates
 from harness_refarch.helm.render import RenderRequest
-from harness_refarch.helm.store import scrub
+from harness_refarch.helm.store import RenderStore, scrub
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.identity import Volatility, identities, learn_volatile
@@ -289,18 +289,21 @@ def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[
 def decide_stack(rs: RefarchSession, pair: Pair, standby: bool = False) -> Decision:
     """Which candidate keys of the pair's values stack change nothing when removed: the stored
     decision of an earlier run on the same inputs, else decided by rendering (and stored when
-    every render it needed succeeded)."""
-    stored = stored_decision(rs, pair, standby)
-    if stored is not None:
-        return stored
+    every render it needed succeeded). Under the store's lock for that decision, so a second
+    process (a ``pytest -n`` worker) asking for a stack another is deciding waits for its
+    decision instead of making every probe render's comparison again."""
     clean = [True]  # no render it needed failed (a failure may be a timeout: never stored, like failed renders)
-    decision = _decide(rs, pair, standby, clean)
     key = _decision_key(rs, pair, standby)
-    if clean[0] and key is not None and rs.cache.store is not None:
-        try:
-            rs.cache.store.save_doc(key, {"decision": _to_doc(decision)})
-        except OSError:
-            pass  # a full or read-only cache costs speed, never the result
+    store = rs.cache.store
+    if key is None or store is None:
+        return _decide(rs, pair, standby, clean)
+
+    def save(k: str, decision: Decision) -> None:
+        if clean[0]:
+            store.save_doc(k, {"decision": _to_doc(decision)})
+
+    decision, _ = store.load_or_make(key, lambda k: _load_decision(store, k),
+                                     lambda: _decide(rs, pair, standby, clean), save)
     return decision
 
 
@@ -371,7 +374,11 @@ def stored_decision(rs: RefarchSession, pair: Pair, standby: bool = False) -> De
     key = _decision_key(rs, pair, standby)
     if key is None or rs.cache.store is None:
         return None
-    doc = rs.cache.store.load_doc(key)
+    return _load_decision(rs.cache.store, key)
+
+
+def _load_decision(store: RenderStore, key: str) -> Decision | None:
+    doc = store.load_doc(key)
     return _from_doc(doc.get("decision")) if doc is not None else None
 
 

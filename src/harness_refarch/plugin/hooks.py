@@ -16,7 +16,7 @@ import itertools
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ from harness_refarch.engine.session import (
 )
 from harness_refarch.engine.waivers import Waiver
 from harness_refarch.helm.binary import RUNNING
-from harness_refarch.helm.render import RenderFailed
+from harness_refarch.helm.render import RenderFailed, RenderRequest
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding, report
@@ -173,12 +173,21 @@ def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair
     if state.speculated or not needed or config.option.collectonly:
         return
     state.speculated = True
+    needed = _own_first(config, needed)
     later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
-    later += [r for p in shard.representatives(config, session, needed)
+    later += [r for p in _own_first(config, shard.representatives(config, session, needed))
               for r in (session.request(p), session.request(p, repeat=1))]
     session.prefetch(later)
     if not (config.option.keyword or config.option.markexpr or hasattr(config, "workerinput")):
         session.prefetch_lint(needed)  # with -k/-m the lint tests may be deselected; see collection_finish
+
+
+def _own_first(config: pytest.Config, pairs: Sequence[Pair]) -> list[Pair]:
+    """``pairs`` in the order to render them: an xdist worker's own share first. Every worker
+    collects every pair, so each needs every render; rendered in one order, the workers would
+    queue behind each other's per-render locks, one helm at a time between them."""
+    share = state_of(config).share
+    return sorted(pairs, key=lambda p: share is not None and p.id not in share)
 
 
 def _all_pairs(metafunc: pytest.Metafunc) -> list[Pair]:
@@ -201,7 +210,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     needed = [p for p in pairs if _keyword_may_select(metafunc, p)]
     needed = shard.generated(metafunc.config, session, needed, kind)  # --refarch-shard: other pairs unrendered
-    session.prefetch(session.request(p) for p in needed)  # all at once, in parallel
+    session.prefetch(session.request(p) for p in _own_first(metafunc.config, needed))  # all at once, in parallel
     _speculate(metafunc.config, session, needed)
     combos = [(p, w) for p in needed for w in session.workload_ids(p, kind)]
     metafunc.parametrize(("refarch_pair", "refarch_workload"), combos,
@@ -270,25 +279,39 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     rs = state.session
     if rs is None or session.config.option.collectonly or sys.exc_info()[0] is not None:
         return  # collection was interrupted (Ctrl-C): pytest calls this hook from a finally block
-    requests = []
     _select_pairs(rs, session.items)
+    # A serial run starts everything now. An xdist worker starts its share of the pairs (the
+    # controller's split) and the others' lint and probes with their first test here, if ever;
+    # a worker told no share renders everything now, shared with the others through the store.
+    share = state.share if state.is_worker else None
+
+    def mine(pair: Pair) -> bool:
+        return share is None or pair.id in share
+
+    requests = []
     for pair in rs.selected_pairs:
-        rep = rs.representative(pair)
-        requests += [rs.request(rep), rs.request(rep, repeat=1)]
+        if mine(pair):
+            rep = rs.representative(pair)
+            requests += [rs.request(rep), rs.request(rep, repeat=1)]
+    later: dict[str, list[RenderRequest]] = {}
     for item in session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "refarch_pair" in params:
-            marks = _where(item)
-            requests += rs.requests_for(params["refarch_pair"], standby=bool(marks.get("dr")),
-                                        previous=bool(marks.get("previous")))
+            pair, marks = params["refarch_pair"], _where(item)
+            needed = rs.requests_for(pair, standby=bool(marks.get("dr")), previous=bool(marks.get("previous")))
+            if mine(pair):
+                requests += needed
+            else:
+                later.setdefault(pair.id, []).extend(needed)
+    state.render_later = {i: list(dict.fromkeys(r)) for i, r in later.items()}
     probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := pair_of(item)) is not None}
-    if hasattr(session.config, "workerinput"):
-        state.probe_later = set(probed)  # an xdist worker probes the pairs it is given
-        probed = {}
-    linted = {p.id for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
-    if hasattr(session.config, "workerinput"):
-        state.lint_later = linted  # an xdist worker lints the pairs it is given
-    elif linted:
+    linted = {p.id: p for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
+    if state.is_worker:
+        state.probe_later = {i for i, p in probed.items() if share is None or not mine(p)}
+        state.lint_later = {i for i, p in linted.items() if share is None or not mine(p)}
+        probed = {i: p for i, p in probed.items() if i not in state.probe_later}
+        linted = {i: p for i, p in linted.items() if i not in state.lint_later}
+    if linted:
         rs.prefetch_lint(p for p in rs.selected_pairs if p.id in linted)
     if requests:
         try:
@@ -438,12 +461,16 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """xdist worker: the first test of a pair starts that pair's helm lint and the decisions
-    which of its keys do nothing (not every pair's: the pair is this worker's)."""
+    """xdist worker: the first test of a pair outside the worker's share starts that pair's
+    renders, its helm lint and the decisions which of its keys do nothing (the pair is this
+    worker's now; its share's started when collection finished)."""
     state = state_of(item.config)
     pair = pair_of(item)
     if pair is None or state.session is None:
         return
+    renders = state.render_later.pop(pair.id, None)
+    if renders:
+        state.session.prefetch(renders)
     later = state.lint_later
     if later and pair.id in later:
         later.discard(pair.id)

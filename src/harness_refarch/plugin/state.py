@@ -21,7 +21,7 @@ from harness_refarch.checks.registry import REGISTRY
 from harness_refarch.checks.severities import Gate
 from harness_refarch.engine import config as configfile
 from harness_refarch.engine import options as table
-from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession
+from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, RefarchSession, default_render_workers
 from harness_refarch.engine.shard import Shard, for_session
 from harness_refarch.engine.waivers import Waivers, load_waivers
 from harness_refarch.helm.binary import interrupt_on_terminate
@@ -36,6 +36,7 @@ from harness_refarch.report.data import PairResult, TestResult
 ROOT_CAUSE = "refarch_root_cause"  # user property of a test failed by its render, not its check
 RENDER_CATEGORY = "failed (render)"
 RUN_STORE = "refarch_run_store"  # workerinput key: the run-scoped store directory (no-cache runs)
+SHARE = "refarch_share"  # workerinput key: the pair ids a worker renders, lints and probes from the start
 TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()  # on each test item: its findings, waiver reasons
 
 
@@ -61,7 +62,9 @@ class RunState:
     speculated: bool = False
     lint_later: set[str] | None = None  # xdist worker: pairs whose lint starts with their first test
     probe_later: set[str] | None = None  # xdist worker: pairs whose probe renders start with their first test
+    render_later: dict[str, list[Any]] = field(default_factory=dict)  # xdist worker: pair id -> its renders, likewise
     worker_renders: dict[str, dict[str, Any]] | None = None  # xdist controller: the workers' renders
+    xdist_shares: dict[str, list[str]] | None = None  # xdist controller: worker id -> the pair ids it starts with
     worker_volatile: list[str] = field(default_factory=list)
     workers_conformance: bool = False  # xdist controller: some worker collected conformance tests
     running: pytest.Item | None = None  # the test being run (a session-scoped fixture reads it)
@@ -119,6 +122,12 @@ class RunState:
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
+
+    @property
+    def share(self) -> set[str] | None:
+        """xdist worker: the pair ids the controller gave it to start with (None: not told)."""
+        given = getattr(self.config, "workerinput", {}).get(SHARE)
+        return set(given) if isinstance(given, list) else None
 
     def asked_for(self) -> bool:
         """Whether the user asked for a conformance run: a harness-refarch option on the command
@@ -204,6 +213,8 @@ class RunState:
             values.insert(0, Path(app_values))
         fixtures = self.opt("--refarch-fixtures") or str(root / "fixtures")
         workers = int(self.opt("--refarch-render-workers"))
+        if not workers and self.is_worker:  # pytest -n: the workers share the cores
+            workers = default_render_workers(int(getattr(config, "workerinput", {}).get("workercount", 1)))
         timeout = float(self.opt("--refarch-render-timeout"))
         chart_path = Path(chart).expanduser()
         shared = self.run_store()

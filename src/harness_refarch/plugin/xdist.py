@@ -1,33 +1,48 @@
-"""pytest-xdist support: whole pairs per worker, and each distinct render once across workers.
+"""pytest-xdist support: whole pairs per worker, each worker its own share, each render once.
 
-Registered by the plugin only when pytest-xdist is loaded. Two things make ``-n`` worth it:
+Registered by the plugin only when pytest-xdist is loaded. Three things make ``-n`` worth it:
 
 * **Pairs, not tests, are the unit of work.** xdist's default ``--dist load`` deals tests out
   one by one, so every worker needs every render and computes every check of every pair again.
   When ``-n`` is given without ``--dist``, the tests of one pair go to one worker instead
   (xdist's load-scope scheduling, scoped by pair id); an explicit ``--dist`` is honoured.
-* **One render per input.** Workers share renders through the on-disk render store and its
-  per-key locks. With ``--refarch-no-cache`` there is no persistent store, so the controller
-  hands its workers a store of its own for this run only (a private temporary directory,
-  removed when the run ends): still one render per input, and nothing kept afterwards.
+* **Each worker knows its share from the start.** The controller splits the pairs among the
+  workers as ``--refarch-shard`` splits them among machines (balanced by estimated cost, pairs
+  that read each other's renders together) and tells each worker its share. A worker starts its
+  share's renders, lints and "keys that do nothing" probe chains as soon as it has collected, as
+  a serial run does for every pair, so the chains (each a sequence of renders) overlap the whole
+  run instead of trailing behind the last pair; it loads no render it does not need. The
+  scheduler gives each worker its own pairs first (most tests first) and only then lets it take
+  the last pairs of the worker with the most left, so a wrong estimate costs balance at the
+  end, never a verdict (a verdict never depends on which worker ran the test).
+* **One render per input.** Workers share renders and probe decisions through the on-disk
+  render store and its per-key locks. With ``--refarch-no-cache`` there is no persistent store,
+  so the controller hands its workers a store of its own for this run only (a private temporary
+  directory, removed when the run ends): still one render per input, and nothing kept afterwards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-from harness_refarch.plugin.state import RUN_STORE, state_of
+from harness_refarch.engine import shard as engine_shard
+from harness_refarch.model.errors import RefarchError
+from harness_refarch.plugin.state import RUN_STORE, SHARE, state_of
 
 
 class PairScheduling(LoadScopeScheduling):  # type: ignore[misc]
-    """Load-scope scheduling whose scope is the (profile, architecture) pair of a test id."""
+    """Load-scope scheduling whose scope is the (profile, architecture) pair of a test id, and
+    whose workers take their own share of the pairs first (``shares``: worker id -> pair ids)."""
 
-    def __init__(self, config: pytest.Config, log: Any = None, pair_ids: list[str] | None = None) -> None:
+    def __init__(self, config: pytest.Config, log: Any = None, pair_ids: list[str] | None = None,
+                 shares: Mapping[str, Sequence[str]] | None = None) -> None:
         super().__init__(config, log)
         self._pair_ids = sorted(pair_ids or [], key=len, reverse=True)  # longest first: no prefix clash
+        self._owner = {pair_id: worker for worker, ids in (shares or {}).items() for pair_id in ids}
 
     def _split_scope(self, nodeid: str) -> str:
         param = nodeid.partition("[")[2].rstrip("]")
@@ -36,19 +51,76 @@ class PairScheduling(LoadScopeScheduling):  # type: ignore[misc]
                 return pair_id
         return str(super()._split_scope(nodeid))
 
+    def _assign_work_unit(self, node: Any) -> None:
+        """xdist's assignment, of the scope :func:`next_scope` picks for ``node``."""
+        scope = next_scope(self.workqueue, self._owner, _worker_id(node))
+        self.workqueue.move_to_end(scope, last=False)
+        super()._assign_work_unit(node)
+
+
+def next_scope(queue: Mapping[str, Mapping[str, bool]], owner: Mapping[str, str], worker: str | None) -> str:
+    """The scope ``worker`` runs next, of the scopes still queued (in xdist's order, most tests
+    first): its own first; then one nobody owns; then the last (smallest) scope of the worker
+    with the most tests still queued (ties: the lower worker id)."""
+    scopes = list(queue)
+    for wanted in (worker, None):
+        for scope in scopes:
+            if owner.get(scope) == wanted:
+                return scope
+    left: dict[str, int] = {}
+    for scope in scopes:
+        left[owner[scope]] = left.get(owner[scope], 0) + len(queue[scope])
+    busiest = min(left, key=lambda w: (-left[w], w))
+    return [s for s in scopes if owner[s] == busiest][-1]
+
+
+def _worker_id(node: Any) -> str | None:
+    return getattr(node, "workerinput", {}).get("workerid")
+
+
+def shares(config: pytest.Config, count: int) -> dict[str, list[str]]:
+    """Worker id (``gw0``, ``gw1``, ...) -> the pair ids it starts with: the run's pairs (this
+    shard's under ``--refarch-shard``) split into ``count`` by :func:`engine_shard.plan`. Empty
+    when there is no session (bad input is reported by the workers) or one worker."""
+    state = state_of(config)
+    if state.xdist_shares is None:
+        state.xdist_shares = {}
+        rs = state.session_or_none()
+        if rs is not None and count > 1:
+            from harness_refarch.plugin.shard import own_pairs
+
+            try:
+                members, _ = engine_shard.plan(rs, count, own_pairs(config) or rs.pairs)
+            except RefarchError:
+                members = []  # e.g. a golden file that cannot be read: the workers report it
+            state.xdist_shares = {f"gw{i}": [p.id for p in pairs] for i, pairs in enumerate(members)}
+    return state.xdist_shares
+
+
+def _by_pair(config: pytest.Config) -> bool:
+    """Whether the pair scheduler runs: ``-n`` without ``--dist`` (an explicit ``--dist`` --
+    load, loadfile, worksteal, ... -- is the user's choice)."""
+    explicit = any(str(arg).startswith("--dist") for arg in config.invocation_params.args)
+    return config.getoption("dist", None) == "load" and not explicit
+
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> PairScheduling | None:
-    explicit = any(str(arg).startswith("--dist") for arg in config.invocation_params.args)
-    if config.getoption("dist", None) != "load" or explicit:
-        return None  # an explicit --dist (load, loadfile, worksteal, ...) is the user's choice
+    if not _by_pair(config):
+        return None
     rs = state_of(config).session_or_none()
-    return PairScheduling(config, log, [p.id for p in rs.pairs] if rs is not None else [])
+    return PairScheduling(config, log, [p.id for p in rs.pairs] if rs is not None else [],
+                          state_of(config).xdist_shares or {})
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Controller: give each worker the run-scoped store when the persistent one is off."""
-    shared = state_of(node.config).run_store()
+    """Controller: give each worker its share of the pairs (when the pair scheduler will run),
+    and the run-scoped store when the persistent one is off."""
+    config = node.config
+    if _by_pair(config):
+        split = shares(config, int(node.workerinput.get("workercount", 1)))
+        node.workerinput[SHARE] = split.get(_worker_id(node) or "", [])
+    shared = state_of(config).run_store()
     if shared is not None:
         node.workerinput[RUN_STORE] = str(shared)
