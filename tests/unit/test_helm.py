@@ -243,3 +243,21 @@ def test_the_render_pool_never_runs_more_helm_processes_than_its_workers(tmp_pat
         running += 1 if word == "start" else -1
         most = max(most, running)
     assert most == 2 and log.read_text().split().count("start") == 10
+
+
+def test_helm_collects_garbage_less_often_unless_the_user_says_otherwise(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """helm runs with GOGC=400 (issue 17: ~15% less CPU per render of the released chart, same
+    output); a GOGC or GOMEMLIMIT of the user's own environment, or of the run's, is kept."""
+    probe = tmp_path / "helm"
+    probe.write_text('#!/bin/sh\necho "GOGC=${GOGC-unset} GOMEMLIMIT=${GOMEMLIMIT-unset}"\n')
+    probe.chmod(0o755)
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert Helm(probe).run(["version"]).strip() == "GOGC=400 GOMEMLIMIT=unset"
+    monkeypatch.setenv("GOGC", "50")
+    assert Helm(probe).run(["version"]).strip() == "GOGC=50 GOMEMLIMIT=unset"
+    monkeypatch.delenv("GOGC")
+    monkeypatch.setenv("GOMEMLIMIT", "1GiB")
+    assert Helm(probe).run(["version"]).strip() == "GOGC=unset GOMEMLIMIT=1GiB"
+    assert Helm(probe, env=(("GOGC", "off"),)).run(["version"]).strip() == "GOGC=off GOMEMLIMIT=1GiB"
