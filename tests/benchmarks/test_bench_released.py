@@ -7,7 +7,8 @@ the reason when absent), each once (a full cold run takes minutes):
 - **cold**: the full matrix with a fresh ``HARNESS_REFARCH_CACHE``;
 - **floor**: the helm calls that cold run made (recorded by a thin wrapper given as
   ``--refarch-helm``, which logs argv and a copy of each values file, then execs the real helm)
-  replayed bare, two at a time;
+  replayed bare, two at a time, in the environment the suite gives helm (its ``GOGC``); the
+  table also shows them with helm's default garbage collector, for reference;
 - **warm**: the same run again (no ``helm template`` or ``helm lint``: asserted);
 - **edit one profile**: the chart copied, one value of ``override-large.yaml`` changed,
   ``pytest -k large`` on the warm cache: every helm call it makes carries the edited file
@@ -38,7 +39,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness_refarch.helm.binary import find_helm
+from harness_refarch.helm.binary import find_helm, go_environment
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASED = Path(os.environ.get("REFARCH_RELEASED_CHART",
@@ -116,7 +117,8 @@ class Lab:
             return self.runs[name]
         log = self.root / "calls" / name
         log.mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REFARCH_", "ATS_", "PYTEST_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("REFARCH_", "ATS_", "PYTEST_")) and k not in ("GOGC", "GOMEMLIMIT")}
         env.update(HARNESS_REFARCH_CACHE=str(self.root / cache), HARNESS_BENCH_HELM_LOG=str(log),
                    HARNESS_BENCH_REAL_HELM=str(self.helm))
         cmd = [sys.executable, "-m", "pytest", str(REPO / "tests" / "conformance"), "--rootdir", str(REPO), "-q",
@@ -131,15 +133,20 @@ class Lab:
         run = self.runs[name] = Run(seconds, _children_cpu() - before, logged_calls(log), out, load)
         return run
 
-    def floor(self, name: str, calls: list[Call]) -> Run:
-        """``calls`` (their ``helm template`` and ``helm lint``) replayed bare, two at a time."""
+    def floor(self, name: str, calls: list[Call], go_default: bool = False) -> Run:
+        """``calls`` (their ``helm template`` and ``helm lint``) replayed bare, two at a time, in
+        the environment the suite runs helm in (``go_default``: with Go's default collector)."""
+        if go_default:
+            name += " (Go's default GC)"
         if name not in self.floors:
             work = [c for c in calls if c.command in ("template", "lint")]
+            base = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT")}
+            env = base if go_default else go_environment(base)
             load, before = os.getloadavg()[0], _children_cpu()
             start = time.perf_counter()
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda c: subprocess.run([str(self.helm), *c.args], stdout=subprocess.DEVNULL,
-                                                       stderr=subprocess.DEVNULL, check=False), work))
+                                                       stderr=subprocess.DEVNULL, check=False, env=env), work))
             self.floors[name] = Run(time.perf_counter() - start, _children_cpu() - before, work, "", load)
         return self.floors[name]
 
@@ -172,6 +179,7 @@ class Lab:
 
     def table(self) -> str:
         cold, floor, warm = self.cold(), self.floor("cold", self.cold().calls), self.warm()
+        default_gc = self.floor("cold", cold.calls, go_default=True)
         edit = self.edit_one_profile()
         edit_floor = self.floor("edit", edit.calls)
         two = self.cold_two_workers()
@@ -179,6 +187,8 @@ class Lab:
         rows = [
             ("cold full matrix", cold, f"{cold.seconds / floor.seconds:.2f}x floor"),
             ("floor: cold's helm calls, 2 at a time", floor, ""),
+            ("  the same with Go's default GC (GOGC=100)", default_gc,
+             f"{default_gc.seconds / floor.seconds:.2f}x floor; cold is {cold.seconds / default_gc.seconds:.2f}x this"),
             ("warm", warm, f"{warm.seconds / cold.seconds:.1%} of cold"),
             (f"edit one value of override-{PROFILE}.yaml, -k {PROFILE}", edit,
              f"bound: warm + 1.15 x {edit_floor.seconds:.1f} s (its calls bare, 2 at a time) = {bound:.1f} s; "
