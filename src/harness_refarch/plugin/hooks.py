@@ -173,10 +173,10 @@ def _speculate(config: pytest.Config, session: RefarchSession, needed: list[Pair
     if state.speculated or not needed or config.option.collectonly:
         return
     state.speculated = True
-    needed = _own_first(config, needed)
-    later = [r for p in needed if p.architecture.standby_overlay is not None for r in [session.request(p, True)]]
-    later += [r for p in _own_first(config, shard.representatives(config, session, needed))
-              for r in (session.request(p), session.request(p, repeat=1))]
+    reps = shard.representatives(config, session, needed)  # in the run's order: the same in every worker
+    later = [r for p in _own_first(config, needed) if p.architecture.standby_overlay is not None
+             for r in [session.request(p, True)]]
+    later += [r for p in _own_first(config, reps) for r in (session.request(p), session.request(p, repeat=1))]
     session.prefetch(later)
     if not (config.option.keyword or config.option.markexpr or hasattr(config, "workerinput")):
         session.prefetch_lint(needed)  # with -k/-m the lint tests may be deselected; see collection_finish
