@@ -31,6 +31,7 @@ from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from harness_refarch.engine import shard as engine_shard
 from harness_refarch.model.errors import RefarchError
+from harness_refarch.plugin.shard import own_pairs
 from harness_refarch.plugin.state import RUN_STORE, SHARE, state_of
 
 
@@ -87,8 +88,6 @@ def shares(config: pytest.Config, count: int) -> dict[str, list[str]]:
         state.xdist_shares = {}
         rs = state.session_or_none()
         if rs is not None and count > 1:
-            from harness_refarch.plugin.shard import own_pairs
-
             try:
                 members, _ = engine_shard.plan(rs, count, own_pairs(config) or rs.pairs)
             except RefarchError:
