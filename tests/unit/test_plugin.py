@@ -311,11 +311,8 @@ def test_a_worker_runs_its_own_pairs_first_then_takes_the_busiest_workers_last()
                       "gw2") == "a"
 
 
-def test_xdist_workers_get_disjoint_shares_covering_the_pairs(pytester, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each worker is told its share of the selected matrix (as --refarch-shard splits it among
-    machines), every pair in exactly one share, and each worker renders with its share of the
-    cores (one helm at a time on two cores with -n 2)."""
+def _record_shares(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin (-p share_recorder) logging each worker's id, share and helm slots to shares.log."""
     (tmp_path / "share_recorder.py").write_text(
         "import json, os\n\n\ndef pytest_collection_finish(session):\n"
         "    from harness_refarch.plugin.state import state_of\n"
@@ -327,6 +324,24 @@ def test_xdist_workers_get_disjoint_shares_covering_the_pairs(pytester, tmp_path
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("SHARE_LOG", str(tmp_path / "shares.log"))
     monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache"))
+
+
+def test_a_single_worker_is_told_no_share_and_starts_every_pair(pytester, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """-n 1: nothing to split; the worker starts every pair's renders while it collects."""
+    _record_shares(tmp_path, monkeypatch)
+    result = run_suite(pytester, "-q", "-n", "1", "-p", "share_recorder", "--refarch-profile", "small")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    [told] = [json.loads(line) for line in (tmp_path / "shares.log").read_text().splitlines()]
+    assert told[0] == "gw0" and told[1] is None, told
+
+
+def test_xdist_workers_get_disjoint_shares_covering_the_pairs(pytester, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker is told its share of the selected matrix (as --refarch-shard splits it among
+    machines), every pair in exactly one share, and each worker renders with its share of the
+    cores (one helm at a time on two cores with -n 2)."""
+    _record_shares(tmp_path, monkeypatch)
     result = run_suite(pytester, "-q", "-n", "2", "-p", "share_recorder", "--refarch-profile", "medium")
     assert result.ret == 0, result.stdout.str()[-2000:]
     told = sorted(json.loads(line) for line in (tmp_path / "shares.log").read_text().splitlines())

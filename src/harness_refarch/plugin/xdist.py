@@ -118,8 +118,9 @@ def pytest_configure_node(node: Any) -> None:
     and the run-scoped store when the persistent one is off."""
     config = node.config
     if _by_pair(config):
-        split = shares(config, int(node.workerinput.get("workercount", 1)))
-        node.workerinput[SHARE] = split.get(_worker_id(node) or "", [])
+        share = shares(config, int(node.workerinput.get("workercount", 1))).get(_worker_id(node) or "")
+        if share is not None:  # -n 1, or a worker the split does not name: it starts every pair itself
+            node.workerinput[SHARE] = share
     shared = state_of(config).run_store()
     if shared is not None:
         node.workerinput[RUN_STORE] = str(shared)
