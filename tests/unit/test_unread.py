@@ -105,6 +105,9 @@ def test_comparison_ignores_only_what_two_identical_renders_change() -> None:
     assert same_objects(first, second, volatility)
     assert not same_objects(first, changed, volatility)
     assert not same_objects(first, second, Volatility())  # nothing learned: nothing ignored
+    # a chain prepares the pair's side once: the same answers
+    ready = unread.comparable(first, volatility)
+    assert same_objects(first, second, volatility, ready) and not same_objects(first, changed, volatility, ready)
 
 
 # -- hints on evidence -----------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import yaml
+
 from harness_refarch.chart.keypaths import KeyPath, dotted, lookup
 from harness_refarch.checks.values_keys import candidates
 from harness_refarch.helm.render import RenderRequest
@@ -36,7 +38,7 @@ from harness_refarch.helm.store import RenderStore, scrub
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.identity import Volatility, identities, learn_volatile
-from harness_refarch.model.manifest import Manifest
+from harness_refarch.model.manifest import SAFE_DUMPER, Manifest
 
 if TYPE_CHECKING:
     from harness_refarch.chart.values import Layer
@@ -176,20 +178,30 @@ def without_sets(sets: Sequence[str], keys: Iterable[KeyPath]) -> tuple[str, ...
     return tuple(s for s in sets if not any(set_key(s)[:len(k)] == k for k in removed))
 
 
-def same_objects(a: Manifest, b: Manifest, volatility: Volatility) -> bool:
-    """Whether two renders hold the same objects, modulo what identical renders change."""
-    ia, ib = identities(a.objects, volatility), identities(b.objects, volatility)
+def same_objects(a: Manifest, b: Manifest, volatility: Volatility,
+                 prepared: tuple[dict[Any, Any], dict[Any, Any]] | None = None) -> bool:
+    """Whether two renders hold the same objects, modulo what identical renders change.
+    ``prepared``: :func:`comparable` of ``a`` under ``volatility`` (a chain compares one pair's
+    render with each of its probes: that side is prepared once)."""
+    ia, bodies = prepared if prepared is not None else comparable(a, volatility)
+    ib = identities(b.objects, volatility)
     if ia.keys() != ib.keys():
         return False
     for ident, obj in ia.items():
         other = ib[ident]
-        # the representation the render store keeps, for both: one render may come from the
-        # store and the other from helm (masking is idempotent)
-        if scrub(volatility.strip(obj.body)) != scrub(volatility.strip(other.body)):
+        if bodies[ident] != scrub(volatility.strip(other.body)):
             return False
         if obj.kind == "Secret" and not _same_secret(obj.name, other.name, a, b, volatility):
             return False
     return True
+
+
+def comparable(m: Manifest, volatility: Volatility) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """``m``'s objects by identity, and each one's body as compared: in the representation the
+    render store keeps (one render may come from the store and the other from helm; masking is
+    idempotent), without what identical renders change."""
+    ids = identities(m.objects, volatility)
+    return ids, {ident: scrub(volatility.strip(obj.body)) for ident, obj in ids.items()}
 
 
 def _same_secret(name_a: str, name_b: str, a: Manifest, b: Manifest, volatility: Volatility) -> bool:
@@ -224,10 +236,10 @@ def probe_request(rs: RefarchSession, request: RenderRequest, keys: Sequence[Key
     are written to the session's private work directory, named by their content."""
     import hashlib
 
-    import yaml
-
     def private(doc: Mapping[str, Any]) -> Path:
-        text = yaml.safe_dump(dict(doc), sort_keys=True)
+        # libyaml's emitter (the representer is PyYAML's safe one either way): 124 probe files
+        # of the released chart took 1.6 CPU-seconds with the pure-Python emitter
+        text = yaml.dump(dict(doc), Dumper=SAFE_DUMPER, sort_keys=True)
         path = rs.private_dir("probes") / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.yaml"
         if not path.is_file():  # stacks are decided on several threads: never expose a partial file
             tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
@@ -322,8 +334,16 @@ def _decide(rs: RefarchSession, pair: Pair, standby: bool, clean: list[bool]) ->
     request = rs.request(pair, standby)
     learned: list[Volatility] = [rs.volatility(pair)]
 
+    prepared: dict[int, tuple[dict[Any, Any], dict[Any, Any]]] = {}  # by learned volatility's place
+
+    def same_as_base(other: Manifest) -> bool:
+        index = len(learned) - 1
+        if index not in prepared:  # the pair's side, once per chain (a chain runs on one thread)
+            prepared[index] = comparable(base, learned[index])
+        return same_objects(base, other, learned[index], prepared[index])
+
     def same(other: Manifest) -> bool:
-        if same_objects(base, other, learned[-1]):
+        if same_as_base(other):
             return True
         if len(learned) == 1:  # what two renders of exactly this stack change
             try:
@@ -331,7 +351,7 @@ def _decide(rs: RefarchSession, pair: Pair, standby: bool, clean: list[bool]) ->
             except RefarchError:
                 clean[0] = False
                 return False
-            return same_objects(base, other, learned[-1])
+            return same_as_base(other)
         return False
 
     def changes(group: Sequence[KeyPath]) -> bool:

@@ -45,7 +45,7 @@ import yaml
 from harness_refarch.model import yaml_limits
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
-from harness_refarch.model.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.model.manifest import SAFE_DUMPER, SAFE_LOADER, yaml_problem
 
 PATTERN_KEYS = ("check", "pair", "workload", "field")
 ENTRY_KEYS = (*PATTERN_KEYS, "reason", "expires", "chart", "optional")
@@ -58,7 +58,6 @@ class _WaiverLoader(SAFE_LOADER):  # type: ignore[misc]
 
 _WaiverLoader.add_constructor("tag:yaml.org,2002:timestamp", _WaiverLoader.construct_yaml_str)
 
-_SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _GLOB_ESCAPES = {"[": "[[]", "*": "[*]", "?": "[?]"}
 
 
@@ -358,7 +357,7 @@ def baseline(entries: Iterable[tuple[str, Finding]], today: date | None = None) 
     reason = f"baseline: recorded {day}, fix or justify"
     doc = {TOP_KEY: [{"check": glob_escape(c), "pair": glob_escape(p), "workload": glob_escape(w),
                       "field": glob_escape(f), "reason": reason} for c, p, w, f in keys]}
-    body = yaml.dump(doc, Dumper=_SAFE_DUMPER, sort_keys=False, default_flow_style=False,
+    body = yaml.dump(doc, Dumper=SAFE_DUMPER, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=1_000_000)
     header = (f"# Waivers baseline written by harness-refarch on {day}: {len(keys)} known finding(s).\n"
               "# Each entry waives exactly one finding. Fix the finding and delete its entry, or replace the\n"

@@ -23,6 +23,7 @@ from harness_refarch.model.shapes import SHAPE, normalise
 
 # libyaml's C loader is ~8x faster (see README benchmarks); pure Python only as a last resort.
 SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_DUMPER: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter, PyYAML's safe representer
 
 def yaml_problem(exc: BaseException) -> str:
     """What is wrong with a YAML text and where, without the excerpt PyYAML adds (it could quote
