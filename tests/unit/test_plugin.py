@@ -68,8 +68,9 @@ def test_each_distinct_render_runs_once_in_a_full_run(pytester, counting_helm) -
 
 def test_two_workers_make_exactly_the_helm_calls_of_one_run(pytester, tmp_path: Path, counting_helm,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """-n 2 on the full matrix, each worker starting its own share first: the same helm template
-    calls as a serial run, each once (the workers agree on each architecture's representative)."""
+    """-n 2 on the full matrix, each worker starting its own share first and the controller
+    rendering each share's first pair while the workers start: the same helm template calls as
+    a serial run, each once (the workers agree on each architecture's representative)."""
     wrapper, log = counting_helm
     monkeypatch.setenv("HARNESS_REFARCH_CACHE", str(tmp_path / "cache-serial"))
     assert run_suite(pytester, "--refarch-helm", str(wrapper), "-q").ret == 0
@@ -79,6 +80,8 @@ def test_two_workers_make_exactly_the_helm_calls_of_one_run(pytester, tmp_path: 
     result = run_suite(pytester, "--refarch-helm", str(wrapper), "-q", "-n", "2")
     assert result.ret == 0, result.stdout.str()[-3000:]
     assert sorted(_templates(log)) == serial and len(serial) == 25
+    # the controller rendered each share's first pair while the workers started: no cache hit
+    assert "25 distinct render(s), 0 from the render cache, 25 by helm" in result.stdout.str()
 
 
 @pytest.mark.parametrize("word", PROFILES, ids=["p1", "p2", "p3", "p4"])

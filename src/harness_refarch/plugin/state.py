@@ -65,6 +65,7 @@ class RunState:
     render_later: dict[str, list[Any]] = field(default_factory=dict)  # xdist worker: pair id -> its renders, likewise
     worker_renders: dict[str, dict[str, Any]] | None = None  # xdist controller: the workers' renders
     xdist_shares: dict[str, list[str]] | None = None  # xdist controller: worker id -> the pair ids it starts with
+    head_started: bool = False  # xdist controller: it rendered each share's first pair while the workers started
     worker_volatile: list[str] = field(default_factory=list)
     workers_conformance: bool = False  # xdist controller: some worker collected conformance tests
     running: pytest.Item | None = None  # the test being run (a session-scoped fixture reads it)

@@ -229,14 +229,17 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def _render_infos(config: pytest.Config, rs: RefarchSession) -> list[dict[str, Any]]:
     """label, seconds, cached, failure of every render of the run (workers' too, under xdist)."""
+    own: list[dict[str, Any]] = [
+        {"label": r.label, "seconds": r.seconds, "cached": r.cached, "failure": _failure_fields(r.failure)}
+        for r in rs.cache.done()] if rs.cache_started else []
     renders = state_of(config).worker_renders
-    if renders is not None:
-        return sorted(renders.values(), key=lambda r: r["label"])
-    if not rs.cache_started:
-        return []
-    return [{"label": r.label, "seconds": r.seconds, "cached": r.cached,
-             "failure": _failure_fields(r.failure)}
-            for r in sorted(rs.cache.done(), key=lambda r: r.label)]
+    if renders is None:
+        return sorted(own, key=lambda r: r["label"])
+    merged = dict(renders)
+    for info in own:  # the controller's head start: what it rendered is no worker's cache hit
+        seen = merged.get(info["label"])
+        merged[info["label"]] = info if seen is None else {**seen, "cached": seen["cached"] and info["cached"]}
+    return sorted(merged.values(), key=lambda r: r["label"])
 
 
 def _failure_fields(failure: RenderFailure | None) -> dict[str, str] | None:

@@ -96,6 +96,28 @@ def shares(config: pytest.Config, count: int) -> dict[str, list[str]]:
     return state.xdist_shares
 
 
+def head_start(config: pytest.Config, split: Mapping[str, Sequence[str]]) -> None:
+    """Controller: render the first pair of each worker's share while the workers start (a
+    second or two of interpreter start-up and collection before their first helm call); a
+    worker asking for it waits on the store's lock, then reads it. Only for a run that asked for
+    the suite (another project's ``pytest -n`` renders nothing), with the tests not narrowed by
+    ``-k``/``-m`` (the pair might not be selected), and once."""
+    state = state_of(config)
+    if state.head_started or not split or config.option.keyword or config.option.markexpr \
+            or not state.asked_for():
+        return
+    state.head_started = True
+    rs = state.session_or_none()
+    if rs is None or rs.cache.store is None:
+        return
+    by_id = {p.id: p for p in rs.pairs}
+    first = [by_id[ids[0]] for ids in split.values() if ids and ids[0] in by_id]
+    try:
+        rs.prefetch(rs.request(p) for p in first)
+    except RefarchError:
+        return  # bad input: the workers report it
+
+
 def _by_pair(config: pytest.Config) -> bool:
     """Whether the pair scheduler runs: ``-n`` without ``--dist`` (an explicit ``--dist`` --
     load, loadfile, worksteal, ... -- is the user's choice)."""
@@ -118,9 +140,11 @@ def pytest_configure_node(node: Any) -> None:
     and the run-scoped store when the persistent one is off."""
     config = node.config
     if _by_pair(config):
-        share = shares(config, int(node.workerinput.get("workercount", 1))).get(_worker_id(node) or "")
+        split = shares(config, int(node.workerinput.get("workercount", 1)))
+        share = split.get(_worker_id(node) or "")
         if share is not None:  # -n 1, or a worker the split does not name: it starts every pair itself
             node.workerinput[SHARE] = share
+        head_start(config, split)
     shared = state_of(config).run_store()
     if shared is not None:
         node.workerinput[RUN_STORE] = str(shared)
