@@ -281,12 +281,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return  # collection was interrupted (Ctrl-C): pytest calls this hook from a finally block
     _select_pairs(rs, session.items)
     # A serial run starts everything now. An xdist worker starts its share of the pairs (the
-    # controller's split) and the others' lint and probes with their first test here, if ever;
-    # a worker told no share renders everything now, shared with the others through the store.
+    # controller's split) now, and the others' renders, lint and probes with their first test
+    # here, if ever; a worker told no share renders everything now (shared with the others
+    # through the store) and lints and probes each pair with its first test.
     share = state.share if state.is_worker else None
 
-    def mine(pair: Pair) -> bool:
+    def mine(pair: Pair) -> bool:  # its renders start now
         return share is None or pair.id in share
+
+    def probes_now(pair: Pair) -> bool:  # and its lint and probe chains
+        return not state.is_worker or (share is not None and pair.id in share)
 
     requests = []
     for pair in rs.selected_pairs:
@@ -307,10 +311,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     probed = {p.id: p for item in session.items if "unread" in _needs(item) and (p := pair_of(item)) is not None}
     linted = {p.id: p for item in session.items if "lint" in _needs(item) and (p := pair_of(item)) is not None}
     if state.is_worker:
-        state.probe_later = {i for i, p in probed.items() if share is None or not mine(p)}
-        state.lint_later = {i for i, p in linted.items() if share is None or not mine(p)}
-        probed = {i: p for i, p in probed.items() if i not in state.probe_later}
-        linted = {i: p for i, p in linted.items() if i not in state.lint_later}
+        state.probe_later = {i for i, p in probed.items() if not probes_now(p)}
+        state.lint_later = {i for i, p in linted.items() if not probes_now(p)}
+    probed = {i: p for i, p in probed.items() if probes_now(p)}
+    linted = {i: p for i, p in linted.items() if probes_now(p)}
     if linted:
         rs.prefetch_lint(p for p in rs.selected_pairs if p.id in linted)
     if requests:

@@ -25,6 +25,7 @@ from harness_refarch.engine.session import DEFAULT_KUBE_VERSION, Options, Refarc
 from harness_refarch.engine.shard import Shard, for_session
 from harness_refarch.engine.waivers import Waivers, load_waivers
 from harness_refarch.helm.binary import interrupt_on_terminate
+from harness_refarch.helm.render import RenderRequest
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.files import check_writable
@@ -62,7 +63,7 @@ class RunState:
     speculated: bool = False
     lint_later: set[str] | None = None  # xdist worker: pairs whose lint starts with their first test
     probe_later: set[str] | None = None  # xdist worker: pairs whose probe renders start with their first test
-    render_later: dict[str, list[Any]] = field(default_factory=dict)  # xdist worker: pair id -> its renders, likewise
+    render_later: dict[str, list[RenderRequest]] = field(default_factory=dict)  # xdist worker: pair id -> its renders
     worker_renders: dict[str, dict[str, Any]] | None = None  # xdist controller: the workers' renders
     xdist_shares: dict[str, list[str]] | None = None  # xdist controller: worker id -> the pair ids it starts with
     head_started: bool = False  # xdist controller: it rendered each share's first pair while the workers started
