@@ -39,6 +39,7 @@ RENDER_CATEGORY = "failed (render)"
 RUN_STORE = "refarch_run_store"  # workerinput key: the run-scoped store directory (no-cache runs)
 SHARE = "refarch_share"  # workerinput key: the pair ids a worker renders, lints and probes from the start
 TEST_FINDINGS = pytest.StashKey[tuple[list[Finding], str]]()  # on each test item: its findings, waiver reasons
+WAIVED = pytest.StashKey[str]()  # on a test whose every finding is waived (or below the gate): the xfail reason
 
 
 @dataclass(eq=False)
