@@ -67,6 +67,15 @@ def test_stored_render_holds_no_credential_and_keeps_the_findings(tmp_path: Path
     assert wiring.wiring(PAIR, fresh)  # the planted literals are findings, on both sides
 
 
+def test_the_store_says_whether_it_has_an_entry_without_reading_it(tmp_path: Path) -> None:
+    """What the xdist controller asks before rendering a worker's first pair ahead of it: a
+    stored render is left to the worker (the controller would only parse it twice)."""
+    store = RenderStore(tmp_path / "renders")
+    assert not store.has("k" * 64)
+    store.save("k" * 64, parse_manifest(RENDER, "ns", "fresh"))
+    assert store.has("k" * 64) and not store.has("j" * 64)
+
+
 def test_another_version_of_the_suite_is_never_answered_from_the_store(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Stored findings are what this code made of a render: a changed check must recompute them."""
     from harness_refarch.helm import store as store_module

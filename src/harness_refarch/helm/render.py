@@ -125,6 +125,11 @@ def render(helm: Helm, request: RenderRequest, key: bytes = PROCESS_KEY) -> Mani
                                     digest_key=key), key)
 
 
+def _store_key(helm: Helm, request: RenderRequest, store: RenderStore) -> str:
+    return store.key(request.chart, request.values, request.sets, request.release, request.namespace,
+                     request.kube_version, helm.identity, request.repeat)
+
+
 def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None) -> RenderResult:
     start = time.perf_counter()
     label = request.label or str(request.chart)
@@ -133,9 +138,8 @@ def _render_result(helm: Helm, request: RenderRequest, store: RenderStore | None
         if store is None:
             manifest = render(helm, request)
         else:
-            key = store.key(request.chart, request.values, request.sets, request.release, request.namespace,
-                            request.kube_version, helm.identity, request.repeat)
-            manifest, cached = store.get_or_render(key, label, lambda: render(helm, request, store.digest_key))
+            manifest, cached = store.get_or_render(_store_key(helm, request, store), label,
+                                                   lambda: render(helm, request, store.digest_key))
     except HelmFailed as exc:
         failure = RenderFailure(label, exc.reason, exc.command, exc.output)
         return RenderResult(None, failure, time.perf_counter() - start, label)
@@ -182,6 +186,11 @@ class RenderCache:
     def prefetch(self, requests: Iterable[RenderRequest]) -> None:
         for request in requests:
             self._future(request)
+
+    def stored(self, request: RenderRequest) -> bool:
+        """Whether the store has an entry for ``request``, without reading it (a damaged entry is
+        rendered again by whoever reads it)."""
+        return self.store is not None and self.store.has(_store_key(self.helm, request, self.store))
 
     def result(self, request: RenderRequest) -> RenderResult:
         return self._future(request).result()

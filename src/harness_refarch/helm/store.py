@@ -175,6 +175,10 @@ class RenderStore:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def has(self, key: str) -> bool:
+        """An entry exists under ``key`` (not read, not verified)."""
+        return self._path(key).is_file()
+
     def load(self, key: str, source: str) -> Manifest | None:
         doc = self._read(key)
         if not _valid_render(doc):

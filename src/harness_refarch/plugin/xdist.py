@@ -98,8 +98,8 @@ def shares(config: pytest.Config, count: int) -> dict[str, list[str]]:
 
 def head_start(config: pytest.Config, split: Mapping[str, Sequence[str]]) -> None:
     """Controller: render the first pair of each worker's share while the workers start (a
-    second or two of interpreter start-up and collection before their first helm call); a
-    worker asking for it waits on the store's lock, then reads it. Only for a run that asked for
+    second or two of interpreter start-up and collection before their first helm call), unless
+    the store has it; a worker asking for it waits on the store's lock, then reads it. Only for a run that asked for
     the suite (another project's ``pytest -n`` renders nothing), with the tests not narrowed by
     ``-k``/``-m`` (the pair might not be selected), and once."""
     state = state_of(config)
@@ -113,7 +113,9 @@ def head_start(config: pytest.Config, split: Mapping[str, Sequence[str]]) -> Non
     by_id = {p.id: p for p in rs.pairs}
     first = [by_id[ids[0]] for ids in split.values() if ids and ids[0] in by_id]
     try:
-        rs.prefetch(rs.request(p) for p in first)
+        requests = [rs.request(p) for p in first]
+        # a stored render is left to its worker: reading it here would only parse it twice
+        rs.prefetch(r for r in requests if not rs.cache.stored(r))
     except RefarchError:
         return  # bad input: the workers report it
 
