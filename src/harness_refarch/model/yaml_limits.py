@@ -34,19 +34,14 @@ class Measure:
     keys: int
 
 
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [n for pair in node.value for n in pair]
-    return []
-
-
 def measure(root: Node) -> Measure:
     """Size of ``root`` as a tree (aliases expanded), without expanding it.
 
-    Raises YamlLimitError for a node that contains itself (a recursive alias)."""
-    done: dict[int, Measure] = {}
+    Raises YamlLimitError for a node that contains itself (a recursive alias). Iterative and
+    memoised by node: a shared (aliased) node is measured once. Scalars, most of any values
+    file, are counted where they are met instead of taking a turn on the stack (this runs on
+    every values file of every subchart, in every process of a run)."""
+    done: dict[int, tuple[int, int, int]] = {}  # id -> (nodes, depth, keys)
     on_path: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -54,19 +49,40 @@ def measure(root: Node) -> Measure:
         key = id(node)
         if finished:
             on_path.discard(key)
-            kids = [done[id(child)] for child in _children(node)]
-            own_keys = len(node.value) if isinstance(node, MappingNode) else 0
-            done[key] = Measure(1 + sum(k.nodes for k in kids), 1 + max((k.depth for k in kids), default=0),
-                                own_keys + sum(k.keys for k in kids))
+            value = node.value
+            nodes, depth, keys = 1, 0, 0
+            if isinstance(node, MappingNode):
+                keys = len(value)
+                kids: list[Node] = [n for pair in value for n in pair]
+            else:
+                kids = value
+            for child in kids:
+                size = done[id(child)]
+                nodes += size[0]
+                keys += size[2]
+                if size[1] > depth:
+                    depth = size[1]
+            done[key] = (nodes, depth + 1, keys)
             continue
         if key in done:
+            continue
+        if not isinstance(node, (MappingNode, SequenceNode)):
+            done[key] = (1, 1, 0)
             continue
         if key in on_path:
             raise YamlLimitError("it has a recursive alias (a node that contains itself)")
         on_path.add(key)
         stack.append((node, True))
-        stack.extend((child, False) for child in _children(node) if id(child) not in done)
-    return done[id(root)]
+        for child in (n for pair in node.value for n in pair) if isinstance(node, MappingNode) else node.value:
+            child_key = id(child)
+            if child_key in done:
+                continue
+            if isinstance(child, (MappingNode, SequenceNode)):
+                stack.append((child, False))
+            else:
+                done[child_key] = (1, 1, 0)
+    nodes, depth, keys = done[id(root)]
+    return Measure(nodes, depth, keys)
 
 
 def problem(root: Node | None) -> str | None:
