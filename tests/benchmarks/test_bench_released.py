@@ -13,7 +13,11 @@ the reason when absent), each once (a full cold run takes minutes):
 - **edit one profile**: the chart copied, one value of ``override-large.yaml`` changed,
   ``pytest -k large`` on the warm cache: every helm call it makes carries the edited file
   (asserted), compared with warm + 1.15x those calls' bare time;
-- **-n 2**: a second cold run with two xdist workers, against the serial cold run.
+- **-n 2**: cold runs with two xdist workers against serial cold runs, in the order serial,
+  -n 2, -n 2, serial (an ABBA design: a machine that slows down or speeds up during the four
+  runs weighs on both sides alike), each with a fresh cache; the ratio is of the sums. On a
+  shared machine two runs of the same thing minutes apart differed by up to a quarter, more than
+  any difference between serial and -n 2.
 
 The runs gate like a chart repository would: the shipped waivers plus the released chart's known
 root causes (``tests/released/root-causes.yaml``), so a run passes. The last test prints the
@@ -175,14 +179,28 @@ class Lab:
         return self.suite("edit", "cache-serial", "-k", PROFILE, chart=self.edited_chart(), ok=(0, 1))
 
     def cold_two_workers(self) -> Run:
-        return self.suite("cold-n2", "cache-n2", "-n", "2")
+        self.cold()  # A: serial
+        return self.suite("cold-n2", "cache-n2", "-n", "2")  # B
+
+    def cold_two_workers_again(self) -> Run:
+        self.cold_two_workers()
+        return self.suite("cold-n2-again", "cache-n2-again", "-n", "2")  # B
+
+    def cold_again(self) -> Run:
+        self.cold_two_workers_again()
+        return self.suite("cold-again", "cache-serial-again")  # A
+
+    def two_workers_ratio(self) -> float:
+        """(-n 2 + -n 2) / (serial + serial) of the four cold runs made in ABBA order."""
+        serial = self.cold().seconds + self.cold_again().seconds
+        return (self.cold_two_workers().seconds + self.cold_two_workers_again().seconds) / serial
 
     def table(self) -> str:
         cold, floor, warm = self.cold(), self.floor("cold", self.cold().calls), self.warm()
         default_gc = self.floor("cold", cold.calls, go_default=True)
         edit = self.edit_one_profile()
         edit_floor = self.floor("edit", edit.calls)
-        two = self.cold_two_workers()
+        two, two_again, cold_again = self.cold_two_workers(), self.cold_two_workers_again(), self.cold_again()
         bound = warm.seconds + 1.15 * edit_floor.seconds
         rows = [
             ("cold full matrix", cold, f"{cold.seconds / floor.seconds:.2f}x floor"),
@@ -193,12 +211,18 @@ class Lab:
             (f"edit one value of override-{PROFILE}.yaml, -k {PROFILE}", edit,
              f"bound: warm + 1.15 x {edit_floor.seconds:.1f} s (its calls bare, 2 at a time) = {bound:.1f} s; "
              f"{edit.seconds / bound:.2f}x the bound"),
-            ("cold, -n 2", two, f"{two.seconds / cold.seconds:.2f}x serial cold"),
+            ("cold, -n 2 (run right after cold)", two, f"{two.seconds / cold.seconds:.2f}x the serial cold run"),
+            ("cold, -n 2, again", two_again, ""),
+            ("cold serial, again (right after)", cold_again,
+             f"{two_again.seconds / cold_again.seconds:.2f}x: -n 2 again / this"),
+            ("  -n 2 against serial, ABBA", two, f"**{self.two_workers_ratio():.2f}x serial** "
+             "((-n 2 + -n 2 again) / (cold + cold again))"),
         ]
         lines = ["", "released chart: what | wall s | CPU s | helm calls | load at start | ratio"]
         for name, run, ratio in rows:
             lines.append(f"  {name} | {run.seconds:.1f} | {run.cpu:.1f} | {len(run.calls)} | {run.load:.1f} | {ratio}")
-        for name, run in (("cold", cold), ("warm", warm), ("edit", edit), ("cold -n 2", two)):
+        for name, run in (("cold", cold), ("warm", warm), ("edit", edit), ("cold -n 2", two),
+                          ("cold -n 2 again", two_again), ("cold again", cold_again)):
             counted = sorted(kinds(run.calls).items())
             lines.append(f"  helm calls of {name}: " + ", ".join(f"{k} {v}" for k, v in counted))
         return "\n".join(lines)
@@ -244,6 +268,11 @@ def kinds(calls: list[Call]) -> Counter[str]:
     return out
 
 
+def work(calls: list[Call]) -> Counter[str]:
+    """:func:`kinds` without ``helm version`` (each process of a run may ask it once)."""
+    return Counter({k: v for k, v in kinds(calls).items() if k != "version"})
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("released-bench")
@@ -257,6 +286,23 @@ def test_cold_full_matrix(benchmark: Any, lab: Lab) -> None:
     run = benchmark.pedantic(lab.cold, rounds=1, iterations=1)
     benchmark.extra_info["helm_calls"] = dict(kinds(run.calls))
     assert kinds(run.calls)["template (pair)"] > 0 and kinds(run.calls)["lint"] > 0
+
+
+# -n 2 against serial right after the cold run, in ABBA order: cold (A), these three (B, B, A).
+def test_cold_two_workers(benchmark: Any, lab: Lab) -> None:
+    run = benchmark.pedantic(lab.cold_two_workers, rounds=1, iterations=1)
+    benchmark.extra_info["helm_calls"] = dict(kinds(run.calls))
+    assert work(run.calls) == work(lab.cold().calls)  # the same helm work as serial, each call once
+
+
+def test_cold_two_workers_again(benchmark: Any, lab: Lab) -> None:
+    run = benchmark.pedantic(lab.cold_two_workers_again, rounds=1, iterations=1)
+    assert work(run.calls) == work(lab.cold().calls)
+
+
+def test_cold_serial_again(benchmark: Any, lab: Lab) -> None:
+    run = benchmark.pedantic(lab.cold_again, rounds=1, iterations=1)
+    assert work(run.calls) == work(lab.cold().calls)
 
 
 def test_helm_floor_two_at_a_time(benchmark: Any, lab: Lab) -> None:
@@ -282,11 +328,6 @@ def test_edit_one_profile_renders_only_that_profile(benchmark: Any, lab: Lab) ->
     foreign = [c.original for c in work if not any(EDITED in text for text in c.values_texts)]
     assert not foreign, f"{len(foreign)} helm call(s) without the edited profile file, e.g. {foreign[0]}"
     lab.floor("edit", run.calls)
-
-
-def test_cold_two_workers(benchmark: Any, lab: Lab) -> None:
-    run = benchmark.pedantic(lab.cold_two_workers, rounds=1, iterations=1)
-    benchmark.extra_info["helm_calls"] = dict(kinds(run.calls))
 
 
 def test_report_ratios(benchmark: Any, lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
