@@ -9,15 +9,17 @@ the reason when absent), each once (a full cold run takes minutes):
   ``--refarch-helm``, which logs argv and a copy of each values file, then execs the real helm)
   replayed bare, two at a time, in the environment the suite gives helm (its ``GOGC``); the
   table also shows them with helm's default garbage collector, for reference;
+- **-n 2**: the cold run with two xdist workers (a fresh cache each);
 - **warm**: the same run again (no ``helm template`` or ``helm lint``: asserted);
 - **edit one profile**: the chart copied, one value of ``override-large.yaml`` changed,
   ``pytest -k large`` on the warm cache: every helm call it makes carries the edited file
-  (asserted), compared with warm + 1.15x those calls' bare time;
-- **-n 2**: cold runs with two xdist workers against serial cold runs, in the order serial,
-  -n 2, -n 2, serial (an ABBA design: a machine that slows down or speeds up during the four
-  runs weighs on both sides alike), each with a fresh cache; the ratio is of the sums. On a
-  shared machine two runs of the same thing minutes apart differed by up to a quarter, more than
-  any difference between serial and -n 2.
+  (asserted), compared with warm + 1.15x those calls' bare time.
+
+Cold, floor and ``-n 2`` run twice each, in the order cold, floor, -n 2, -n 2, floor, cold, and
+each ratio is of the sums (cold / floor, -n 2 / cold): both sides of each comparison are centred
+on the same moment, so a machine that slows down or speeds up during the bench weighs on both
+alike. On a shared 2-core machine the same run minutes apart differed by up to a quarter, more
+than the differences measured.
 
 The runs gate like a chart repository would: the shipped waivers plus the released chart's known
 root causes (``tests/released/root-causes.yaml``), so a run passes. The last test prints the
@@ -154,8 +156,40 @@ class Lab:
             self.floors[name] = Run(time.perf_counter() - start, _children_cpu() - before, work, "", load)
         return self.floors[name]
 
+    # Six runs in the order cold, floor, -n 2, -n 2, floor, cold: each comparison (cold against
+    # its floor, -n 2 against serial cold) has its two sides centred on the same moment, so a
+    # machine that slows down or speeds up during the bench weighs on both alike.
     def cold(self) -> Run:
         return self.suite("cold", "cache-serial")
+
+    def first_floor(self) -> Run:
+        return self.floor("cold", self.cold().calls)
+
+    def cold_two_workers(self) -> Run:
+        self.first_floor()
+        return self.suite("cold-n2", "cache-n2", "-n", "2")
+
+    def cold_two_workers_again(self) -> Run:
+        self.cold_two_workers()
+        return self.suite("cold-n2-again", "cache-n2-again", "-n", "2")
+
+    def second_floor(self) -> Run:
+        self.cold_two_workers_again()
+        return self.floor("cold, again", self.cold().calls)
+
+    def cold_again(self) -> Run:
+        self.second_floor()
+        return self.suite("cold-again", "cache-serial-again")
+
+    def cold_ratio(self) -> float:
+        """(cold + cold again) / (floor + floor again)."""
+        return ((self.cold().seconds + self.cold_again().seconds)
+                / (self.first_floor().seconds + self.second_floor().seconds))
+
+    def two_workers_ratio(self) -> float:
+        """(-n 2 + -n 2 again) / (cold + cold again)."""
+        serial = self.cold().seconds + self.cold_again().seconds
+        return (self.cold_two_workers().seconds + self.cold_two_workers_again().seconds) / serial
 
     def warm(self) -> Run:
         self.cold()
@@ -178,45 +212,32 @@ class Lab:
         self.warm()
         return self.suite("edit", "cache-serial", "-k", PROFILE, chart=self.edited_chart(), ok=(0, 1))
 
-    def cold_two_workers(self) -> Run:
-        self.cold()  # A: serial
-        return self.suite("cold-n2", "cache-n2", "-n", "2")  # B
-
-    def cold_two_workers_again(self) -> Run:
-        self.cold_two_workers()
-        return self.suite("cold-n2-again", "cache-n2-again", "-n", "2")  # B
-
-    def cold_again(self) -> Run:
-        self.cold_two_workers_again()
-        return self.suite("cold-again", "cache-serial-again")  # A
-
-    def two_workers_ratio(self) -> float:
-        """(-n 2 + -n 2) / (serial + serial) of the four cold runs made in ABBA order."""
-        serial = self.cold().seconds + self.cold_again().seconds
-        return (self.cold_two_workers().seconds + self.cold_two_workers_again().seconds) / serial
-
     def table(self) -> str:
-        cold, floor, warm = self.cold(), self.floor("cold", self.cold().calls), self.warm()
+        cold, floor = self.cold(), self.first_floor()
+        two, two_again = self.cold_two_workers(), self.cold_two_workers_again()
+        floor_again, cold_again = self.second_floor(), self.cold_again()
+        warm = self.warm()
         default_gc = self.floor("cold", cold.calls, go_default=True)
         edit = self.edit_one_profile()
         edit_floor = self.floor("edit", edit.calls)
-        two, two_again, cold_again = self.cold_two_workers(), self.cold_two_workers_again(), self.cold_again()
         bound = warm.seconds + 1.15 * edit_floor.seconds
         rows = [
-            ("cold full matrix", cold, f"{cold.seconds / floor.seconds:.2f}x floor"),
-            ("floor: cold's helm calls, 2 at a time", floor, ""),
-            ("  the same with Go's default GC (GOGC=100)", default_gc,
-             f"{default_gc.seconds / floor.seconds:.2f}x floor; cold is {cold.seconds / default_gc.seconds:.2f}x this"),
+            ("1. cold full matrix", cold, f"{cold.seconds / floor.seconds:.2f}x the floor after it"),
+            ("2. floor: cold's helm calls, 2 at a time", floor, ""),
+            ("3. cold, -n 2", two, ""),
+            ("4. cold, -n 2, again", two_again, ""),
+            ("5. floor, again", floor_again, ""),
+            ("6. cold full matrix, again", cold_again,
+             f"{cold_again.seconds / floor_again.seconds:.2f}x the floor before it"),
+            ("  cold against the floor: (1 + 6) / (2 + 5)", cold, f"**{self.cold_ratio():.2f}x the floor**"),
+            ("  -n 2 against serial: (3 + 4) / (1 + 6)", two, f"**{self.two_workers_ratio():.2f}x serial**"),
+            ("floor with Go's default GC (GOGC=100)", default_gc,
+             f"{default_gc.seconds / floor_again.seconds:.2f}x floor again; cold again is "
+             f"{cold_again.seconds / default_gc.seconds:.2f}x this"),
             ("warm", warm, f"{warm.seconds / cold.seconds:.1%} of cold"),
             (f"edit one value of override-{PROFILE}.yaml, -k {PROFILE}", edit,
              f"bound: warm + 1.15 x {edit_floor.seconds:.1f} s (its calls bare, 2 at a time) = {bound:.1f} s; "
              f"{edit.seconds / bound:.2f}x the bound"),
-            ("cold, -n 2 (run right after cold)", two, f"{two.seconds / cold.seconds:.2f}x the serial cold run"),
-            ("cold, -n 2, again", two_again, ""),
-            ("cold serial, again (right after)", cold_again,
-             f"{two_again.seconds / cold_again.seconds:.2f}x: -n 2 again / this"),
-            ("  -n 2 against serial, ABBA", two, f"**{self.two_workers_ratio():.2f}x serial** "
-             "((-n 2 + -n 2 again) / (cold + cold again))"),
         ]
         lines = ["", "released chart: what | wall s | CPU s | helm calls | load at start | ratio"]
         for name, run, ratio in rows:
@@ -288,7 +309,13 @@ def test_cold_full_matrix(benchmark: Any, lab: Lab) -> None:
     assert kinds(run.calls)["template (pair)"] > 0 and kinds(run.calls)["lint"] > 0
 
 
-# -n 2 against serial right after the cold run, in ABBA order: cold (A), these three (B, B, A).
+# The order of the six cold-side runs matters (see Lab.cold): pytest runs these in file order.
+def test_helm_floor_two_at_a_time(benchmark: Any, lab: Lab) -> None:
+    """Exactly the helm calls of the cold run, bare: what a cold run cannot beat."""
+    floor = benchmark.pedantic(lab.first_floor, rounds=1, iterations=1)
+    benchmark.extra_info["calls"] = len(floor.calls)
+
+
 def test_cold_two_workers(benchmark: Any, lab: Lab) -> None:
     run = benchmark.pedantic(lab.cold_two_workers, rounds=1, iterations=1)
     benchmark.extra_info["helm_calls"] = dict(kinds(run.calls))
@@ -300,15 +327,13 @@ def test_cold_two_workers_again(benchmark: Any, lab: Lab) -> None:
     assert work(run.calls) == work(lab.cold().calls)
 
 
+def test_helm_floor_again(benchmark: Any, lab: Lab) -> None:
+    benchmark.pedantic(lab.second_floor, rounds=1, iterations=1)
+
+
 def test_cold_serial_again(benchmark: Any, lab: Lab) -> None:
     run = benchmark.pedantic(lab.cold_again, rounds=1, iterations=1)
     assert work(run.calls) == work(lab.cold().calls)
-
-
-def test_helm_floor_two_at_a_time(benchmark: Any, lab: Lab) -> None:
-    """Exactly the helm calls of the cold run, bare: what a cold run cannot beat."""
-    floor = benchmark.pedantic(lambda: lab.floor("cold", lab.cold().calls), rounds=1, iterations=1)
-    benchmark.extra_info["calls"] = len(floor.calls)
 
 
 def test_warm_makes_no_template_or_lint_call(benchmark: Any, lab: Lab) -> None:
