@@ -11,9 +11,7 @@ import functools
 import http.server
 import io
 import os
-import stat
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from scripts import python_script
 
 from harness_refarch.chart.source import (
     MAX_FILE_BYTES,
@@ -166,9 +165,7 @@ def test_repo_pull_failure_quotes_helm(tmp_path: Path, helm: Path, helm_env: dic
 
 
 def _fake_helm(path: Path, body: str) -> Path:
-    path.write_text(f"#!{sys.executable}\nimport sys, os, time, subprocess\n{body}\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+    return python_script(path, f"import sys, os, time, subprocess\n{body}\n")
 
 
 def test_pull_passes_reference_after_double_dash_and_bounds_stderr(tmp_path: Path,

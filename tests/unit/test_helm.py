@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from scripts import python_script
 
 from harness_refarch.helm import binary as helm_mod
 from harness_refarch.helm import install as install_helm
@@ -21,9 +20,7 @@ from harness_refarch.model.errors import HelmFailed, HelmNotFound, RefarchError
 
 
 def _script(path: Path, body: str) -> Path:
-    path.write_text(f"#!{sys.executable}\n{body}")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+    return python_script(path, body)
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def test_no_planted_credential_reaches_any_output(tmp_path: Path, real_helm: Pat
     out = run.stdout + run.stderr
     # The checks must fail on the planted credentials, or this test proves nothing.
     assert run.returncode == 1, out[-3000:]
-    assert re.search(r"^FAILED \S*test_database_wiring\[demo-demo\]", run.stdout, re.M), out[-3000:]
+    assert re.search(r"^FAILED .*?test_database_wiring\[demo-demo\]", run.stdout, re.M), out[-3000:]
     assert "Deployment/leaky" in run.stdout and "****" in run.stdout, out[-3000:]
     assert "Traceback" not in out
     leaks = _leaks("stdout", run.stdout) + _leaks("stderr", run.stderr) + _leaks("junit", junit.read_text())

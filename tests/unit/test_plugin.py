@@ -6,13 +6,13 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from scripts import failed_ids, python_script
 
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"
@@ -33,11 +33,10 @@ def counting_helm(tmp_path: Path, real_helm: Path) -> tuple[Path, Path]:
     """A --helm wrapper that logs each sub-command, then runs the real helm."""
     log = tmp_path / "helm-calls.log"
     wrapper = tmp_path / "counting-helm"
-    wrapper.write_text(
-        f"#!{sys.executable}\nimport os, sys\n"
-        f"with open({str(log)!r}, 'a') as f:\n    f.write(' '.join(sys.argv[1:]) + '\\n')\n"
-        f"os.execv({str(real_helm)!r}, [{str(real_helm)!r}, *sys.argv[1:]])\n")
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    python_script(wrapper,
+                  "import os, sys\n"
+                  f"with open({str(log)!r}, 'a') as f:\n    f.write(' '.join(sys.argv[1:]) + '\\n')\n"
+                  f"os.execv({str(real_helm)!r}, [{str(real_helm)!r}, *sys.argv[1:]])\n")
     return wrapper, log
 
 
@@ -116,7 +115,7 @@ def test_chart_path_points_the_suite_at_a_copy(pytester, tmp_path: Path) -> None
     out = result.stdout.str()
     assert result.ret == 1, out
     assert "Deployment/ng-manager" in out
-    failed = {line.split(" ")[1] for line in result.outlines if line.startswith("FAILED ")}
+    failed = set(failed_ids(result.stdout.str()))
     assert failed and all("large-prod-3-incluster" in f for f in failed), failed
     assert {f.split("::")[1].split("[")[0] for f in failed} == {
         "test_matches_golden", "test_high_availability", "test_capacity_not_below_previous_profile"}
@@ -184,7 +183,7 @@ def test_breaking_the_profile_file_fails_only_its_tests(pytester, tmp_path: Path
     shutil.copytree(CHART, copy)
     _mutate_large(copy, mutate)
     result = run_suite(pytester, "--chart-path", str(copy), "-q", "-p", "no:randomly")
-    failed = [line.split(" ")[1] for line in result.outlines if line.startswith("FAILED ")]
+    failed = failed_ids(result.stdout.str())
     assert failed, result.stdout.str()[-2000:]
     assert all("[large-" in f for f in failed), [f for f in failed if "[large-" not in f]
     assert {f.split("::")[1].split("[")[0] for f in failed} == expected
@@ -272,7 +271,7 @@ def test_xdist_without_the_render_cache_shares_renders_for_the_run_only(
     assert not (tmp_path / "cache" / "renders").exists()  # and nothing persistent written
     workers: dict[str, set[str]] = {}
     for line in result.outlines:
-        found = re.match(r"\[(gw\d+)\].* PASSED \S+::\w+\[(medium-[a-z0-9-]+?|small-[a-z0-9-]+?)"
+        found = re.match(r"\[(gw\d+)\].* PASSED .+?::\w+\[(medium-[a-z0-9-]+?|small-[a-z0-9-]+?)"
                          r"(?:-(?:Deployment|StatefulSet|Job|CronJob|DaemonSet)/\S+)?\]\s*$", line)
         if found:
             workers.setdefault(found[2], set()).add(found[1])

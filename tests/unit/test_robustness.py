@@ -17,7 +17,6 @@ import re
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tarfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from scripts import failed_ids, python_script
 
 from harness_refarch.engine.session import Options, RefarchSession
 from harness_refarch.helm import install as install_helm
@@ -88,21 +88,17 @@ def run_suite(helm: Path, *args: str, cwd: Path, fixtures: Path = FIXTURES, time
 def fake_helm(tmp_path: Path, template_code: str, name: str = "fake-helm") -> Path:
     """A helm that answers ``version`` like v3.17.3 and runs ``template_code`` for anything else."""
     script = tmp_path / name
-    script.write_text(f"#!{sys.executable}\nimport os, subprocess, sys, time\nargs = sys.argv[1:]\n"
-                      "if args[:1] == ['version']:\n    print('v3.17.3')\n    sys.exit(0)\n"
-                      + textwrap.dedent(template_code))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
+    return python_script(script, "import os, subprocess, sys, time\nargs = sys.argv[1:]\n"
+                                 "if args[:1] == ['version']:\n    print('v3.17.3')\n    sys.exit(0)\n"
+                                 + textwrap.dedent(template_code))
 
 
 def logging_helm(tmp_path: Path, real: Path, log: Path) -> Path:
     """A helm that appends its argv (as JSON) to ``log``, then becomes the real helm."""
     script = tmp_path / "logging-helm"
-    script.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                      f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
-                      f"os.execv({str(real)!r}, [{str(real)!r}, *sys.argv[1:]])\n")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
+    return python_script(script, "import json, os, sys\n"
+                                 f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+                                 f"os.execv({str(real)!r}, [{str(real)!r}, *sys.argv[1:]])\n")
 
 
 def alive(pid: int) -> bool:
@@ -142,7 +138,7 @@ def _default_sigint() -> None:
 
 def failed_tests(run: Run) -> list[str]:
     """``test_file.py::test_name[id]`` of every FAILED line of the short summary."""
-    return [f.split("tests/conformance/", 1)[-1] for f in re.findall(r"^FAILED (\S+)", run.out, re.M)]
+    return [f.split("tests/conformance/", 1)[-1] for f in failed_ids(run.out)]
 
 
 def failure_text(run: Run, test: str) -> str:

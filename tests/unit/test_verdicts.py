@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from scripts import failed_ids, python_script
 
 REPO = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO / "tests" / "conformance"
@@ -32,13 +31,11 @@ def run(pytester: pytest.Pytester, *args: str, fixtures: Path = REPO / "fixtures
 
 
 def failed(result: pytest.RunResult) -> set[str]:
-    return {line.split(" ")[1].split("::", 1)[1] for line in result.outlines if line.startswith("FAILED ")}
+    return {nodeid.split("::", 1)[1] for nodeid in failed_ids(result.stdout.str())}
 
 
 def _script(path: Path, body: str) -> Path:
-    path.write_text(f"#!{sys.executable}\n{body}")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
+    return python_script(path, body)
 
 
 def test_a_helm_that_renders_nothing_fails_every_test_of_the_pair(pytester, tmp_path: Path) -> None:
