@@ -99,9 +99,9 @@ def shares(config: pytest.Config, count: int) -> dict[str, list[str]]:
 def head_start(config: pytest.Config, split: Mapping[str, Sequence[str]]) -> None:
     """Controller: render the first pair of each worker's share while the workers start (a
     second or two of interpreter start-up and collection before their first helm call), unless
-    the store has it; a worker asking for it waits on the store's lock, then reads it. Only for a run that asked for
-    the suite (another project's ``pytest -n`` renders nothing), with the tests not narrowed by
-    ``-k``/``-m`` (the pair might not be selected), and once."""
+    the store has it; a worker asking for it waits on the store's lock, then reads it. Only for
+    a run that asked for the suite (another project's ``pytest -n`` renders nothing), with the
+    tests not narrowed by ``-k``/``-m`` (the pair might not be selected), and once."""
     state = state_of(config)
     if state.head_started or not split or config.option.keyword or config.option.markexpr \
             or not state.asked_for():
