@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness_refarch.helm.binary import Helm, command_lines, command_text
-from harness_refarch.helm.store import RenderStore, canonical
+from harness_refarch.helm.parse import canonical_render
+from harness_refarch.helm.store import RenderStore
 from harness_refarch.model.errors import HelmFailed, RefarchError, failure_text
-from harness_refarch.model.manifest import PROCESS_KEY, Manifest, parse_manifest
+from harness_refarch.model.manifest import PROCESS_KEY, Manifest
 
 T = TypeVar("T")
 
@@ -121,8 +122,7 @@ def render(helm: Helm, request: RenderRequest, key: bytes = PROCESS_KEY) -> Mani
     """Run ``helm template`` for one request and parse its output into the representation the
     render store keeps (:func:`~harness_refarch.helm.store.canonical`), cache or not."""
     text = helm.run(request.template_args())
-    return canonical(parse_manifest(text, namespace=request.namespace, source=request.label or None,
-                                    digest_key=key), key)
+    return canonical_render(text, request.namespace, request.label or None, key)
 
 
 def _store_key(helm: Helm, request: RenderRequest, store: RenderStore) -> str:

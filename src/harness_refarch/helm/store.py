@@ -28,7 +28,7 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -338,16 +338,31 @@ def document(manifest: Manifest, key: bytes = PROCESS_KEY) -> dict[str, Any]:
         objects.append(_scrub(obj.body, (), found, key))
         if found:
             changed[(obj.kind, obj.name)] = found
-    values = {k: dict(paths) for k, paths in manifest.value_digests.items()}
+    return {"format": FORMAT, "namespace": manifest.namespace, "objects": objects,
+            **document_tail(manifest.problems, manifest.secret_digests, manifest.value_digests, changed)}
+
+
+def document_tail(problems: Iterable[Finding], secret_digests: Mapping[tuple[str, str], dict[str, str]],
+                  value_digests: Mapping[tuple[str, str], Mapping[ValuePath, str]],
+                  changed: Mapping[tuple[str, str], Iterable[tuple[ValuePath, str]]]) -> dict[str, Any]:
+    """The part of a stored document after its objects: shape problems, Secret value digests, and
+    the digests of masked values (those kept before, then ``changed``: what masking replaced now)."""
+    values = {k: dict(paths) for k, paths in value_digests.items()}
     for k, found in changed.items():
         values.setdefault(k, {}).update(found)
     return {
-        "format": FORMAT, "namespace": manifest.namespace, "objects": objects,
-        "problems": [f.__dict__ for f in manifest.problems],
-        "digests": {name: keys for (_, name), keys in manifest.secret_digests.items()},
+        "problems": [f.__dict__ for f in problems],
+        "digests": {name: keys for (_, name), keys in secret_digests.items()},
         "values": [[kind, name, [[list(path), mac] for path, mac in sorted(paths.items(), key=str)]]
                    for (kind, name), paths in sorted(values.items())],
     }
+
+
+def encode_joined(namespace: str, objects: Iterable[str], tail: dict[str, Any]) -> str:
+    """:func:`encode` of a document whose objects are encoded already, byte for byte the same
+    text (a dict's JSON is its items' JSON joined by commas, in order)."""
+    head = encode({"format": FORMAT, "namespace": namespace})[:-1]
+    return f'{head},"objects":[{",".join(objects)}],{encode(tail)[1:]}'
 
 
 def from_document(doc: dict[str, Any], source: str) -> Manifest:
@@ -400,6 +415,13 @@ def scrub(body: Any) -> Any:
     """A copy of a (Secret-redacted) object body for disk: ConfigMap data and literal container
     env values pass through the masking function, so no credential is ever written to the cache."""
     return _scrub(body, (), [], PROCESS_KEY)
+
+
+def masked(body: Any, key: bytes) -> tuple[Any, list[tuple[ValuePath, str]]]:
+    """An object body as :func:`document` stores it, and the path and keyed digest of each
+    value the masking replaced."""
+    found: list[tuple[ValuePath, str]] = []
+    return _scrub(body, (), found, key), found
 
 
 def _scrub(body: Any, path: ValuePath, changed: list[tuple[ValuePath, str]], key: bytes) -> Any:

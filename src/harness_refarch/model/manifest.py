@@ -162,15 +162,24 @@ class Workload:
 PROCESS_KEY = secrets.token_bytes(32)  # assigned once; a render store passes its own persistent key
 
 
+def redact_secret(doc: dict[str, Any], digest_key: bytes) -> dict[str, str] | None:
+    """Replace a Secret's values by a placeholder, in place, and give each key's keyed digest
+    (None when ``doc`` is not a Secret)."""
+    if doc.get("kind") != "Secret":
+        return None
+    digests: dict[str, str] = {}
+    for section in ("data", "stringData"):
+        if isinstance(doc.get(section), dict):
+            for key, value in doc[section].items():
+                mac = hmac.new(digest_key, str(value).encode(), hashlib.sha256).hexdigest()
+                digests[str(key)] = f"{section}:{mac}"
+            doc[section] = {k: REDACTED for k in doc[section]}
+    return digests
+
+
 def _secret_safe(doc: dict[str, Any], digest_key: bytes) -> dict[str, Any]:
-    if doc.get("kind") == "Secret":
-        digests: dict[str, str] = {}
-        for section in ("data", "stringData"):
-            if isinstance(doc.get(section), dict):
-                for key, value in doc[section].items():
-                    mac = hmac.new(digest_key, str(value).encode(), hashlib.sha256).hexdigest()
-                    digests[str(key)] = f"{section}:{mac}"
-                doc[section] = {k: REDACTED for k in doc[section]}
+    digests = redact_secret(doc, digest_key)
+    if digests is not None:
         doc[_DIGESTS] = digests
     return doc
 
