@@ -4,7 +4,6 @@ chart files; and the chart defaults every values stack is coalesced over."""
 
 from __future__ import annotations
 
-import copy
 import io
 import tarfile
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from harness_refarch.chart.values import coalesce_defaults
 from harness_refarch.model import chart_files
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.model.trees import copy_tree
 from harness_refarch.model.yaml_limits import LIMITS_TEXT, YamlLimitError, load_bounded
 
 # -- chart defaults --------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def load_chart(chart: Path) -> ChartNode:
 
 
 def _effective(node: ChartNode) -> dict[str, Any]:
-    values = copy.deepcopy(dict(node.values))
+    values = copy_tree(dict(node.values))
     globals_: dict[str, Any] = values.pop("global", None) or {}
     if not isinstance(globals_, dict):
         globals_ = {}

@@ -21,7 +21,6 @@ hold credentials.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from harness_refarch.chart.keypaths import KeyPath, dotted, key_str, lookup
 from harness_refarch.chart.sets import SET_ORIGIN, SetSyntaxError, apply_set
 from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.manifest import SAFE_LOADER, yaml_problem
+from harness_refarch.model.trees import copy_tree
 from harness_refarch.model.yaml_limits import LIMITS_TEXT, YamlLimitError, compose_bounded
 
 NOT_TRACED = "source not traced"
@@ -211,14 +211,14 @@ def merge_maps(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
         if isinstance(value, dict) and isinstance(current, dict):
             out[key] = merge_maps(current, value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = copy_tree(value)
     return out
 
 
 def coalesce_defaults(user: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
     """helm's ``CoalesceValues``: ``user`` wins over ``defaults``, maps merge, and a ``None``
     in ``user`` deletes a key that ``defaults`` has (else it stays ``None``)."""
-    out: dict[str, Any] = copy.deepcopy(dict(user))
+    out: dict[str, Any] = copy_tree(dict(user))
     _coalesce_into(out, defaults)
     return out
 
@@ -226,7 +226,7 @@ def coalesce_defaults(user: Mapping[str, Any], defaults: Mapping[str, Any]) -> d
 def _coalesce_into(out: dict[str, Any], defaults: Mapping[str, Any]) -> None:
     for key, default in defaults.items():
         if key not in out:
-            out[key] = copy.deepcopy(default)
+            out[key] = copy_tree(default)
         elif out[key] is None:
             del out[key]
         elif isinstance(out[key], dict) and isinstance(default, dict):
@@ -299,7 +299,7 @@ def _merge_file(user: dict[str, Any], values: Mapping[str, Any], layer: Layer, p
             _merge_file(current, value, layer, path, setters)
             continue
         _record(setters, layer, path, not isinstance(value, dict), isinstance(current, dict))
-        user[key] = {} if isinstance(value, dict) else copy.deepcopy(value)
+        user[key] = {} if isinstance(value, dict) else copy_tree(value)
         if isinstance(value, dict):
             _merge_file(user[key], value, layer, path, setters)
 
@@ -319,7 +319,7 @@ def coalesce(layers: Sequence[Layer], base: Mapping[str, Any] | None = None) -> 
         _merge_file(user, layer.values, layer, (), setters)
     for layer in sets:
         for position, argument in enumerate(layer.assignments, start=1):
-            before = copy.deepcopy(user)
+            before = copy_tree(user)
             try:
                 paths = apply_set(user, argument)
             except SetSyntaxError as exc:  # sets_layer validated it already; defensive

@@ -24,7 +24,6 @@ through :func:`harness_refarch.model.redact.mask`.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import hashlib
 import json
@@ -50,6 +49,7 @@ from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import SAFE_LOADER, Manifest, yaml_problem
 from harness_refarch.model.redact import mask
+from harness_refarch.model.trees import copy_tree
 
 CHECK = "schema"
 NOT_VALIDATED = "schema-not-validated"  # kept in the render store beside the findings: why the test skips
@@ -227,7 +227,7 @@ def openapi_to_json_schema(node: Mapping[str, Any]) -> dict[str, Any]:
         elif key in ("allOf", "anyOf", "oneOf"):
             out[key] = [openapi_to_json_schema(sub) for sub in value]
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = copy_tree(value)
     types: list[str] = []
     if node.get("x-kubernetes-int-or-string"):
         types = ["integer", "string"]

@@ -18,7 +18,6 @@ once, so that every reported key is proven together.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import fnmatch
 import functools
@@ -39,6 +38,7 @@ from harness_refarch.model.errors import RefarchError
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.identity import Volatility, identities, learn_volatile
 from harness_refarch.model.manifest import SAFE_DUMPER, Manifest
+from harness_refarch.model.trees import copy_tree
 
 if TYPE_CHECKING:
     from harness_refarch.chart.values import Layer
@@ -280,7 +280,7 @@ def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
         if isinstance(v, dict) and isinstance(into.get(k), dict):
             _merge(into[k], v)
         else:
-            into[k] = copy.deepcopy(v)
+            into[k] = copy_tree(v)
 
 
 def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[str, Any]:
@@ -289,7 +289,7 @@ def without_keys(values: Mapping[str, Any], keys: Iterable[KeyPath]) -> Mapping[
     for key in keys:
         if not lookup(out, key)[0]:
             continue
-        out = copy.deepcopy(dict(out)) if out is values else out
+        out = copy_tree(dict(out)) if out is values else out
         node = out
         for part in key[:-1]:
             node = node[part]

@@ -27,7 +27,6 @@ Three layers do that:
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import hmac
@@ -40,6 +39,7 @@ from typing import Any
 import yaml
 
 from harness_refarch.model.manifest import SAFE_LOADER, K8sObject, Manifest, parse_manifest
+from harness_refarch.model.trees import copy_tree
 
 WILDCARD = "*"
 # Words that look random by shape (letters and digits) but are ordinary name parts.
@@ -225,7 +225,7 @@ class Volatility:
         kind = str(body.get("kind", ""))
         meta = body.get("metadata") or {}
         name = str(meta.get("name", ""))
-        out: dict[str, Any] = copy.deepcopy(dict(body))
+        out: dict[str, Any] = copy_tree(dict(body))
         if isinstance(out.get("metadata"), dict) and "name" in out["metadata"]:
             out["metadata"]["name"] = self.normalise(name)
         for path in self.paths_of(kind, name):
