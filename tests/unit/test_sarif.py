@@ -143,6 +143,20 @@ def test_fingerprints_ignore_values_and_line_numbers_but_not_identity(tmp_path: 
     assert before == after and len(set(before)) == 2  # equal after lines move; distinct occurrences
 
 
+def test_fixing_one_lint_problem_keeps_the_fingerprints_of_the_others(tmp_path: Path) -> None:
+    """A key-less problem (yamllint) is anchored to the key at or above its line: fixing the
+    first of two problems in a file must not hand its fingerprint to the second (occurrence
+    numbers count only problems under the same key)."""
+    def lint(line: int, key: str) -> Finding:
+        return Finding("yamllint", "override-large.yaml", f"line {line}", "no trailing spaces", "trailing spaces",
+                       source=f"override-large.yaml:{line} {key}")
+
+    both = {c.source.key: c.fingerprint
+            for c in _build([("large-a", lint(30, "platform.a")), ("large-a", lint(40, "platform.b"))], tmp_path)}
+    [second] = _build([("large-a", lint(40, "platform.b"))], tmp_path)
+    assert len(set(both.values())) == 2 and second.fingerprint == both["platform.b"]
+
+
 def test_waived_and_below_threshold_root_causes_are_kept_and_marked(tmp_path: Path) -> None:
     probe = Finding("probes", "Deployment/ng", "container ng readinessProbe", "set", "missing")
     pinned = Finding("image-tag-pinned", "Deployment/ng", "container ng image", "a tag", "ng:latest")
@@ -367,7 +381,7 @@ def test_a_lint_finding_in_a_profile_file_names_it_as_value_sources_do(pytester:
                        "--refarch-sarif", str(out_file), "--refarch-annotations", "github", "--refarch-no-cache")
     assert result.ret == 1, result.stdout.str()[-3000:]
     [cause] = [x for x in result.outlines if re.match(r"(ERROR|WARNING|INFO) +yamllint: ", x)]
-    assert f"[set by override-large.yaml:{index + 1}]" in cause, cause
+    assert f"[set by override-large.yaml:{index + 1} platform.ng-manager]" in cause, cause  # the key of its line
     [annotation] = [x for x in result.outlines if x.startswith("::") and "yamllint" in x]
     assert annotation.startswith(f"::warning file=repo/harness-prod/override-large.yaml,line={index + 1},"), annotation
     [found] = json.loads(out_file.read_text())["runs"][0]["results"]

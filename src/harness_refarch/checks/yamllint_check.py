@@ -13,8 +13,10 @@ may hold credentials.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,11 +100,19 @@ def duplicate_keys(text: str) -> dict[tuple[int, int], _Duplicate]:
     """(line, column) of every repeated key (1-based, as yamllint reports it) -> the key, its
     dotted path and the line of its first occurrence in the same mapping. Empty when the text is
     not valid YAML (yamllint reports the syntax error itself)."""
+    return _keys(text)[0]
+
+
+def _keys(text: str) -> tuple[dict[tuple[int, int], _Duplicate], list[tuple[int, str]]]:
+    """:func:`duplicate_keys`, and the line and dotted path of every mapping key in line order
+    (each problem is anchored to the key at or above its line). Both empty when the text is not
+    valid YAML."""
     try:
         documents = list(yaml.compose_all(text, Loader=SAFE_LOADER))
     except yaml.YAMLError:
-        return {}
+        return {}, []
     found: dict[tuple[int, int], _Duplicate] = {}
+    anchors: list[tuple[int, str]] = []
     visited: set[int] = set()
 
     def walk(node: yaml.Node | None, path: str) -> None:
@@ -115,6 +125,7 @@ def duplicate_keys(text: str) -> dict[tuple[int, int], _Duplicate]:
                 name = _key_text(key)
                 here = f"{path}.{name}" if path else name
                 mark = key.start_mark
+                anchors.append((mark.line + 1, here))
                 if name in first and name != "<<":
                     found[(mark.line + 1, mark.column + 1)] = _Duplicate(name, here, first[name])
                 else:
@@ -126,15 +137,32 @@ def duplicate_keys(text: str) -> dict[tuple[int, int], _Duplicate]:
 
     for document in documents:
         walk(document, "")
-    return found
+    anchors.sort(key=lambda a: a[0])  # stable: the outermost key of a line first
+    return found, anchors
+
+
+_PLAIN_KEY = re.compile(r"[^\s,]+")
+
+
+def _anchor(anchors: list[tuple[int, str]], line: int) -> str:
+    """The dotted path of the last key starting at or above ``line`` ("" above the first key, or
+    for a key a source cannot name: one with a blank or a comma). A problem's source names it,
+    so that its root cause's fingerprint stays when other lines of the file change."""
+    at = bisect.bisect_right(anchors, line, key=lambda a: a[0])
+    if not at:
+        return ""
+    key = anchors[at - 1][1]
+    return key if _PLAIN_KEY.fullmatch(key) else ""
 
 
 def _findings(path: Path, problems: Iterable[linter.LintProblem],
-              duplicates: dict[tuple[int, int], _Duplicate], origin: str) -> list[Finding]:
+              duplicates: dict[tuple[int, int], _Duplicate], origin: str,
+              anchors: list[tuple[int, str]]) -> list[Finding]:
     out = []
     for problem in problems:
         line, column, rule = problem.line, problem.column, problem.rule
-        source = f"{origin}:{line}"
+        key = _anchor(anchors, line)
+        source = f"{origin}:{line} {key}" if key else f"{origin}:{line}"
         level = "" if problem.level == "error" else f", level {problem.level}"
         if rule is None:  # a syntax error: the file is not YAML at all
             out.append(Finding(CHECK, path.name, f"line {line}", "valid YAML",
@@ -174,18 +202,22 @@ def lint_values_file(path: Path, config: Path, origin: str | None = None) -> lis
                             "helm values files are YAML. Pass the YAML file or convert it to UTF-8.") from None
     problems = list(linter.run(text, _without_duplicates(conf), str(path)))
     duplicates: dict[tuple[int, int], _Duplicate] = {}
+    anchors: list[tuple[int, str]] = []
     rule = conf.rules.get(DUPLICATES)
-    if rule and not any(p.rule is None for p in problems) and not conf.is_file_ignored(str(path)):
+    find_duplicates = rule and not any(p.rule is None for p in problems) and not conf.is_file_ignored(str(path))
+    if problems or find_duplicates:
+        found, anchors = _keys(text)
+    if find_duplicates:
         # yamllint's own pass keeps a list of the keys seen per mapping (quadratic: a 100k-key
         # file takes minutes); the composed graph gives the same problems in one linear pass.
-        duplicates = duplicate_keys(text)
+        duplicates = found
         level = rule.get("level", "error") if isinstance(rule, dict) else "error"
         for (line, column), dup in duplicates.items():
             problem = linter.LintProblem(line, column, f'duplication of key "{dup.key}" in mapping', DUPLICATES)
             problem.level = level
             problems.append(problem)
         problems.sort(key=lambda p: (p.line, p.column))
-    return _findings(path, problems, duplicates, origin or str(path))
+    return _findings(path, problems, duplicates, origin or str(path), anchors)
 
 
 @lru_cache(maxsize=8)

@@ -39,7 +39,7 @@ def test_duplicate_key_names_key_and_both_lines(tmp_path: Path):
     assert (f.check, f.workload, f.field) == ("yamllint", "override-large.yaml", "platform.ng-manager.replicaCount")
     assert f.expected == "key replicaCount once in its mapping"
     assert f.actual == "replicaCount at lines 3 and 6; YAML keeps line 6 and silently drops line 3"
-    assert f.source == f"{path}:6"
+    assert f.source == f"{path}:6 platform.ng-manager.replicaCount"  # anchored at its key
     assert "key-duplicates" in f.hint
 
 
@@ -62,17 +62,18 @@ def test_same_key_in_different_mappings_is_fine(tmp_path: Path):
     assert _lint(tmp_path, "a:\n  x: 1\nb:\n  x: 2\n")[1] == []
 
 
-@pytest.mark.parametrize(("text", "line", "expected", "rule"), [
-    ("global:\n  ha: yes\n", 2, "true or false", "truthy"),
-    ("global:\n  ha: true   \n", 2, "no trailing spaces", "trailing-spaces"),
-    ("a:\n  b: 1\n  c:\n     d: 2\n  e:\n    f: 3\n", 4, "consistent indentation", "indentation"),
-    ("a: 1", 1, "a newline at the end of the file", "new-line-at-end-of-file"),
-    ("a: {  b: 1 }\n", 1, "the allowed spacing inside braces", "braces"),
+@pytest.mark.parametrize(("text", "line", "key", "expected", "rule"), [
+    ("global:\n  ha: yes\n", 2, "global.ha", "true or false", "truthy"),
+    ("global:\n  ha: true   \n", 2, "global.ha", "no trailing spaces", "trailing-spaces"),
+    ("a:\n  b: 1\n  c:\n     d: 2\n  e:\n    f: 3\n", 4, "a.c.d", "consistent indentation", "indentation"),
+    ("a: 1", 1, "a", "a newline at the end of the file", "new-line-at-end-of-file"),
+    ("a: {  b: 1 }\n", 1, "a.b", "the allowed spacing inside braces", "braces"),
 ], ids=["truthy", "trailing-spaces", "indentation", "final-newline", "braces"])
-def test_style_problems(tmp_path: Path, text, line, expected, rule):
+def test_style_problems(tmp_path: Path, text, line, key, expected, rule):
     path, findings = _lint(tmp_path, text)
     [f] = [f for f in findings if rule in f.hint]
-    assert (f.workload, f.field, f.source) == ("values.yaml", f"line {line}", f"{path}:{line}")
+    # the source names the key at or above the line: what a root cause's fingerprint rests on
+    assert (f.workload, f.field, f.source) == ("values.yaml", f"line {line}", f"{path}:{line} {key}")
     assert f.expected.startswith(expected)
     assert f.hint == f"yamllint rule {rule}"
     assert f.actual.startswith("'") and "at column" in f.actual
@@ -132,3 +133,8 @@ def test_unreadable_values_file(tmp_path: Path):
 
 def test_duplicate_keys_helper_on_invalid_yaml():
     assert yamllint_check.duplicate_keys("a: [\n") == {}
+
+
+def test_a_problem_above_every_key_or_at_an_unnameable_key_names_only_its_line(tmp_path: Path):
+    path, findings = _lint(tmp_path, "# comment   \n\"a key, spaced\": 1   \n")
+    assert sorted(f.source for f in findings if "trailing-spaces" in f.hint) == [f"{path}:1", f"{path}:2"]
