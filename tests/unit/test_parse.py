@@ -3,6 +3,7 @@ byte, as parsing the whole text, and each document parsed once per process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from harness_refarch.model.manifest import ManifestError, parse_manifest
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "harness-prod"
 KEY = b"k" * 32
+RELEASED = Path(os.environ.get("REFARCH_RELEASED_CHART",
+                               REPO.parent / "shared" / "reference" / "released-chart" / "harness"))
 
 
 def whole(text: str, key: bytes = KEY) -> str:
@@ -154,6 +157,23 @@ def test_the_memo_keeps_at_most_its_size_of_text() -> None:
 
 def test_renders_of_the_embedded_chart_give_the_whole_text_parse(real_helm: Path) -> None:
     for profile in sorted(CHART.glob("override-*.yaml")):
-        text = subprocess.run([str(real_helm), "template", "--namespace=ns", f"--values={profile}", "--",
-                               "harness", str(CHART)], check=True, capture_output=True, text=True).stdout
+        text = _render(real_helm, CHART, profile)
         assert pieces(text) == whole(text), profile.name
+
+
+def _render(helm: Path, chart: Path, *values: Path) -> str:
+    args = [str(helm), "template", "--namespace=ns", *(f"--values={v}" for v in values), "--", "harness", str(chart)]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(not (RELEASED / "Chart.yaml").is_file(),
+                    reason=f"no released chart at {RELEASED} (set REFARCH_RELEASED_CHART)")
+def test_renders_of_the_released_chart_give_the_whole_text_parse(real_helm: Path, tmp_path: Path) -> None:
+    """Its profiles, and a probe-like render of one of them (a key removed): the documents that
+    differ are parsed, the others come from the memo, and the bytes are the whole-text parse's."""
+    probe = tmp_path / "probe.yaml"
+    probe.write_text("platform:\n  ng-manager:\n    autoscaling:\n      minReplicas: 1\n")
+    large = RELEASED / "override-large.yaml"
+    for values in [(large,), (large, probe), *((p,) for p in sorted(RELEASED.glob("override-*.yaml")) if p != large)]:
+        text = _render(real_helm, RELEASED, *values)
+        assert pieces(text) == whole(text), values
