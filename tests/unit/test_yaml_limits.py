@@ -83,7 +83,10 @@ def test_the_linear_duplicate_key_pass_reports_what_yamllint_reports(tmp_path: P
               if p.rule == "key-duplicates"]
     ours = lint_values_file(values, YAMLLINT)
     assert len(theirs) == 3
-    assert sorted(int(f.source.rsplit(":", 1)[1]) for f in ours) == sorted(line for line, _ in theirs), ours
+    # each source is "<file>:<line> <key>", the key being the duplicate itself
+    lines = sorted(int(f.source.rsplit(":", 1)[1].split(" ")[0]) for f in ours)
+    assert lines == sorted(line for line, _ in theirs), ours
+    assert all(f.source.endswith(f" {f.field}") for f in ours), ours
     assert {f.workload for f in ours} == {"dups.yaml"}
     assert {f.field for f in ours} == {"a", "b.c", "b.d[0].e"}
 
