@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from harness_refarch.helm.store import canonical, document_tail, encode_joined, from_document, masked
+from harness_refarch.helm.store import canonical, document_tail, encode, encode_joined, from_document, masked
 from harness_refarch.model.findings import Finding
 from harness_refarch.model.manifest import (
     PROCESS_KEY,
@@ -136,8 +136,4 @@ def _parse(piece: str, key: bytes) -> _Object | None:
     problems = tuple(normalise(doc, f"{doc['kind']}/{name}"))
     body, found = masked(doc, key)
     meta = body.get("metadata") or {}
-    return _Object(str(body["kind"]), str(meta.get("name", "")), encode_body(body), secret, tuple(found), problems)
-
-
-def encode_body(body: object) -> str:
-    return json.dumps(body, separators=(",", ":"), default=str)
+    return _Object(str(body["kind"]), str(meta.get("name", "")), encode(body), secret, tuple(found), problems)
