@@ -103,6 +103,12 @@ def test_a_plain_render_gives_the_whole_text_parse_byte_for_byte() -> None:
     assert "hunter2" not in pieces(PLAIN) and "c3VwZXI" not in pieces(PLAIN) and "literal-pass" not in pieces(PLAIN)
 
 
+def test_a_secret_whose_name_the_shape_check_drops_keeps_its_digests_under_the_name_written() -> None:
+    text = "---\nkind: Secret\nmetadata: {name: 7}\ndata: {p: c2VjcmV0}\n"
+    assert pieces(text) == whole(text)
+    assert list(canonical_render(text, "ns", "src", KEY).secret_digests) == [("Secret", "7")]
+
+
 @pytest.mark.parametrize("case", sorted(NOT_PLAIN))
 def test_anything_but_plain_objects_gives_the_whole_text_parse(case: str) -> None:
     assert pieces(NOT_PLAIN[case]) == whole(NOT_PLAIN[case])

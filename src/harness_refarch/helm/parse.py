@@ -48,6 +48,7 @@ class _Object:
     name: str
     text: str  # its JSON, as :func:`~harness_refarch.helm.store.encode` writes it
     secret: dict[str, str] | None  # a Secret's value digests
+    secret_name: str  # the name they are kept under: as written, before the shape check
     found: tuple[tuple[ValuePath, str], ...]  # masked values: path and keyed digest
     problems: tuple[Finding, ...]  # shape findings (the field was dropped)
 
@@ -98,7 +99,7 @@ def canonical_render(text: str, namespace: str, source: str | None = None, key: 
     problems: list[Finding] = []
     for obj in objects:
         if obj.secret is not None:
-            secrets[("Secret", obj.name)] = obj.secret
+            secrets[("Secret", obj.secret_name)] = obj.secret
         if obj.found:
             changed[(obj.kind, obj.name)] = obj.found
         problems += obj.problems
@@ -136,4 +137,5 @@ def _parse(piece: str, key: bytes) -> _Object | None:
     problems = tuple(normalise(doc, f"{doc['kind']}/{name}"))
     body, found = masked(doc, key)
     meta = body.get("metadata") or {}
-    return _Object(str(body["kind"]), str(meta.get("name", "")), encode(body), secret, tuple(found), problems)
+    return _Object(str(body["kind"]), str(meta.get("name", "")), encode(body), secret, name, tuple(found),
+                   problems)
