@@ -54,11 +54,17 @@ def collapse(findings: Iterable[Finding], limit: int = PLACES_SHOWN) -> list[Fin
     return out
 
 
-def report(findings: Iterable[Finding], context: str) -> str:
+LINES_SHOWN = 50  # finding lines in one failure message; the rest are counted (pytest -v: all)
+
+
+def report(findings: Iterable[Finding], context: str, limit: int | None = LINES_SHOWN) -> str:
     """A readable, multi-line failure message; empty string when there is nothing to report.
 
     Findings that differ only in where they were found are one line with the count and the
     places (one root cause, one line), and every line passes through the one masking function.
+    At most ``limit`` lines (None: all), then one counting the rest: a chart of thousands of
+    workloads that differ in a value would otherwise print thousands of lines per test (the
+    run's reports keep every finding).
     """
     from harness_refarch.model.redact import mask
 
@@ -66,6 +72,10 @@ def report(findings: Iterable[Finding], context: str) -> str:
     if not unique:
         return ""
     items = sorted(collapse(unique))
+    shown = items if limit is None else items[:limit]
     lines = [f"{len(unique)} finding(s) for {context}:"]
-    lines += [mask(f"  - [{f.check}] {f}") for f in items]
+    lines += [mask(f"  - [{f.check}] {f}") for f in shown]
+    if len(items) > len(shown):
+        lines.append(f"  ... and {len(items) - len(shown):,} more line(s) not shown: -v shows them all, and "
+                     "--refarch-report keeps every finding")
     return "\n".join(lines)

@@ -35,7 +35,7 @@ from harness_refarch.helm.binary import RUNNING
 from harness_refarch.helm.render import RenderFailed, RenderRequest
 from harness_refarch.model.catalog import Pair
 from harness_refarch.model.errors import RefarchError
-from harness_refarch.model.findings import Finding, report
+from harness_refarch.model.findings import LINES_SHOWN, Finding, report
 from harness_refarch.model.identity import key_identity
 from harness_refarch.model.manifest import Manifest
 from harness_refarch.model.redact import mask
@@ -569,7 +569,8 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
         notes = [gate.note(below)] if gate is not None and below else []
         node.stash[TEST_FINDINGS] = (
             [*found, *below, *(f for f, _ in waived)], "; ".join([*notes, *sorted({w.reason for _, w in waived})]))
-        message = report(found, context)
+        limit = None if node.config.getoption("verbose", 0) > 0 else LINES_SHOWN
+        message = report(found, context, limit)
         if message:
             if waived:
                 message += f"\n  ({len(waived)} more finding(s) waived)"
@@ -580,7 +581,7 @@ def assert_conformant(pytestconfig: pytest.Config, refarch: RefarchSession) -> C
             reasons = sorted({f"{w.reason} [{w.describe()}]" for _, w in waived})
             parts = ([f"{len(waived)} finding(s) waived: " + "; ".join(reasons)] if waived else [])
             if below:
-                parts.append(notes[0] + "\n" + report(below, context))
+                parts.append(notes[0] + "\n" + report(below, context, limit))
             if node.config.option.runxfail:  # --runxfail: a waived test fails, as pytest.xfail() would
                 pytest.fail("; ".join(parts), pytrace=False)
             # Reported as xfailed by pytest_runtest_makereport, without raising: pytest turns an

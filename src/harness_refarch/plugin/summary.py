@@ -457,7 +457,7 @@ def pytest_terminal_summary_root_causes(terminalreporter: Any, config: pytest.Co
 
 
 def _write_root_causes(terminalreporter: Any, config: pytest.Config, causes: list[Any], pair_text: Any) -> None:
-    from harness_refarch.report.rootcauses import per_check
+    from harness_refarch.report.rootcauses import LISTED, listing, per_check
 
     write = terminalreporter.write_line
     shown = [rc for rc in causes if not rc.waiver]
@@ -475,9 +475,10 @@ def _write_root_causes(terminalreporter: Any, config: pytest.Config, causes: lis
     write(f"{len(shown)} root cause(s) of {sum(rc.count for rc in shown)} finding(s), most severe first; "
           f"{failing} fail (--refarch-fail-on {gate.fail_on}), {len(shown) - failing} reported only. "
           f"Per check: {counts}")
-    for rc in shown:
-        state = "" if rc.failing else " (not failing)"
-        write(f"{rc.severity.upper():7} {rc.check}: {rc.summary()} | {pair_text(rc)}{state}")
+    every = config.getoption("verbose", 0) > 0
+    for line in listing(shown, pair_text, limit=None if every else LISTED,
+                        rest="-v lists them all; --refarch-report and --refarch-sarif keep every one"):
+        write(line)
     if waived:
         counts = ", ".join(f"{check} {n}" for check, n in per_check(waived).items())
         write(f"{len(waived)} waived root cause(s) not listed (per check: {counts}); see the report")

@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` line per root cause.
+"""GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` line per root cause,
+at most ten of each kind (what GitHub shows per step), then one notice counting the rest.
 
 Printed at the end of a run under GitHub Actions (``GITHUB_ACTIONS=true``) or with
 ``--refarch-annotations github``; ``--refarch-annotations none`` turns them off. Waived root
@@ -19,6 +20,7 @@ from harness_refarch.report.rootcauses import RootCause
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 MODES = ("github", "none")
+PER_KIND = 10  # GitHub shows 10 error, 10 warning and 10 notice annotations per step (50 per job)
 
 
 def escape_data(text: str) -> str:
@@ -41,12 +43,23 @@ def enabled(mode: str | None, environ: Mapping[str, str]) -> bool:
 
 
 def lines(causes: Sequence[RootCause], base: Path | None,
-          pair_text: Callable[[RootCause], str] | None = None) -> list[str]:
-    """One workflow command per root cause that is not waived."""
+          pair_text: Callable[[RootCause], str] | None = None, per_kind: int = PER_KIND) -> list[str]:
+    """One workflow command per root cause that is not waived, at most ``per_kind`` of each of
+    ``::error``, ``::warning`` and ``::notice`` (the first, most severe first); when some are
+    left out, a last ``::notice`` counts them (GitHub drops the rest without saying so)."""
+    listed = [rc for rc in causes if not rc.waiver]
+    kept: list[RootCause] = []
+    per: dict[str, int] = {}
+    for rc in listed:
+        kind = COMMAND.get(rc.severity, "error")
+        if per.get(kind, 0) < per_kind:
+            per[kind] = per.get(kind, 0) + 1
+            kept.append(rc)
+    if len(kept) < len(listed) and per.get("notice", 0) >= per_kind:  # room for the counting notice
+        last = max(i for i, rc in enumerate(kept) if COMMAND.get(rc.severity, "error") == "notice")
+        del kept[last]
     out = []
-    for rc in causes:
-        if rc.waiver:
-            continue
+    for rc in kept:
         props = []
         if rc.location is not None:
             props.append(f"file={escape_property(rc.location.shown(base))}")
@@ -58,4 +71,10 @@ def lines(causes: Sequence[RootCause], base: Path | None,
         note = "" if rc.failing else " (below --refarch-fail-on: not failing)"
         message = mask(f"{rc.describe()}; holds for {pairs}{note}")
         out.append(f"::{COMMAND.get(rc.severity, 'error')} {','.join(props)}::{escape_data(message)}")
+    if len(kept) < len(listed):
+        title = escape_property("harness-refarch: more root causes")
+        text = (f"{len(listed) - len(kept):,} more root cause(s) not annotated: GitHub shows {per_kind} "
+                "annotations of each kind per step. The job log's root-cause section and the reports "
+                "(--refarch-report, --refarch-sarif) have them all.")
+        out.append(f"::notice title={title}::{escape_data(text)}")
     return out

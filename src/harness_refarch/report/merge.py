@@ -29,7 +29,7 @@ from harness_refarch.model.findings import Finding
 from harness_refarch.report.capacity import NodePlan, NodeShape, NodeUsage
 from harness_refarch.report.data import OUTCOMES, CapacityRow, PairResult, ReportData, TestResult
 from harness_refarch.report.document import SCHEMA
-from harness_refarch.report.rootcauses import Location, RootCause, Source, build, pair_summary
+from harness_refarch.report.rootcauses import Location, RootCause, Source, build, listing, pair_summary
 
 FAILING = ("fail", "error")
 _FINDING_KEYS = ("check", "workload", "field", "expected", "actual", "hint", "source")
@@ -399,8 +399,8 @@ def summary_lines(merged: Merged) -> list[str]:
     if merged.causes:
         lines.append(f"harness-refarch merge: {len(shown)} root cause(s), {len(failing)} failing "
                      f"(--refarch-fail-on {merged.gate.fail_on}):")
-        lines += [f"  {rc.severity.upper():7} {rc.check}: {rc.summary()} | {merged.pair_text(rc)}"
-                  + ("" if rc.failing else " (not failing)") for rc in shown]
+        lines += listing(shown, merged.pair_text, indent="  ",
+                         rest="the merged report (--refarch-report) and SARIF keep every one")
     lines += [f"harness-refarch merge: FAILED {p}" for p in merged.problems]
     return lines
 

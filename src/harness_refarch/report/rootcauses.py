@@ -252,3 +252,23 @@ def pair_summary(pairs: Sequence[str], all_pairs: Sequence[str], profiles: Mappi
     shown = ", ".join(parts[:limit]) + (f" and {len(parts) - limit} more" if len(parts) > limit else "")
     return f"{len(pairs)} pairs: {shown}"
 
+
+
+LISTED = 50  # root causes a terminal lists; the rest are counted per check (a 5,000-workload chart had 10,000)
+
+
+def listing(causes: Sequence[RootCause], pair_text: Callable[[RootCause], str], *, limit: int | None = LISTED,
+            indent: str = "", rest: str = "") -> list[str]:
+    """One line per root cause, in the order given (most severe first), at most ``limit`` (None:
+    all), then one line counting the ones not listed by check, with ``rest`` saying where they are.
+    Why: the terminal is read by a person; every root cause stays in the reports."""
+    shown = list(causes) if limit is None else list(causes[:limit])
+    lines = [f"{indent}{rc.severity.upper():7} {rc.check}: {rc.summary()} | {pair_text(rc)}"
+             + ("" if rc.failing else " (not failing)") for rc in shown]
+    hidden = causes[len(shown):]
+    if hidden:
+        counts = ", ".join(f"{check} {n:,}" for check, n in per_check(hidden).items())
+        failing = sum(rc.failing for rc in hidden)
+        lines.append(f"{indent}... and {len(hidden):,} more root cause(s) not listed here ({failing:,} failing; "
+                     f"per check: {counts})" + (f": {rest}" if rest else ""))
+    return lines
