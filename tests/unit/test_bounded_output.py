@@ -73,25 +73,14 @@ def test_annotations_stop_at_what_github_shows_per_kind_and_say_how_many_are_lef
     assert len(workflow_commands.lines(few, tmp_path)) == 4  # nothing left out: no counting notice
 
 
-TEMPLATE = """{{- range $i := until (int .Values.count) }}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: svc-{{ $i }}
-  labels: {app: svc-{{ $i }}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: svc-{{ $i }}}}
-  template:
-    metadata: {labels: {app: svc-{{ $i }}}}
-    spec:
-      containers:
-        - name: c
-          image: nginx:1.25
-          resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 16Mi}}
-{{- end }}
-"""
+# Forty Deployments without probes: 80 root causes (a liveness and a readiness probe each).
+TEMPLATE = (
+    '{{- range $i := until (int .Values.count) }}\n---\n'
+    '{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w{{ $i }}"}, "spec": {"replicas": 1, '
+    '"selector": {"matchLabels": {"w": "w{{ $i }}"}}, "template": {"metadata": {"labels": {"w": "w{{ $i }}"}}, '
+    '"spec": {"containers": [{"name": "c", "image": "nginx:1.25", "resources": {"requests": '
+    '{"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "16Mi"}}}]}}}}\n'
+    '{{- end }}\n')
 
 
 def test_a_chart_of_many_workloads_lists_fifty_root_causes_unless_verbose(pytester: pytest.Pytester,
