@@ -74,7 +74,7 @@ def lines(causes: Sequence[RootCause], base: Path | None,
     if len(kept) < len(listed):
         title = escape_property("harness-refarch: more root causes")
         text = (f"{len(listed) - len(kept):,} more root cause(s) not annotated: GitHub shows {per_kind} "
-                "annotations of each kind per step. The job log's root-cause section and the reports "
-                "(--refarch-report, --refarch-sarif) have them all.")
+                "annotations of each kind per step. The reports (--refarch-report, --refarch-sarif) have "
+                "them all, and the job log's root-cause section lists them all under -v.")
         out.append(f"::notice title={title}::{escape_data(text)}")
     return out

@@ -253,7 +253,6 @@ def pair_summary(pairs: Sequence[str], all_pairs: Sequence[str], profiles: Mappi
     return f"{len(pairs)} pairs: {shown}"
 
 
-
 LISTED = 50  # root causes a terminal lists; the rest are counted per check (a 5,000-workload chart had 10,000)
 
 
